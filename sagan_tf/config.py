@@ -1,0 +1,114 @@
+"""The configuration schema: every key with its default (the authors' ImageNet-128 settings),
+its validation, and the models a config builds.
+
+Experiments (experiments/*.py) start from `base_config()` and override what they change, citing
+their source. All keys live here once; flags never duplicate them.
+Sources: the authors' code (github.com/brain-research/self-attention-gan) and the paper
+(arXiv 1805.08318); see ../shared/reference/sagan.md.
+"""
+
+import ml_collections
+
+from sagan_tf.models import Discriminator, Generator, SUPPORTED_RESOLUTIONS
+
+DATASETS = ("synthetic", "tfds", "folder", "tfrecord")
+MIXED_PRECISION = ("", "mixed_bfloat16", "mixed_float16")
+
+
+def base_config():
+  """Returns the default config: the authors' ImageNet 128x128 run."""
+  c = ml_collections.ConfigDict()
+  # Model (authors' code: gf_dim = df_dim = 64, z_dim = 128, attention at 32x32 in G and D).
+  c.resolution = 128
+  c.g_ch = 64
+  c.d_ch = 64
+  c.z_dim = 128
+  c.num_classes = 1000
+  c.g_attention = (32,)
+  c.d_attention = (32,)
+  c.sn_power_iterations = 1
+  c.sn_stop_gradient = False      # authors: gradients flow through u and v; TF-GAN: stopped
+  c.bn_momentum = 0.999
+  c.head_bn_momentum = 0.9999
+  c.cross_replica_bn = False      # authors: per-replica moments; TF-GAN TPU: cross-replica
+  # Data.
+  c.dataset = "synthetic"         # one of DATASETS
+  c.tfds_name = "imagenet2012"
+  c.split = "train"
+  c.data_dir = ""                 # TFDS data_dir, image folder, or TFRecord file pattern
+  c.shuffle_buffer = 10_000
+  c.data_seed = 0
+  # Optimization (authors' code: TTUR 1e-4 / 4e-4, Adam beta1 0, TF default beta2 0.999).
+  c.loss = "hinge"
+  c.global_batch_size = 256
+  c.num_train_steps = 1_000_000
+  c.d_steps = 1
+  c.g_lr = 1e-4
+  c.d_lr = 4e-4
+  c.beta1 = 0.0
+  c.beta2 = 0.999                 # paper: 0.9 (experiments/imagenet128_paper.py)
+  c.adam_epsilon = 1e-8
+  c.ema_decay = 0.9999
+  c.ema_start_step = 0
+  c.seed = 0
+  # Execution.
+  c.steps_per_loop = 1
+  c.jit_compile = False
+  c.mixed_precision = ""          # one of MIXED_PRECISION
+  # Checkpoints and logging.
+  c.checkpoint_every_steps = 1000
+  c.keep_checkpoints = 5
+  c.log_every_steps = 100
+  c.image_every_steps = 1000
+  c.num_image_samples = 16
+  # Evaluation (authors' protocol: 50k samples, EMA or raw G by flag).
+  c.eval_num_samples = 50_000
+  c.eval_batch_size = 100
+  c.eval_use_ema = True
+  c.eval_truncation = 0.0         # 0: plain N(0, I); > 0: truncated normal at this bound
+  c.eval_split = "train"
+  c.classifier_path = ""          # '' -> TF-GAN's TF-Hub Inception module
+  return c
+
+
+def validate(config):
+  """Raises ValueError naming the bad key and what is allowed. Returns config."""
+  def need(cond, msg):
+    if not cond:
+      raise ValueError(f"Invalid config: {msg}")
+  need(config.resolution in SUPPORTED_RESOLUTIONS,
+       f"resolution={config.resolution}; supported: {list(SUPPORTED_RESOLUTIONS)}.")
+  need(config.dataset in DATASETS, f"dataset={config.dataset!r}; choose one of {DATASETS}.")
+  need(config.mixed_precision in MIXED_PRECISION,
+       f"mixed_precision={config.mixed_precision!r}; choose one of {MIXED_PRECISION}.")
+  need(config.loss in ("hinge", "non_saturating", "wasserstein"),
+       f"loss={config.loss!r}; choose hinge, non_saturating or wasserstein.")
+  for key in ("g_ch", "d_ch", "z_dim", "global_batch_size", "num_train_steps", "d_steps",
+              "steps_per_loop", "checkpoint_every_steps", "keep_checkpoints",
+              "log_every_steps", "eval_batch_size", "eval_num_samples"):
+    need(int(config[key]) >= 1, f"{key}={config[key]} must be >= 1.")
+  need(config.num_classes >= 0, f"num_classes={config.num_classes} must be >= 0.")
+  need(0.0 <= config.ema_decay < 1.0, f"ema_decay={config.ema_decay} must be in [0, 1).")
+  need(config.checkpoint_every_steps % config.steps_per_loop == 0,
+       f"checkpoint_every_steps={config.checkpoint_every_steps} must be a multiple of "
+       f"steps_per_loop={config.steps_per_loop}.")
+  build_models(config, build=False)  # architecture errors (e.g. attention placement)
+  return config
+
+
+def build_models(config, build=True):
+  """Returns (generator, discriminator) for a config; with build=True all weights exist."""
+  g = Generator(config.resolution, ch=config.g_ch, z_dim=config.z_dim,
+                num_classes=config.num_classes, attention_resolutions=config.g_attention,
+                sn_power_iterations=config.sn_power_iterations,
+                sn_stop_gradient=config.sn_stop_gradient, bn_momentum=config.bn_momentum,
+                head_bn_momentum=config.head_bn_momentum,
+                cross_replica_bn=config.cross_replica_bn)
+  d = Discriminator(config.resolution, ch=config.d_ch, num_classes=config.num_classes,
+                    attention_resolutions=config.d_attention,
+                    sn_power_iterations=config.sn_power_iterations,
+                    sn_stop_gradient=config.sn_stop_gradient)
+  if build:
+    g.build_weights()
+    d.build_weights()
+  return g, d

@@ -1,0 +1,89 @@
+"""Conditional batch normalization (per-class gamma and beta), optionally cross-replica."""
+
+import keras
+import tensorflow as tf
+
+
+class ConditionalBatchNorm(keras.layers.Layer):
+  """Batch norm whose scale and offset are looked up by class label.
+
+  Input: float [B, H, W, C] (or [B, C]) and, when num_classes > 0, int labels [B] in
+  [0, num_classes). Output: same shape and dtype as the input.
+
+  Training: normalizes with the batch moments (mean and biased variance over every axis but the
+  last) and updates moving_mean / moving_variance with `momentum`
+  (moving = momentum * moving + (1 - momentum) * batch). Inference: uses the moving statistics.
+  y = gamma[label] * (x - mean) / sqrt(var + epsilon) + beta[label], gamma initialised to 1,
+  beta to 0. With num_classes = 0 it is plain batch norm (gamma and beta of shape [C]).
+  With `cross_replica=True` the batch moments are all-reduced over the replicas of the current
+  tf.distribute strategy (equal-sized per-replica batches), as TF-GAN's TPU path does.
+  """
+
+  def __init__(self, num_classes=0, momentum=0.999, epsilon=1e-5, cross_replica=False,
+               **kwargs):
+    kwargs.setdefault("autocast", False)
+    super().__init__(**kwargs)
+    if int(num_classes) < 0:
+      raise ValueError(f"num_classes must be >= 0, got {num_classes}.")
+    self.num_classes = int(num_classes)
+    self.momentum = float(momentum)
+    self.epsilon = float(epsilon)
+    self.cross_replica = bool(cross_replica)
+
+  def build(self, input_shape):
+    c = int(input_shape[-1])
+    table = (self.num_classes, c) if self.num_classes else (c,)
+    self.gamma = self.add_weight(name="gamma", shape=table, initializer="ones")
+    self.beta = self.add_weight(name="beta", shape=table, initializer="zeros")
+    self.moving_mean = self.add_weight(name="moving_mean", shape=(c,), initializer="zeros",
+                                       trainable=False, aggregation="mean")
+    self.moving_variance = self.add_weight(name="moving_variance", shape=(c,),
+                                           initializer="ones", trainable=False,
+                                           aggregation="mean")
+
+  def _batch_moments(self, x):
+    axes = list(range(len(x.shape) - 1))
+    if not self.cross_replica:
+      mean, var = tf.nn.moments(x, axes)
+      return mean, var
+    ctx = tf.distribute.get_replica_context()
+    n = tf.cast(tf.reduce_prod(tf.shape(x)[:-1]), tf.float32)
+    sums = tf.stack([tf.reduce_sum(x, axes), tf.reduce_sum(tf.square(x), axes)])
+    if ctx is not None:
+      sums = ctx.all_reduce(tf.distribute.ReduceOp.SUM, sums)
+      n = n * ctx.num_replicas_in_sync
+    mean = sums[0] / n
+    var = tf.maximum(sums[1] / n - tf.square(mean), 0.0)
+    return mean, var
+
+  def call(self, inputs, labels=None, training=False):
+    x = tf.cast(inputs, tf.float32)
+    if training:
+      mean, var = self._batch_moments(x)
+      m = self.momentum
+      self.moving_mean.assign(m * self.moving_mean + (1.0 - m) * mean)
+      self.moving_variance.assign(m * self.moving_variance + (1.0 - m) * var)
+    else:
+      mean = tf.convert_to_tensor(self.moving_mean)
+      var = tf.convert_to_tensor(self.moving_variance)
+    if self.num_classes:
+      if labels is None:
+        raise ValueError("ConditionalBatchNorm with num_classes > 0 needs labels.")
+      labels = tf.cast(labels, tf.int32)
+      gamma = tf.gather(self.gamma, labels)
+      beta = tf.gather(self.beta, labels)
+      shape = [-1] + [1] * (len(x.shape) - 2) + [x.shape[-1]]
+      gamma, beta = tf.reshape(gamma, shape), tf.reshape(beta, shape)
+    else:
+      gamma, beta = tf.convert_to_tensor(self.gamma), tf.convert_to_tensor(self.beta)
+    y = (x - mean) * tf.math.rsqrt(var + self.epsilon) * gamma + beta
+    return tf.cast(y, inputs.dtype)
+
+  def compute_output_shape(self, input_shape):
+    return tuple(input_shape)
+
+  def get_config(self):
+    config = super().get_config()
+    config.update({"num_classes": self.num_classes, "momentum": self.momentum,
+                   "epsilon": self.epsilon, "cross_replica": self.cross_replica})
+    return config

@@ -1,0 +1,213 @@
+"""Spectral normalization as in the SAGAN authors' code, and the SN layers built on it.
+
+The kernel W is reshaped to a matrix [-1, out]. A persistent, non-trainable vector u [1, out]
+drives the power iteration run on every forward pass:
+
+    v = l2n(u W^T),  u' = l2n(v W),  sigma = v W u'^T,  W_bar = W / sigma
+
+with l2n(x) = x / (||x|| + 1e-12). The raw kernel W is the trainable variable the optimizer
+updates; W_bar is computed in the forward pass and never stored. Whether a call stores u' back
+into u is decided by the caller (`update_u`): the generator always does when training, the
+discriminator does on real data and not on fake data. By default gradients flow through u' and v
+(the authors' code); `stop_gradient=True` stops them (TF-GAN, compare_gan, and the paper's
+Miyato et al. formulation).
+"""
+
+import keras
+import tensorflow as tf
+
+_EPS = 1e-12
+
+
+def _l2n(x):
+  return x / (tf.norm(x) + _EPS)
+
+
+def power_iteration(w_mat, u, num_iterations=1, stop_gradient=False):
+  """Runs the power iteration on a weight matrix.
+
+  Args:
+    w_mat: float32 [M, N] weight matrix (the kernel reshaped to [-1, out]).
+    u: float32 [1, N] current estimate of the leading right singular vector.
+    num_iterations: number of iterations, >= 1.
+    stop_gradient: stop gradients through u' and v.
+
+  Returns:
+    (sigma, u_new): sigma a float32 scalar estimate of the largest singular value of w_mat,
+    u_new the updated [1, N] vector.
+  """
+  v = None
+  for _ in range(num_iterations):
+    v = _l2n(tf.matmul(u, w_mat, transpose_b=True))  # [1, M]
+    u = _l2n(tf.matmul(v, w_mat))                     # [1, N]
+  if stop_gradient:
+    u = tf.stop_gradient(u)
+    v = tf.stop_gradient(v)
+  sigma = tf.squeeze(tf.matmul(tf.matmul(v, w_mat), u, transpose_b=True))
+  return sigma, u
+
+
+class SpectralNormMixin:
+  """Adds the persistent u vector and `normalized(kernel, update_u)` to a layer.
+
+  The using layer calls `_build_sn(out_dim)` in build() and `normalized(kernel, update_u)` in
+  call(). Layers using it set `autocast=False`, so the iteration runs in float32 even under a
+  mixed-precision policy; the result is cast to the compute dtype by the caller.
+  """
+
+  def _init_sn(self, power_iterations, stop_gradient):
+    if int(power_iterations) < 1:
+      raise ValueError(
+          f"power_iterations must be >= 1, got {power_iterations}.")
+    self.power_iterations = int(power_iterations)
+    self.stop_gradient = bool(stop_gradient)
+
+  def _build_sn(self, out_dim):
+    # only_first_replica: u depends only on the (mirrored) kernel, so every replica computes the
+    # same value and the first replica's assign is the one kept; assign() works in replica context.
+    self.sn_u = self.add_weight(
+        name="sn_u", shape=(1, out_dim),
+        initializer=keras.initializers.TruncatedNormal(stddev=1.0),
+        trainable=False, aggregation="only_first_replica")
+
+  def normalized(self, kernel, update_u):
+    """Returns (W / sigma with the kernel's shape, sigma); stores u' when update_u is True."""
+    w = tf.convert_to_tensor(kernel, dtype=tf.float32)
+    w_mat = tf.reshape(w, [-1, w.shape[-1]])
+    sigma, u_new = power_iteration(
+        w_mat, tf.convert_to_tensor(self.sn_u), self.power_iterations, self.stop_gradient)
+    if update_u:
+      self.sn_u.assign(tf.stop_gradient(u_new))
+    return w / sigma, sigma
+
+  def _sn_config(self):
+    return {"power_iterations": self.power_iterations, "stop_gradient": self.stop_gradient}
+
+
+class SNConv2D(SpectralNormMixin, keras.layers.Layer):
+  """Spectrally normalized 2D convolution, stride 1, SAME padding.
+
+  Input: float [B, H, W, C_in]. Output: float [B, H, W, filters].
+  Kernel [k, k, C_in, filters], Glorot-uniform; bias [filters], zeros (optional).
+  Call with `update_u=True` to store the power iteration's new u.
+  """
+
+  def __init__(self, filters, kernel_size=3, use_bias=True, power_iterations=1,
+               stop_gradient=False, kernel_initializer="glorot_uniform", **kwargs):
+    kwargs.setdefault("autocast", False)
+    super().__init__(**kwargs)
+    self.filters = int(filters)
+    self.kernel_size = int(kernel_size)
+    self.use_bias = bool(use_bias)
+    self.kernel_initializer = keras.initializers.get(kernel_initializer)
+    self._init_sn(power_iterations, stop_gradient)
+
+  def build(self, input_shape):
+    in_ch = int(input_shape[-1])
+    self.kernel = self.add_weight(
+        name="kernel", shape=(self.kernel_size, self.kernel_size, in_ch, self.filters),
+        initializer=self.kernel_initializer)
+    self.bias = (self.add_weight(name="bias", shape=(self.filters,), initializer="zeros")
+                 if self.use_bias else None)
+    self._build_sn(self.filters)
+
+  def call(self, inputs, update_u=False):
+    w_bar, _ = self.normalized(self.kernel, update_u)
+    x = tf.convert_to_tensor(inputs)
+    out = tf.nn.conv2d(x, tf.cast(w_bar, x.dtype), strides=1, padding="SAME")
+    if self.bias is not None:
+      out = tf.nn.bias_add(out, tf.cast(self.bias, x.dtype))
+    return out
+
+  def compute_output_shape(self, input_shape):
+    return tuple(input_shape[:-1]) + (self.filters,)
+
+  def get_config(self):
+    config = super().get_config()
+    config.update({"filters": self.filters, "kernel_size": self.kernel_size,
+                   "use_bias": self.use_bias,
+                   "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                   **self._sn_config()})
+    return config
+
+
+class SNDense(SpectralNormMixin, keras.layers.Layer):
+  """Spectrally normalized dense layer.
+
+  Input: float [B, D_in]. Output: float [B, units]. Kernel [D_in, units] Glorot-uniform, bias
+  zeros (optional).
+  """
+
+  def __init__(self, units, use_bias=True, power_iterations=1, stop_gradient=False,
+               kernel_initializer="glorot_uniform", **kwargs):
+    kwargs.setdefault("autocast", False)
+    super().__init__(**kwargs)
+    self.units = int(units)
+    self.use_bias = bool(use_bias)
+    self.kernel_initializer = keras.initializers.get(kernel_initializer)
+    self._init_sn(power_iterations, stop_gradient)
+
+  def build(self, input_shape):
+    self.kernel = self.add_weight(name="kernel", shape=(int(input_shape[-1]), self.units),
+                                  initializer=self.kernel_initializer)
+    self.bias = (self.add_weight(name="bias", shape=(self.units,), initializer="zeros")
+                 if self.use_bias else None)
+    self._build_sn(self.units)
+
+  def call(self, inputs, update_u=False):
+    w_bar, _ = self.normalized(self.kernel, update_u)
+    x = tf.convert_to_tensor(inputs)
+    out = tf.matmul(x, tf.cast(w_bar, x.dtype))
+    if self.bias is not None:
+      out = out + tf.cast(self.bias, x.dtype)
+    return out
+
+  def compute_output_shape(self, input_shape):
+    return tuple(input_shape[:-1]) + (self.units,)
+
+  def get_config(self):
+    config = super().get_config()
+    config.update({"units": self.units, "use_bias": self.use_bias,
+                   "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                   **self._sn_config()})
+    return config
+
+
+class SNEmbedding(SpectralNormMixin, keras.layers.Layer):
+  """Spectrally normalized embedding table, as the authors' `sn_embedding`.
+
+  Input: int [B] class ids in [0, input_dim). Output: float32 [B, output_dim].
+  The table E [input_dim, output_dim] (Glorot-uniform) is normalized as a matrix E^T
+  [output_dim, input_dim], so u has shape [1, input_dim] as in the authors' code.
+  """
+
+  def __init__(self, input_dim, output_dim, power_iterations=1, stop_gradient=False,
+               embeddings_initializer="glorot_uniform", **kwargs):
+    kwargs.setdefault("autocast", False)
+    super().__init__(**kwargs)
+    self.input_dim = int(input_dim)
+    self.output_dim = int(output_dim)
+    self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
+    self._init_sn(power_iterations, stop_gradient)
+
+  def build(self, input_shape):
+    self.embeddings = self.add_weight(
+        name="embeddings", shape=(self.input_dim, self.output_dim),
+        initializer=self.embeddings_initializer)
+    self._build_sn(self.input_dim)
+
+  def call(self, inputs, update_u=False):
+    table_t = tf.transpose(tf.convert_to_tensor(self.embeddings, dtype=tf.float32))
+    w_bar_t, _ = self.normalized(table_t, update_u)
+    return tf.gather(tf.transpose(w_bar_t), tf.cast(inputs, tf.int32))
+
+  def compute_output_shape(self, input_shape):
+    return tuple(input_shape) + (self.output_dim,)
+
+  def get_config(self):
+    config = super().get_config()
+    config.update({"input_dim": self.input_dim, "output_dim": self.output_dim,
+                   "embeddings_initializer":
+                       keras.initializers.serialize(self.embeddings_initializer),
+                   **self._sn_config()})
+    return config

@@ -1,0 +1,100 @@
+"""The SAGAN generator: SN linear -> up-blocks (conditional BN) -> BN, ReLU, SN conv, tanh."""
+
+import keras
+import tensorflow as tf
+
+from sagan_tf.layers import ConditionalBatchNorm, SelfAttention, SNConv2D, SNDense
+from sagan_tf.models import architectures
+from sagan_tf.models.validation import check_labels, check_width
+
+
+def _upsample(x):
+  return tf.repeat(tf.repeat(x, 2, axis=1), 2, axis=2)  # nearest neighbour, 2x
+
+
+class GBlock(keras.layers.Layer):
+  """Residual up-block: CBN, ReLU, 2x up, SN conv3, CBN, ReLU, SN conv3; shortcut 2x up, SN conv1.
+
+  Input [B, H, W, C_in] and labels [B]; output [B, 2H, 2W, out_channels].
+  """
+
+  def __init__(self, out_channels, num_classes, sn, bn, **kwargs):
+    super().__init__(**kwargs)
+    self.out_channels = out_channels
+    self.bn1 = ConditionalBatchNorm(num_classes, name="bn1", **bn)
+    self.bn2 = ConditionalBatchNorm(num_classes, name="bn2", **bn)
+    self.conv1 = SNConv2D(out_channels, 3, name="conv1", **sn)
+    self.conv2 = SNConv2D(out_channels, 3, name="conv2", **sn)
+    self.shortcut = SNConv2D(out_channels, 1, name="shortcut", **sn)
+
+  def call(self, x, labels, training=False, update_u=False):
+    h = tf.nn.relu(self.bn1(x, labels, training=training))
+    h = self.conv1(_upsample(h), update_u=update_u)
+    h = tf.nn.relu(self.bn2(h, labels, training=training))
+    h = self.conv2(h, update_u=update_u)
+    return h + self.shortcut(_upsample(x), update_u=update_u)
+
+
+class Generator(keras.Model):
+  """SAGAN generator for output resolution 32, 64, 128 or 256.
+
+  call(z, labels, training=False, update_u=None, return_attention=False):
+    z: float32 [B, z_dim]; labels: int [B] in [0, num_classes) (ignored when num_classes = 0).
+    Returns images float32 [B, R, R, 3] in [-1, 1]; with return_attention also a dict
+    {layer name: attention map float32 [B, N, N/4]}.
+  BN uses batch moments when training and moving statistics otherwise. Spectral-norm u moves
+  when update_u is True; by default it moves exactly when training (the authors' code moves
+  G's u on every training forward pass).
+  """
+
+  def __init__(self, resolution, ch=64, z_dim=128, num_classes=1000,
+               attention_resolutions=(32,), sn_power_iterations=1, sn_stop_gradient=False,
+               bn_momentum=0.999, head_bn_momentum=0.9999, cross_replica_bn=False, **kwargs):
+    kwargs.setdefault("name", "generator")
+    super().__init__(**kwargs)
+    initial, blocks = architectures.generator_blocks(resolution, ch, attention_resolutions)
+    self.resolution, self.ch, self.z_dim = int(resolution), int(ch), int(z_dim)
+    self.num_classes = int(num_classes)
+    self.attention_resolutions = tuple(int(r) for r in attention_resolutions)
+    self._config = dict(sn_power_iterations=sn_power_iterations,
+                        sn_stop_gradient=sn_stop_gradient, bn_momentum=bn_momentum,
+                        head_bn_momentum=head_bn_momentum, cross_replica_bn=cross_replica_bn)
+    sn = dict(power_iterations=sn_power_iterations, stop_gradient=sn_stop_gradient)
+    bn = dict(momentum=bn_momentum, cross_replica=cross_replica_bn)
+    self.initial_channels = initial
+    self.linear = SNDense(4 * 4 * initial, name="linear", **sn)
+    self.blocks, self.attention = [], {}
+    for i, spec in enumerate(blocks):
+      self.blocks.append(GBlock(spec.out_channels, self.num_classes, sn, bn, name=f"block{i}"))
+      if spec.attention:
+        self.attention[i] = SelfAttention(name=f"attention{spec.resolution}", **sn)
+    self.head_bn = ConditionalBatchNorm(0, momentum=head_bn_momentum,
+                                        cross_replica=cross_replica_bn, name="head_bn")
+    self.head_conv = SNConv2D(3, 3, name="head_conv", **sn)
+
+  def call(self, z, labels=None, training=False, update_u=None, return_attention=False):
+    update_u = bool(training) if update_u is None else update_u
+    z = tf.convert_to_tensor(z)
+    check_width("z", z, (self.z_dim,))
+    labels = check_labels(labels, self.num_classes)
+    h = tf.reshape(self.linear(z, update_u=update_u), [-1, 4, 4, self.initial_channels])
+    maps = {}
+    for i, block in enumerate(self.blocks):
+      h = block(h, labels, training=training, update_u=update_u)
+      if i in self.attention:
+        layer = self.attention[i]
+        h, maps[layer.name] = layer(h, update_u=update_u, return_attention=True)
+    h = tf.nn.relu(self.head_bn(h, training=training))
+    images = tf.cast(tf.tanh(self.head_conv(h, update_u=update_u)), tf.float32)
+    return (images, maps) if return_attention else images
+
+  def build_weights(self):
+    """Creates every variable (one inference call on a batch of 2); returns self."""
+    z = tf.zeros([2, self.z_dim])
+    self(z, tf.zeros([2], tf.int32) if self.num_classes else None, training=False)
+    return self
+
+  def get_config(self):
+    return {"name": self.name, "resolution": self.resolution, "ch": self.ch,
+            "z_dim": self.z_dim, "num_classes": self.num_classes,
+            "attention_resolutions": self.attention_resolutions, **self._config}

@@ -1,0 +1,1 @@
+"""Training: strategy selection, the distributed GAN step, EMA, checkpoints, summaries."""

@@ -1,0 +1,74 @@
+"""Checkpoint layout shared by training, evaluation, export and the tools.
+
+workdir/checkpoints/ckpt-<N> holds a tf.train.Checkpoint with:
+  generator, ema_generator, discriminator (Keras models), g_optimizer, d_optimizer,
+  step (int64 scalar variable: training iterations done; N equals it).
+Randomness is stateless, derived from (config.seed, step), so `step` is the RNG state.
+"""
+
+import os
+
+import tensorflow as tf
+
+from sagan_tf import config as config_lib
+
+CHECKPOINT_SUBDIR = "checkpoints"
+
+
+def checkpoint_dir(workdir):
+  return os.path.join(workdir, CHECKPOINT_SUBDIR)
+
+
+def make_checkpoint(generator, ema_generator, discriminator, g_optimizer=None,
+                    d_optimizer=None, step=None):
+  """Returns the tf.train.Checkpoint of the layout above (None entries are left out)."""
+  objects = dict(generator=generator, ema_generator=ema_generator, discriminator=discriminator,
+                 g_optimizer=g_optimizer, d_optimizer=d_optimizer, step=step)
+  return tf.train.Checkpoint(**{k: v for k, v in objects.items() if v is not None})
+
+
+def list_checkpoints(workdir):
+  """Returns the checkpoint paths in workdir, oldest first ([] if none)."""
+  state = tf.train.get_checkpoint_state(checkpoint_dir(workdir))
+  return list(state.all_model_checkpoint_paths) if state else []
+
+
+def checkpoint_step(path):
+  """Returns N for a path ending in ckpt-N."""
+  return int(path.rsplit("-", 1)[-1])
+
+
+def restore_models(config, workdir, checkpoint_path=None):
+  """Builds G, EMA G and D from config and restores them from a checkpoint.
+
+  Args:
+    config: the experiment config the checkpoint was trained with.
+    workdir: the training workdir.
+    checkpoint_path: a specific ckpt-N path; default the latest in workdir.
+
+  Returns:
+    dict(generator=, ema_generator=, discriminator=, step=int, path=str).
+
+  Raises:
+    FileNotFoundError if workdir holds no checkpoint; ValueError if the checkpoint does not
+    match the config (different architecture).
+  """
+  path = checkpoint_path or tf.train.latest_checkpoint(checkpoint_dir(workdir))
+  if not path:
+    raise FileNotFoundError(
+        f"No checkpoint in {checkpoint_dir(workdir)!r}: train first "
+        f"(python -m sagan_tf.train --config=... --workdir={workdir}) or check --workdir.")
+  g, d = config_lib.build_models(config)
+  ema, _ = config_lib.build_models(config)
+  step = tf.Variable(0, dtype=tf.int64, trainable=False)
+  ckpt = make_checkpoint(g, ema, d, step=step)
+  try:
+    ckpt.read(path).expect_partial().assert_existing_objects_matched()
+  except (AssertionError, ValueError, tf.errors.InvalidArgumentError) as e:
+    raise ValueError(
+        f"Checkpoint {path} does not match the config (resolution={config.resolution}, "
+        f"g_ch={config.g_ch}, d_ch={config.d_ch}, num_classes={config.num_classes}, "
+        f"g_attention={tuple(config.g_attention)}, d_attention={tuple(config.d_attention)}): "
+        f"pass the config it was trained with. Cause: {str(e)[:500]}") from e
+  return dict(generator=g, ema_generator=ema, discriminator=d, step=int(step.numpy()),
+              path=path)

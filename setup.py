@@ -1,0 +1,20 @@
+"""sagan_tf: Self-Attention GAN in TensorFlow 2 / Keras 3."""
+
+import setuptools
+
+setuptools.setup(
+    name="sagan_tf",
+    version="0.1.0",
+    description="Self-Attention GAN (SAGAN) in TensorFlow 2 / Keras 3 with tf.distribute.",
+    packages=setuptools.find_packages(include=["sagan_tf", "sagan_tf.*"]),
+    python_requires=">=3.10",
+    install_requires=[
+        "tensorflow>=2.16", "keras>=3.0", "tensorflow-datasets", "tensorflow-gan",
+        "tensorflow-hub", "ml-collections", "absl-py", "numpy", "pillow",
+    ],
+    extras_require={"serving": ["tensorflow-serving-api"], "test": ["pytest", "pytest-xdist",
+                                                                     "scipy"]},
+    entry_points={"console_scripts": [
+        "sagan-train=sagan_tf.train:run",
+    ]},
+)
