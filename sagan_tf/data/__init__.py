@@ -1,6 +1,10 @@
 """tf.data pipelines: the built-in synthetic dataset, TFDS, image folders, TFRecords."""
 
 from sagan_tf.data.pipeline import build_dataset
+from sagan_tf.data.pipeline import build_eval_dataset
+from sagan_tf.data.pipeline import check_config
 from sagan_tf.data.synthetic import symmetry_error
+from sagan_tf.data.tfrecord import write_tfrecords
 
-__all__ = ["build_dataset", "symmetry_error"]
+__all__ = ["build_dataset", "build_eval_dataset", "check_config", "symmetry_error",
+           "write_tfrecords"]
