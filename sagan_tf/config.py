@@ -68,6 +68,9 @@ def base_config():
   c.eval_truncation = 0.0         # 0: plain N(0, I); > 0: truncated normal at this bound
   c.eval_split = "train"
   c.classifier_path = ""          # '' -> TF-GAN's TF-Hub Inception module
+  c.eval_stats_dir = ""           # real-data statistics cache; '' -> WORKDIR/eval/real_stats
+  c.eval_allow_small_n = False    # allow eval_num_samples <= classifier feature dim (singular
+                                  # covariance, biased FID); default: a clear error
   return c
 
 
@@ -76,6 +79,9 @@ def validate(config):
   def need(cond, msg):
     if not cond:
       raise ValueError(f"Invalid config: {msg}")
+  unknown = sorted(set(config.keys()) - set(base_config().keys()))
+  need(not unknown, f"unknown key(s) {unknown}; the keys are those of "
+       f"sagan_tf.config.base_config().")
   need(config.resolution in SUPPORTED_RESOLUTIONS,
        f"resolution={config.resolution}; supported: {list(SUPPORTED_RESOLUTIONS)}.")
   need(config.dataset in DATASETS, f"dataset={config.dataset!r}; choose one of {DATASETS}.")
@@ -96,19 +102,41 @@ def validate(config):
   return config
 
 
-def build_models(config, build=True):
-  """Returns (generator, discriminator) for a config; with build=True all weights exist."""
+def build_generator(config, build=True):
+  """Returns the Generator a config describes; with build=True all its weights exist."""
   g = Generator(config.resolution, ch=config.g_ch, z_dim=config.z_dim,
                 num_classes=config.num_classes, attention_resolutions=config.g_attention,
                 sn_power_iterations=config.sn_power_iterations,
                 sn_stop_gradient=config.sn_stop_gradient, bn_momentum=config.bn_momentum,
                 head_bn_momentum=config.head_bn_momentum,
                 cross_replica_bn=config.cross_replica_bn)
+  return g.build_weights() if build else g
+
+
+def build_discriminator(config, build=True):
+  """Returns the Discriminator a config describes; with build=True all its weights exist."""
   d = Discriminator(config.resolution, ch=config.d_ch, num_classes=config.num_classes,
                     attention_resolutions=config.d_attention,
                     sn_power_iterations=config.sn_power_iterations,
                     sn_stop_gradient=config.sn_stop_gradient)
-  if build:
-    g.build_weights()
-    d.build_weights()
-  return g, d
+  return d.build_weights() if build else d
+
+
+def build_models(config, build=True):
+  """Returns (generator, discriminator) for a config; with build=True all weights exist."""
+  return build_generator(config, build), build_discriminator(config, build)
+
+
+def check_overrides(argv, flag="config"):
+  """Raises SystemExit with a clear message if argv overrides a key the schema lacks.
+
+  Binaries call it before absl parses flags: ml_collections would otherwise fail deep in flag
+  parsing with a bare KeyError for `--config.no_such_key=1`.
+  """
+  keys = set(base_config().keys())
+  for arg in argv[1:]:
+    if arg.startswith(f"--{flag}."):
+      key = arg[len(flag) + 3:].split("=", 1)[0].split(".", 1)[0]
+      if key not in keys:
+        raise SystemExit(f"Unknown config key {key!r} in {arg!r}. Known keys: "
+                         f"{', '.join(sorted(keys))}.")

@@ -68,25 +68,40 @@ class Discriminator(keras.Model):
     self._config = dict(sn_power_iterations=sn_power_iterations,
                         sn_stop_gradient=sn_stop_gradient)
     sn = dict(power_iterations=sn_power_iterations, stop_gradient=sn_stop_gradient)
-    self.blocks, self.attention = [], {}
+    # Sub-layers are direct attributes (not lists): tf.train.Checkpoint tracks only those
+    # under Keras 3's TF backend.
+    self.num_blocks = len(specs)
     for i, spec in enumerate(specs):
-      self.blocks.append(DBlock(spec.out_channels, spec.downsample, i == 0, sn, name=f"block{i}"))
+      setattr(self, f"block{i}", DBlock(spec.out_channels, spec.downsample, i == 0, sn,
+                                        name=f"block{i}"))
       if spec.attention:
-        self.attention[i] = SelfAttention(name=f"attention{spec.resolution}", **sn)
+        setattr(self, f"attention_after{i}",
+                SelfAttention(name=f"attention{spec.resolution}", **sn))
     self.linear = SNDense(1, name="linear", **sn)
     self.embedding = (SNEmbedding(self.num_classes, specs[-1].out_channels, name="embedding",
                                   **sn) if self.num_classes else None)
+
+  @property
+  def blocks(self):
+    """The down-blocks, in order."""
+    return [getattr(self, f"block{i}") for i in range(self.num_blocks)]
+
+  @property
+  def attention(self):
+    """{block index: the SelfAttention layer after that block}."""
+    return {i: getattr(self, f"attention_after{i}") for i in range(self.num_blocks)
+            if hasattr(self, f"attention_after{i}")}
 
   def call(self, images, labels=None, training=False, update_u=False, return_attention=False):
     del training  # no normalization layers; kept for the Keras call convention
     images = tf.convert_to_tensor(images)
     check_width("images", images, (self.resolution, self.resolution, 3))
     labels = check_labels(labels, self.num_classes)
-    h, maps = images, {}
+    h, maps, attention = images, {}, self.attention
     for i, block in enumerate(self.blocks):
       h = block(h, update_u=update_u)
-      if i in self.attention:
-        layer = self.attention[i]
+      if i in attention:
+        layer = attention[i]
         h, maps[layer.name] = layer(h, update_u=update_u, return_attention=True)
     h = tf.reduce_sum(tf.nn.relu(h), axis=[1, 2])  # sum pooling [B, C]
     logits = tf.squeeze(self.linear(h, update_u=update_u), axis=1)

@@ -63,14 +63,29 @@ class Generator(keras.Model):
     bn = dict(momentum=bn_momentum, cross_replica=cross_replica_bn)
     self.initial_channels = initial
     self.linear = SNDense(4 * 4 * initial, name="linear", **sn)
-    self.blocks, self.attention = [], {}
+    # Sub-layers are direct attributes (not lists): tf.train.Checkpoint tracks only those
+    # under Keras 3's TF backend.
+    self.num_blocks = len(blocks)
     for i, spec in enumerate(blocks):
-      self.blocks.append(GBlock(spec.out_channels, self.num_classes, sn, bn, name=f"block{i}"))
+      setattr(self, f"block{i}", GBlock(spec.out_channels, self.num_classes, sn, bn,
+                                        name=f"block{i}"))
       if spec.attention:
-        self.attention[i] = SelfAttention(name=f"attention{spec.resolution}", **sn)
+        setattr(self, f"attention_after{i}",
+                SelfAttention(name=f"attention{spec.resolution}", **sn))
     self.head_bn = ConditionalBatchNorm(0, momentum=head_bn_momentum,
                                         cross_replica=cross_replica_bn, name="head_bn")
     self.head_conv = SNConv2D(3, 3, name="head_conv", **sn)
+
+  @property
+  def blocks(self):
+    """The up-blocks, in order."""
+    return [getattr(self, f"block{i}") for i in range(self.num_blocks)]
+
+  @property
+  def attention(self):
+    """{block index: the SelfAttention layer after that block}."""
+    return {i: getattr(self, f"attention_after{i}") for i in range(self.num_blocks)
+            if hasattr(self, f"attention_after{i}")}
 
   def call(self, z, labels=None, training=False, update_u=None, return_attention=False):
     update_u = bool(training) if update_u is None else update_u
@@ -78,11 +93,11 @@ class Generator(keras.Model):
     check_width("z", z, (self.z_dim,))
     labels = check_labels(labels, self.num_classes)
     h = tf.reshape(self.linear(z, update_u=update_u), [-1, 4, 4, self.initial_channels])
-    maps = {}
+    maps, attention = {}, self.attention
     for i, block in enumerate(self.blocks):
       h = block(h, labels, training=training, update_u=update_u)
-      if i in self.attention:
-        layer = self.attention[i]
+      if i in attention:
+        layer = attention[i]
         h, maps[layer.name] = layer(h, update_u=update_u, return_attention=True)
     h = tf.nn.relu(self.head_bn(h, training=training))
     images = tf.cast(tf.tanh(self.head_conv(h, update_u=update_u)), tf.float32)

@@ -1,0 +1,125 @@
+"""The distributed SAGAN training iteration, as in the authors' code.
+
+One iteration = `d_steps` discriminator sub-steps, each with a fresh real batch, fresh
+z ~ N(0, I) and fresh uniform fake labels, then one generator sub-step with fresh z and labels;
+then the step counter and the EMA generator are updated. Spectral-norm u moves on every G
+forward pass and on D's real-data pass, not on D's fake-data pass. Losses are per example,
+reduced with the global batch size, and the Keras optimizers sum gradients over replicas.
+
+Randomness is stateless: the noise of sub-step k of iteration s is drawn for the whole global
+batch from seed (config.seed, s * (d_steps + 1) + k) and each replica takes its slice, so a run
+is reproducible, resumes exactly from `step`, and gives the same batch on 1 or N replicas.
+"""
+
+import keras
+import tensorflow as tf
+
+from sagan_tf import config as config_lib
+from sagan_tf import losses
+from sagan_tf.training import ema as ema_lib
+
+METRICS = ("d_loss", "g_loss", "d_real", "d_fake")
+
+
+def _adam(config, lr):
+  opt = keras.optimizers.Adam(learning_rate=lr, beta_1=config.beta1, beta_2=config.beta2,
+                              epsilon=config.adam_epsilon)
+  if config.mixed_precision == "mixed_float16":
+    opt = keras.optimizers.LossScaleOptimizer(opt)
+  return opt
+
+
+class GANTrainer:
+  """Owns G, EMA G, D, both optimizers and the step counter; runs training iterations.
+
+  Create it under no scope: it enters strategy.scope() itself. `train(iterator, n)` runs n
+  iterations in one tf.function call (steps_per_loop) and returns (metrics, all_finite), the
+  metrics of the last iteration averaged over the global batch.
+  """
+
+  def __init__(self, config, strategy):
+    self.config = config
+    self.strategy = strategy
+    self.global_batch = int(config.global_batch_size)
+    self.d_loss_fn, self.g_loss_fn = losses.get(config.loss)
+    keras.utils.set_random_seed(config.seed)  # reproducible initial weights
+    with strategy.scope():
+      self.generator, self.discriminator = config_lib.build_models(config)
+      self.ema_generator = config_lib.build_generator(config)
+      self.g_optimizer = _adam(config, config.g_lr)
+      self.d_optimizer = _adam(config, config.d_lr)
+      self.g_optimizer.build(self.generator.trainable_variables)
+      self.d_optimizer.build(self.discriminator.trainable_variables)
+      self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+    self.ema_pairs = ema_lib.ema_pairs(self.generator, self.ema_generator)
+    ema_lib.update_ema(self.ema_pairs, tf.constant(0.0))  # EMA starts as a copy of G
+    self._replica_step_fn = tf.function(self._replica_step, jit_compile=config.jit_compile)
+    self._train_fn = tf.function(self._train_loop)
+
+  def _noise(self, step, substep, per_replica_batch):
+    """z float32 [b, z_dim] and labels int32 [b]: this replica's slice of the global draw."""
+    c = self.config
+    ctx = tf.distribute.get_replica_context()
+    start = tf.cast(ctx.replica_id_in_sync_group, tf.int32) * per_replica_batch
+    seed = tf.stack([tf.constant(c.seed, tf.int64), step * (c.d_steps + 1) + substep])
+    z = tf.random.stateless_normal([self.global_batch, c.z_dim], seed)
+    z = tf.slice(z, [start, 0], [per_replica_batch, c.z_dim])
+    if not c.num_classes:
+      return z, tf.zeros([per_replica_batch], tf.int32)
+    labels = tf.random.stateless_uniform([self.global_batch], seed + [0, 2**40], 0,
+                                         c.num_classes, dtype=tf.int32)
+    return z, tf.slice(labels, [start], [per_replica_batch])
+
+  def _apply(self, optimizer, tape, loss, variables):
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+      loss = optimizer.scale_loss(loss)
+    grads = tape.gradient(loss, variables)
+    optimizer.apply_gradients(zip(grads, variables))
+
+  def _replica_step(self, real_batches, step):
+    g, d = self.generator, self.discriminator
+    for k, (images, labels) in enumerate(real_batches):
+      per_replica = images.shape[0]
+      z, fake_labels = self._noise(step, k, per_replica)
+      fake = tf.stop_gradient(g(z, fake_labels, training=True))
+      with tf.GradientTape() as tape:
+        d_real = d(images, labels, training=True, update_u=True)
+        d_fake = d(fake, fake_labels, training=True, update_u=False)
+        d_loss = tf.nn.compute_average_loss(self.d_loss_fn(d_real, d_fake),
+                                            global_batch_size=self.global_batch)
+      self._apply(self.d_optimizer, tape, d_loss, d.trainable_variables)
+    z, fake_labels = self._noise(step, len(real_batches), per_replica)
+    with tf.GradientTape() as tape:
+      g_fake = d(g(z, fake_labels, training=True), fake_labels, training=True, update_u=False)
+      g_loss = tf.nn.compute_average_loss(self.g_loss_fn(g_fake),
+                                          global_batch_size=self.global_batch)
+    self._apply(self.g_optimizer, tape, g_loss, g.trainable_variables)
+    mean = lambda x: tf.reduce_sum(x) / self.global_batch
+    return {"d_loss": d_loss, "g_loss": g_loss, "d_real": mean(d_real), "d_fake": mean(d_fake)}
+
+  def _train_loop(self, iterator, num_steps):
+    c = self.config
+    metrics = {k: tf.constant(0.0) for k in METRICS}
+    finite = tf.constant(True)
+    for _ in tf.range(num_steps):
+      batches = tuple(next(iterator) for _ in range(c.d_steps))
+      per_replica = self.strategy.run(self._replica_step_fn,
+                                      args=(batches, tf.convert_to_tensor(self.step)))
+      metrics = {k: self.strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica[k], axis=None)
+                 for k in METRICS}
+      finite = finite & tf.reduce_all(tf.math.is_finite(tf.stack(list(metrics.values()))))
+      self.step.assign_add(1)
+      decay = tf.where(self.step > c.ema_start_step, tf.constant(c.ema_decay, tf.float32), 0.0)
+      ema_lib.update_ema(self.ema_pairs, decay)
+    return metrics, finite
+
+  def train(self, iterator, num_steps):
+    """Runs num_steps iterations; returns ({metric: float}, all losses finite: bool)."""
+    metrics, finite = self._train_fn(iterator, tf.constant(num_steps, tf.int32))
+    return {k: float(v) for k, v in metrics.items()}, bool(finite)
+
+  def checkpoint(self):
+    """The tf.train.Checkpoint of sagan_tf.training.checkpoint's layout."""
+    from sagan_tf.training.checkpoint import make_checkpoint  # avoid an import cycle
+    return make_checkpoint(self.generator, self.ema_generator, self.discriminator,
+                           self.g_optimizer, self.d_optimizer, self.step)

@@ -1,0 +1,204 @@
+"""train_and_evaluate: the training job around GANTrainer.
+
+Data flow: config -> validated; strategy.distribute_datasets_from_function(build_dataset)
+-> iterator -> GANTrainer.train(iterator, steps_per_loop) -> metrics -> console line,
+TensorBoard (workdir/train), checkpoints (workdir/checkpoints, CheckpointManager, keep-N).
+Resumes automatically from the latest checkpoint in workdir. SIGTERM or Ctrl-C stops after the
+current loop with a checkpoint (a second Ctrl-C aborts at once); a non-finite loss stops with
+FloatingPointError and saves nothing, so the last good checkpoint stays the latest.
+"""
+
+import json
+import os
+import shutil
+import signal
+import time
+
+from absl import logging
+import keras
+import numpy as np
+import tensorflow as tf
+
+from sagan_tf import config as config_lib
+from sagan_tf import data as data_lib
+from sagan_tf.training import checkpoint as ckpt_lib
+from sagan_tf.training import summaries
+from sagan_tf.training.gan_step import GANTrainer
+from sagan_tf.training.strategy import is_chief
+
+ATTENTION_QUERY_FRACTIONS = ((0.3, 0.25), (0.5, 0.5), (0.7, 0.75))  # (y, x) / resolution
+
+
+class _StopRequest:
+  """Turns SIGTERM / the first SIGINT into a flag checked between loops."""
+
+  def __init__(self):
+    self.requested = False
+    self._previous = {}
+
+  def _handle(self, signum, frame):
+    del frame
+    if self.requested and signum == signal.SIGINT:
+      raise KeyboardInterrupt
+    logging.warning("Signal %d: saving a checkpoint after this loop, then stopping "
+                    "(Ctrl-C again aborts without saving).", signum)
+    self.requested = True
+
+  def __enter__(self):
+    for sig in (signal.SIGTERM, signal.SIGINT):
+      try:
+        self._previous[sig] = signal.signal(sig, self._handle)
+      except ValueError:  # not the main thread
+        pass
+    return self
+
+  def __exit__(self, *exc):
+    for sig, handler in self._previous.items():
+      signal.signal(sig, handler)
+
+
+def _check_inputs(config, strategy):
+  config_lib.validate(config)
+  n = strategy.num_replicas_in_sync
+  if config.global_batch_size % n:
+    raise ValueError(
+        f"global_batch_size={config.global_batch_size} is not divisible by the "
+        f"{n} replicas of the strategy: use a multiple of {n}.")
+  data_lib.check_config(config)
+
+
+def _distributed_iterator(config, strategy, start_step):
+  """The strategy's iterator over real batches, positioned after start_step iterations."""
+  def dataset_fn(ctx):
+    per_replica = ctx.get_per_replica_batch_size(config.global_batch_size)
+    consumed = start_step * config.d_steps * config.global_batch_size // ctx.num_input_pipelines
+    return data_lib.build_dataset(config, per_replica, ctx, start_index=consumed)
+  return iter(strategy.distribute_datasets_from_function(dataset_fn))
+
+
+def _restore(ckpt, directory):
+  """Restores the latest checkpoint in directory, with a clear error on mismatch."""
+  path = tf.train.latest_checkpoint(directory)
+  if not path:
+    return None
+  try:
+    ckpt.read(path).assert_existing_objects_matched()
+  except (AssertionError, ValueError, tf.errors.InvalidArgumentError) as e:
+    raise ValueError(f"The checkpoint {path} does not match this config: it was trained with "
+                     f"another architecture. Use another --workdir or the config it was "
+                     f"trained with. Cause: {str(e)[:400]}") from e
+  return path
+
+
+class _Reporter:
+  """Console lines and TensorBoard summaries."""
+
+  def __init__(self, config, trainer, writer, start_step):
+    self.config, self.trainer, self.writer = config, trainer, writer
+    self.t0, self.step0 = time.time(), start_step
+    rng = np.random.RandomState(config.seed + 1)
+    n = config.num_image_samples
+    self.z = tf.constant(rng.standard_normal((n, config.z_dim)), tf.float32)
+    self.labels = (tf.constant(np.arange(n) % config.num_classes, tf.int32)
+                   if config.num_classes else None)
+
+  def scalars(self, step, metrics):
+    c, tr = self.config, self.trainer
+    now = time.time()
+    rate = (step - self.step0) / max(now - self.t0, 1e-9)
+    self.t0, self.step0 = now, step
+    images_per_sec = rate * c.global_batch_size * c.d_steps
+    eta = (c.num_train_steps - step) / max(rate, 1e-9)
+    logging.info("step %d/%d | d_loss %.4f g_loss %.4f | D(real) %.3f D(fake) %.3f | "
+                 "%.2f steps/s %.1f img/s | ETA %s", step, c.num_train_steps,
+                 metrics["d_loss"], metrics["g_loss"], metrics["d_real"], metrics["d_fake"],
+                 rate, images_per_sec, time.strftime("%H:%M:%S", time.gmtime(eta)))
+    with self.writer.as_default(step=step):
+      for k, v in metrics.items():
+        tf.summary.scalar(f"train/{k}", v)
+      for k, v in {**summaries.attention_gammas(tr.generator),
+                   **summaries.attention_gammas(tr.discriminator)}.items():
+        tf.summary.scalar(f"gamma/{k}", v)
+      tf.summary.scalar("lr/generator", float(tr.g_optimizer.learning_rate.numpy()))
+      tf.summary.scalar("lr/discriminator", float(tr.d_optimizer.learning_rate.numpy()))
+      tf.summary.scalar("speed/steps_per_sec", rate)
+      tf.summary.scalar("speed/images_per_sec", images_per_sec)
+
+  def images(self, step):
+    cols = max(int(np.sqrt(self.config.num_image_samples)), 1)
+    r = self.config.resolution
+    points = [(int(fy * r), int(fx * r)) for fy, fx in ATTENTION_QUERY_FRACTIONS]
+    with self.writer.as_default(step=step):
+      for name, g in (("ema", self.trainer.ema_generator), ("raw", self.trainer.generator)):
+        images, maps = g(self.z, self.labels, training=False, return_attention=True)
+        tf.summary.image(f"samples/{name}", summaries.image_grid(images, cols))
+        for layer, amap in maps.items():
+          tf.summary.image(f"attention/{name}/{layer}",
+                           summaries.attention_strip(images[0], amap[0], points))
+
+
+def train_and_evaluate(config, workdir, strategy=None):
+  """Trains SAGAN as config says, in workdir, resuming from its latest checkpoint.
+
+  Args:
+    config: an ml_collections.ConfigDict of sagan_tf.config's schema.
+    workdir: output directory (checkpoints/, train/ TensorBoard events, config.json).
+    strategy: a tf.distribute.Strategy (default: the default strategy).
+
+  Returns:
+    dict(step=final step, metrics=last metrics (None if nothing ran)).
+  """
+  strategy = strategy or tf.distribute.get_strategy()
+  _check_inputs(config, strategy)
+  if config.mixed_precision:
+    keras.mixed_precision.set_global_policy(config.mixed_precision)
+  chief = is_chief(strategy)
+  ckpt_dir = ckpt_lib.checkpoint_dir(workdir)
+  if not chief:  # other workers take part in the (collective) save into a scratch dir
+    ckpt_dir = os.path.join(workdir, "tmp_worker", str(strategy.cluster_resolver.task_id))
+  trainer = GANTrainer(config, strategy)
+  ckpt = trainer.checkpoint()
+  manager = tf.train.CheckpointManager(ckpt, ckpt_dir, max_to_keep=config.keep_checkpoints)
+  restored = _restore(ckpt, ckpt_lib.checkpoint_dir(workdir))
+  step = int(trainer.step.numpy())
+  if restored:
+    logging.info("Resumed from %s at step %d.", restored, step)
+  if step >= config.num_train_steps:
+    logging.info("Already trained %d >= num_train_steps=%d steps.", step,
+                 config.num_train_steps)
+    return {"step": step, "metrics": None}
+  if chief:
+    tf.io.gfile.makedirs(workdir)
+    with tf.io.gfile.GFile(os.path.join(workdir, "config.json"), "w") as f:
+      f.write(json.dumps(config.to_dict(), indent=2, default=str))
+  writer = (tf.summary.create_file_writer(os.path.join(workdir, "train")) if chief
+            else tf.summary.create_noop_writer())
+  iterator = _distributed_iterator(config, strategy, step)
+  reporter = _Reporter(config, trainer, writer, step)
+  metrics = None
+  with _StopRequest() as stop:
+    while step < config.num_train_steps:
+      previous = step
+      metrics, finite = trainer.train(
+          iterator, min(config.steps_per_loop, config.num_train_steps - step))
+      step = int(trainer.step.numpy())
+      if not finite:
+        raise FloatingPointError(
+            f"Non-finite loss between steps {previous} and {step} ({metrics}); training "
+            f"stopped without saving. The last good checkpoint is "
+            f"{tf.train.latest_checkpoint(ckpt_lib.checkpoint_dir(workdir))}. Lower the "
+            f"learning rates or use float32 (mixed_precision='').")
+      crossed = lambda every: step // every > previous // every or step == config.num_train_steps
+      if crossed(config.log_every_steps):
+        reporter.scalars(step, metrics)
+      if crossed(config.image_every_steps):
+        reporter.images(step)
+      if crossed(config.checkpoint_every_steps) or stop.requested:
+        manager.save(checkpoint_number=step)
+      if stop.requested:
+        logging.info("Stopped at step %d on request; checkpoint saved.", step)
+        break
+  writer.flush()
+  if not chief:
+    shutil.rmtree(ckpt_dir, ignore_errors=True)
+  return {"step": step, "metrics": metrics}

@@ -1,0 +1,125 @@
+"""Tests of the training job: equivalences (replicas, resume), XLA, NaN stop, bad input."""
+
+import os
+import runpy
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from sagan_tf import losses
+from sagan_tf.training import checkpoint as ckpt_lib
+from sagan_tf.training.loop import train_and_evaluate
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def tiny_config(**overrides):
+  c = runpy.run_path(os.path.join(REPO, "experiments", "cpu_demo.py"))["get_config"]()
+  c.update(dict(resolution=32, num_classes=4, g_ch=8, d_ch=8, g_attention=(16,),
+                d_attention=(16,), global_batch_size=4, num_train_steps=4, steps_per_loop=2,
+                checkpoint_every_steps=2, log_every_steps=2, image_every_steps=4,
+                num_image_samples=4, ema_start_step=1, ema_decay=0.9))
+  c.update(overrides)
+  return c
+
+
+def _weights(workdir, config):
+  """All checkpointed values (models and optimizers) as {key: array}."""
+  path = tf.train.latest_checkpoint(ckpt_lib.checkpoint_dir(workdir))
+  reader = tf.train.load_checkpoint(path)
+  return {k: reader.get_tensor(k) for k in reader.get_variable_to_shape_map()
+          if "OBJECT_GRAPH" not in k}
+
+
+def test_resume_equals_uninterrupted_run(tmp_path):
+  config = tiny_config(num_train_steps=4)
+  train_and_evaluate(config, str(tmp_path / "straight"))
+  half = tiny_config(num_train_steps=2)
+  train_and_evaluate(half, str(tmp_path / "resumed"))
+  result = train_and_evaluate(config, str(tmp_path / "resumed"))
+  assert result["step"] == 4
+  a, b = _weights(tmp_path / "straight", config), _weights(tmp_path / "resumed", config)
+  assert a.keys() == b.keys()
+  keys = list(a)
+  assert any("ema_generator" in k for k in keys) and any("g_optimizer" in k for k in keys)
+  for k in keys:
+    np.testing.assert_allclose(a[k], b[k], atol=1e-5, rtol=0, err_msg=k)
+
+
+def test_two_replicas_match_one_replica(tmp_path):
+  # Cross-replica BN, so per-replica moments cannot differ; noise is sliced from a global draw.
+  # Every G bias but the head's feeds a BN, so its true gradient is 0 and what is computed is
+  # float32 round-off; Adam with epsilon 1e-8 turns that into full-size steps of random sign.
+  # epsilon = 1e-3 keeps such noise-level gradients from moving weights, so what is compared
+  # is the distribution logic, not round-off amplification.
+  config = tiny_config(num_train_steps=2, cross_replica_bn=True, adam_epsilon=1e-3)
+  one = tf.distribute.OneDeviceStrategy("/cpu:0")
+  two = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+  train_and_evaluate(config, str(tmp_path / "one"), one)
+  train_and_evaluate(config, str(tmp_path / "two"), two)
+  a, b = _weights(tmp_path / "one", config), _weights(tmp_path / "two", config)
+  assert a.keys() == b.keys()
+  # Documented tolerance: float32 sums in another order (all-reduce vs one batch).
+  for k in a:
+    np.testing.assert_allclose(a[k], b[k], atol=2e-5, rtol=1e-4, err_msg=k)
+
+
+def test_train_step_compiles_with_xla(tmp_path):
+  result = train_and_evaluate(tiny_config(num_train_steps=2, jit_compile=True), str(tmp_path))
+  assert result["step"] == 2
+  assert all(np.isfinite(v) for v in result["metrics"].values())
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
+  workdir = str(tmp_path)
+  train_and_evaluate(tiny_config(num_train_steps=2), workdir)
+  good = tf.train.latest_checkpoint(ckpt_lib.checkpoint_dir(workdir))
+  before = _weights(workdir, None)
+  nan_d = lambda real, fake: losses.hinge_d(real, fake) * np.nan
+  monkeypatch.setitem(losses.LOSSES, "hinge", (nan_d, losses.hinge_g))
+  with pytest.raises(FloatingPointError, match="Non-finite loss"):
+    train_and_evaluate(tiny_config(num_train_steps=6), workdir)
+  assert tf.train.latest_checkpoint(ckpt_lib.checkpoint_dir(workdir)) == good
+  after = _weights(workdir, None)
+  for k in before:
+    np.testing.assert_array_equal(before[k], after[k])
+
+
+@pytest.mark.parametrize("overrides, strategy, match", [
+    (dict(global_batch_size=3), "two", "not divisible"),
+    (dict(dataset="imagenet_please"), None, "dataset"),
+    (dict(dataset="folder", data_dir="/no/such/dir"), None, "/no/such/dir"),
+])
+def test_bad_input_fails_before_touching_workdir(tmp_path, overrides, strategy, match):
+  strat = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]) if strategy else None
+  workdir = tmp_path / "w"
+  with pytest.raises((ValueError, FileNotFoundError), match=match):
+    train_and_evaluate(tiny_config(**overrides), str(workdir), strat)
+  assert not workdir.exists()
+
+
+def test_unknown_config_key_is_rejected():
+  from sagan_tf import config as config_lib
+  c = tiny_config()
+  with pytest.raises(SystemExit, match="Unknown config key 'num_steps'"):
+    config_lib.check_overrides(["train", "--config.num_steps=3"])
+  c.unlock()
+  c.bogus = 1
+  with pytest.raises(ValueError, match="unknown key"):
+    config_lib.validate(c)
+
+
+def test_checkpoint_holds_every_weight(tmp_path):
+  # Keras 3 (TF backend) checkpoints only direct attributes: every model weight must be saved.
+  workdir = str(tmp_path)
+  train_and_evaluate(tiny_config(num_train_steps=2), workdir)
+  saved = _weights(workdir, None)
+  restored = ckpt_lib.restore_models(tiny_config(), workdir)
+  for name in ("generator", "ema_generator", "discriminator"):
+    model = restored[name]
+    assert model.weights
+    for v in model.weights:
+      assert np.abs(v.numpy()).sum() == 0 or any(
+          x.shape == v.shape and np.array_equal(x, v.numpy()) for x in saved.values()), v.path
+  assert len(restored["generator"].weights) == len(restored["ema_generator"].weights)
