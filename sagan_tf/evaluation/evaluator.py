@@ -1,0 +1,337 @@
+"""The evaluation job: generate N images from a checkpoint, classify them, compute metrics,
+write TensorBoard scalars and one JSON line per checkpoint.
+
+Outputs in WORKDIR/eval/:
+  results.jsonl  one line per evaluated checkpoint and setting: {"step", "checkpoint",
+                 "metrics": {...}, "num_samples", "num_real", "generator": "ema"|"raw",
+                 "truncation", "classifier", "timestamp", "unix_time", "eval_secs"}.
+                 It is also the record of what was evaluated: a (step, generator, truncation,
+                 num_samples, classifier) already present is skipped, so a restarted job does
+                 not repeat work. A line is appended only when everything is computed, in one
+                 write followed by flush and fsync.
+  events.*       TensorBoard scalars, tag "<generator>[_trunc<t>]/<metric>", e.g. "ema/fid".
+  real_stats/    the cached real-data classifier outputs (config.eval_stats_dir overrides).
+
+Sampling: z ~ N(0, I) (eval_truncation > 0: each coordinate resampled until |z| <= bound),
+labels uniform over num_classes, BN in inference mode (training=False), G's EMA copy when
+eval_use_ema. z and labels come from a numpy generator seeded with config.seed, so every
+checkpoint is evaluated on the same latents.
+"""
+
+import copy
+import datetime
+import json
+import os
+import time
+
+from absl import logging
+import numpy as np
+import tensorflow as tf
+
+from sagan_tf import config as config_lib
+from sagan_tf import data as data_lib
+from sagan_tf.evaluation import classifier as classifier_lib
+from sagan_tf.evaluation import metrics as metrics_lib
+from sagan_tf.evaluation import progress
+from sagan_tf.evaluation import real_stats as real_stats_lib
+from sagan_tf.training import checkpoint as ckpt_lib
+
+EVAL_SUBDIR = "eval"
+RESULTS_FILE = "results.jsonl"
+
+
+def eval_dir(workdir):
+  return os.path.join(workdir, EVAL_SUBDIR)
+
+
+def results_path(workdir):
+  return os.path.join(eval_dir(workdir), RESULTS_FILE)
+
+
+def stats_dir(config, workdir):
+  return config.get("eval_stats_dir", "") or os.path.join(eval_dir(workdir), "real_stats")
+
+
+def apply_overrides(config, num_samples=None, classifier_path=None, use_ema=None,
+                    truncation=None):
+  """Returns a copy of config with the evaluation flags that are not None applied."""
+  config = copy.deepcopy(config)
+  if num_samples is not None:
+    config.eval_num_samples = int(num_samples)
+  if classifier_path is not None:
+    config.classifier_path = str(classifier_path)
+  if use_ema is not None:
+    if not isinstance(use_ema, bool):
+      raise ValueError(f"use_ema must be True or False, got {use_ema!r}.")
+    config.eval_use_ema = use_ema
+  if truncation is not None:
+    config.eval_truncation = float(truncation)
+  return config
+
+
+def check_config(config):
+  """Config-level checks done before anything is loaded. Returns config."""
+  config_lib.validate(config)
+  data_lib.check_config(config)  # e.g. TFDS data not prepared: a clear error now
+  metrics_lib.check_num_samples(config.eval_num_samples, None)
+  if config.eval_truncation < 0:
+    raise ValueError(f"eval_truncation={config.eval_truncation} must be >= 0 "
+                     "(0: plain N(0, I); > 0: truncation bound).")
+  if config.eval_batch_size < 1:
+    raise ValueError(f"eval_batch_size={config.eval_batch_size} must be >= 1.")
+  return config
+
+
+def settings(config):
+  """What identifies an evaluation besides the step (compared to skip repeated work)."""
+  return dict(generator="ema" if config.eval_use_ema else "raw",
+              truncation=float(config.eval_truncation),
+              num_samples=int(config.eval_num_samples),
+              classifier=classifier_lib.classifier_identity(config.classifier_path))
+
+
+def _same_settings(record, s):
+  return all(record.get(k) == v for k, v in s.items())
+
+
+def read_results(workdir):
+  """Returns the records of results.jsonl (malformed lines are skipped with a warning)."""
+  path = results_path(workdir)
+  if not os.path.exists(path):
+    return []
+  records = []
+  with open(path) as f:
+    for i, line in enumerate(f, 1):
+      if not line.strip():
+        continue
+      try:
+        records.append(json.loads(line))
+      except json.JSONDecodeError:
+        logging.warning("Skipping malformed line %d of %s", i, path)
+  return records
+
+
+def find_result(workdir, step, config):
+  """The record of an earlier evaluation of `step` with config's settings, or None."""
+  s = settings(config)
+  for record in read_results(workdir):
+    if record.get("step") == step and _same_settings(record, s):
+      return record
+  return None
+
+
+def append_result(workdir, record):
+  """Appends one JSON line in a single write, then flush + fsync."""
+  line = json.dumps(record, sort_keys=True, allow_nan=False) + "\n"
+  path = results_path(workdir)
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  if os.path.exists(path) and os.path.getsize(path):
+    with open(path, "rb") as f:
+      f.seek(-1, os.SEEK_END)
+      if f.read(1) != b"\n":  # an earlier writer died mid-line: keep ours on its own line
+        line = "\n" + line
+  with open(path, "a") as f:
+    f.write(line)
+    f.flush()
+    os.fsync(f.fileno())
+
+
+def tag_prefix(config):
+  s = settings(config)
+  return s["generator"] + (f"_trunc{s['truncation']:g}" if s["truncation"] > 0 else "")
+
+
+def write_summaries(workdir, config, step, metric_values):
+  writer = tf.summary.create_file_writer(eval_dir(workdir))
+  prefix = tag_prefix(config)
+  with writer.as_default():
+    for name, value in sorted(metric_values.items()):
+      if value is not None:
+        tf.summary.scalar(f"{prefix}/{name}", value, step=step)
+  writer.flush()
+  writer.close()
+
+
+def latent_streams(seed):
+  """Independent numpy generators for z and for labels (so neither depends on the batch size)."""
+  z_seq, y_seq = np.random.SeedSequence([int(seed), 20180521]).spawn(2)
+  return np.random.default_rng(z_seq), np.random.default_rng(y_seq)
+
+
+def sample_latents(rngs, batch, z_dim, num_classes, truncation):
+  """z [batch, z_dim] float32 (truncated normal by resampling if truncation > 0) and labels
+  int32 [batch] uniform over num_classes (zeros if unconditional)."""
+  z_rng, y_rng = rngs
+  z = z_rng.standard_normal((batch, z_dim))
+  if truncation > 0:
+    bad = np.abs(z) > truncation
+    while bad.any():
+      z[bad] = z_rng.standard_normal(int(bad.sum()))
+      bad = np.abs(z) > truncation
+  labels = (y_rng.integers(0, num_classes, batch) if num_classes
+            else np.zeros(batch, np.int64)).astype(np.int32)
+  return z.astype(np.float32), labels
+
+
+class Evaluator:
+  """Holds the classifier and the real statistics; evaluates generators.
+
+  Construction loads and probes the classifier and applies the sample-size policy
+  (metrics.check_num_samples) so bad input fails before any image is generated. The real
+  statistics are loaded or computed on first use (`real_stats`).
+  """
+
+  def __init__(self, config, workdir, classifier=None):
+    self.config = check_config(config)
+    self.workdir = workdir
+    self.classifier = classifier or classifier_lib.Classifier(config.classifier_path)
+    _, self.feature_dim = self.classifier.probe(config.resolution)
+    metrics_lib.check_num_samples(config.eval_num_samples, self.feature_dim,
+                                  config.get("eval_allow_small_n", False))
+    self._real = None
+
+  @property
+  def real_stats(self):
+    if self._real is None:
+      c = self.config
+      real = real_stats_lib.load_or_compute(c, self.classifier, c.eval_num_samples,
+                                            stats_dir(c, self.workdir), c.eval_batch_size)
+      metrics_lib.check_num_samples(real.num_examples, self.feature_dim,
+                                    c.get("eval_allow_small_n", False), what="real")
+      self._real = real
+    return self._real
+
+  def generate(self, generator):
+    """Classifier outputs of config.eval_num_samples generated images (see module docstring)."""
+    c = self.config
+    n, bs = int(c.eval_num_samples), int(c.eval_batch_size)
+    rngs = latent_streams(c.seed)
+    run = tf.function(lambda z, y: generator(z, y, training=False), reduce_retracing=True)
+
+    def batches():
+      done = 0
+      while done < n:
+        b = min(bs, n - done)
+        z, y = sample_latents(rngs, b, c.z_dim, c.num_classes, c.eval_truncation)
+        images = run(tf.constant(z), tf.constant(y))
+        done += b
+        yield images, y
+
+    return progress.collect_outputs(batches(), self.classifier, n, "generated images",
+                                    with_symmetry=c.dataset == "synthetic")
+
+  def evaluate(self, models):
+    """Metrics for restored models (a restore_models dict). Returns the JSON-line record."""
+    c = self.config
+    start = time.time()
+    real = self.real_stats
+    use_ema = bool(c.eval_use_ema)
+    generator = models["ema_generator"] if use_ema else models["generator"]
+    logging.info("Evaluating step %d (%s generator, truncation %g, %d samples) from %s",
+                 models["step"], "EMA" if use_ema else "raw", c.eval_truncation,
+                 c.eval_num_samples, models["path"])
+    gen = self.generate(generator)
+    values = metrics_lib.compute_metrics(real.as_dict(), gen, c.num_classes)
+    now = time.time()
+    record = dict(step=int(models["step"]), checkpoint=models["path"], metrics=values,
+                  num_real=real.num_examples, unix_time=now, eval_secs=round(now - start, 3),
+                  timestamp=datetime.datetime.fromtimestamp(now, datetime.timezone.utc)
+                  .isoformat(timespec="seconds"),
+                  **settings(c))
+    logging.info("Step %d: %s", record["step"], ", ".join(
+        f"{k}={v:.6g}" for k, v in sorted(values.items()) if v is not None))
+    return record
+
+
+def _write(workdir, config, record):
+  """TensorBoard first, then the JSON line (the record of completion)."""
+  write_summaries(workdir, config, record["step"], record["metrics"])
+  append_result(workdir, record)
+
+
+def _resolve_checkpoint(workdir, checkpoint_path):
+  if checkpoint_path:
+    if not tf.io.gfile.exists(checkpoint_path + ".index"):
+      raise FileNotFoundError(f"Checkpoint {checkpoint_path!r} not found (no "
+                              f"{checkpoint_path}.index).")
+    return checkpoint_path
+  paths = ckpt_lib.list_checkpoints(workdir)
+  if not paths:
+    raise FileNotFoundError(
+        f"No checkpoint in {ckpt_lib.checkpoint_dir(workdir)!r}: train first "
+        f"(python -m sagan_tf.train --config=... --workdir={workdir}) or check --workdir.")
+  return paths[-1]
+
+
+def evaluate_and_write(config, workdir, checkpoint_path=None, evaluator=None):
+  """Evaluates one checkpoint (default: the latest) once and writes its results.
+
+  Order (errors before work): config checks, checkpoint lookup, skip if already in
+  results.jsonl, classifier load and sample-size policy, restore (ValueError if it does not
+  match the config), real statistics (cached), generation. Nothing is written unless all of
+  it succeeds.
+
+  Returns the record; a record read back from results.jsonl has "skipped": True added.
+  """
+  check_config(config)
+  path = _resolve_checkpoint(workdir, checkpoint_path)
+  step = ckpt_lib.checkpoint_step(path)
+  previous = find_result(workdir, step, config)
+  if previous is not None:
+    logging.info("Step %d already evaluated with these settings (%s); skipping.", step,
+                 results_path(workdir))
+    return dict(previous, skipped=True)
+  evaluator = evaluator or Evaluator(config, workdir)
+  models = ckpt_lib.restore_models(config, workdir, path)
+  record = evaluator.evaluate(models)
+  _write(workdir, config, record)
+  return record
+
+
+def run_continuous(config, workdir, timeout_secs=3600.0, poll_secs=30.0, evaluator=None):
+  """Evaluates every new checkpoint in workdir once, oldest first, while training runs.
+
+  Stops when a checkpoint at or past the final step (config.num_train_steps) has been
+  evaluated (now or by an earlier run: results.jsonl is the record), or when no new checkpoint
+  appeared for timeout_secs. Raises FileNotFoundError if no checkpoint ever appeared. The
+  classifier is loaded and checked at the start, before waiting. Returns the new records.
+  """
+  check_config(config)
+  evaluator = evaluator or Evaluator(config, workdir)
+  final = int(config.num_train_steps)
+  records, last_new = [], time.time()
+  seen_any = False
+  while True:
+    done_steps = {r["step"] for r in read_results(workdir)
+                  if _same_settings(r, settings(config))}
+    paths = ckpt_lib.list_checkpoints(workdir)
+    seen_any = seen_any or bool(paths) or bool(done_steps)
+    pending = [p for p in paths if ckpt_lib.checkpoint_step(p) not in done_steps]
+    for path in pending:
+      if not tf.io.gfile.exists(path + ".index"):
+        logging.warning("Checkpoint %s disappeared before evaluation (training keeps only the "
+                        "newest); skipping it.", path)
+        continue
+      try:
+        models = ckpt_lib.restore_models(config, workdir, path)
+      except tf.errors.NotFoundError:
+        logging.warning("Checkpoint %s disappeared while being read; skipping it.", path)
+        continue
+      record = evaluator.evaluate(models)
+      _write(workdir, config, record)
+      records.append(record)
+      done_steps.add(record["step"])
+      last_new = time.time()
+    if done_steps and max(done_steps) >= final:
+      logging.info("Final step %d evaluated; stopping.", max(done_steps))
+      return records
+    if time.time() - last_new > timeout_secs:
+      if not seen_any:
+        raise FileNotFoundError(
+            f"No checkpoint appeared in {ckpt_lib.checkpoint_dir(workdir)!r} within "
+            f"{timeout_secs:g}s: is training running with --workdir={workdir}?")
+      logging.info("No new checkpoint for %.0fs; stopping (last evaluated steps: %s).",
+                   timeout_secs, sorted(done_steps)[-3:])
+      return records
+    remaining = timeout_secs - (time.time() - last_new)
+    time.sleep(max(0.01, min(poll_secs, remaining + 0.01)))

@@ -1,0 +1,112 @@
+"""IS, FID and KID (TF-GAN's functions), class accuracy and the symmetry metric.
+
+All inputs are numpy arrays; the TF-GAN functions run in float64.
+  inception_score: exp(mean_x KL(p(y|x) || p(y))) over all samples in one split (the authors'
+    protocol), from the classifier's logits.
+  frechet_distance: |m1 - m2|^2 + Tr(C1 + C2 - 2 (C1 C2)^(1/2)) of the pool_3 features, with the
+    unbiased (N - 1) covariances, as TF-GAN computes it.
+  kernel_distance: TF-GAN's block estimator of the unbiased MMD^2 with the kernel
+    k(x, y) = (x.y / D + 1)^3. With at most `max_block_size` samples per side it is one block,
+    i.e. the plain unbiased estimator, and no standard error is available (None).
+"""
+
+import math
+
+import numpy as np
+import tensorflow as tf
+
+from sagan_tf.evaluation import tfgan
+
+KID_MAX_BLOCK_SIZE = 1024  # TF-GAN's default
+
+
+def _finite_or_none(x):
+  x = float(x)
+  return x if math.isfinite(x) else None
+
+
+def check_num_samples(num_samples, feature_dim, allow_small_n=False, what="generated"):
+  """The sample-size policy. Raises ValueError (before any work) when:
+
+    num_samples < 2: no covariance (FID) or unbiased MMD (KID) exists;
+    num_samples <= feature_dim, unless allow_small_n: the sample covariance has rank at most
+      N - 1 < D, so it is singular and FID is dominated by that bias (published numbers use
+      50,000 samples of 2,048-d features).
+  """
+  n = int(num_samples)
+  if n < 2:
+    raise ValueError(f"{what} samples: N={n}; FID and KID need at least 2 (use --num_samples).")
+  if feature_dim is not None and n <= feature_dim and not allow_small_n:
+    raise ValueError(
+        f"{what} samples: N={n} <= {feature_dim}, the classifier's feature dimension: the "
+        f"covariance of N samples has rank <= N - 1 < {feature_dim}, so FID would be computed "
+        f"from a singular covariance and be strongly biased. Use --num_samples > {feature_dim} "
+        "(the paper uses 50000), a classifier with fewer features, or accept the bias with "
+        "--config.eval_allow_small_n=true.")
+
+
+def inception_score(logits):
+  """Inception Score (one split) from logits [N, K]."""
+  return float(tfgan.classifier_score_from_logits(tf.constant(np.asarray(logits, np.float64))))
+
+
+def frechet_distance(activations1, activations2):
+  """FID between two activation sets [N1, D] and [N2, D]."""
+  return float(tfgan.frechet_classifier_distance_from_activations(
+      tf.constant(np.asarray(activations1, np.float64)),
+      tf.constant(np.asarray(activations2, np.float64))))
+
+
+def kernel_distance(activations1, activations2, max_block_size=KID_MAX_BLOCK_SIZE):
+  """(KID, its standard error or None) between activation sets [N1, D] and [N2, D]."""
+  kid, std = tfgan.kernel_classifier_distance_and_std_from_activations(
+      tf.constant(np.asarray(activations1, np.float64)),
+      tf.constant(np.asarray(activations2, np.float64)), max_block_size=max_block_size)
+  return float(kid), _finite_or_none(std)
+
+
+def class_accuracy(logits, labels):
+  """Fraction of samples whose argmax logit equals the intended label."""
+  return float(np.mean(np.argmax(logits, axis=1) == np.asarray(labels)))
+
+
+def logits_match_classes(num_logits, num_classes):
+  """Class accuracy is meaningful when the classifier's logits are the dataset's classes.
+
+  That is taken to hold when it has exactly num_classes logits (a stand-in trained on the
+  dataset by tools/train_classifier.py). Inception's 1008 logits never match.
+  """
+  return num_classes >= 2 and num_logits == num_classes
+
+
+def compute_metrics(real, generated, num_classes, kid_max_block_size=KID_MAX_BLOCK_SIZE):
+  """All metrics of a generated sample against real statistics.
+
+  Args:
+    real: dict with pool_3 [Nr, D], logits [Nr, K], labels [Nr], symmetry [Nr] or None.
+    generated: dict with the same keys for the generated images (labels = intended labels).
+    num_classes: the dataset's number of classes.
+
+  Returns:
+    dict name -> float or None: fid, kid, kid_std, inception_score, class_accuracy (when the
+    logits are the dataset's classes), symmetry_error (when symmetry is given) and their
+    real-data references real_inception_score, real_class_accuracy, real_symmetry_error.
+  """
+  out = {}
+  out["fid"] = frechet_distance(real["pool_3"], generated["pool_3"])
+  # TF-GAN's block estimator assumes both sets are in random order; real data may come in
+  # file or class order, so permute it (fixed seed; a no-op for the one-block estimator).
+  real_pool = np.asarray(real["pool_3"])[np.random.default_rng(0).permutation(
+      len(real["pool_3"]))]
+  out["kid"], out["kid_std"] = kernel_distance(real_pool, generated["pool_3"],
+                                               kid_max_block_size)
+  out["inception_score"] = inception_score(generated["logits"])
+  out["real_inception_score"] = inception_score(real["logits"])
+  if logits_match_classes(generated["logits"].shape[1], num_classes):
+    out["class_accuracy"] = class_accuracy(generated["logits"], generated["labels"])
+    out["real_class_accuracy"] = class_accuracy(real["logits"], real["labels"])
+  if generated.get("symmetry") is not None:
+    out["symmetry_error"] = float(np.mean(generated["symmetry"]))
+  if real.get("symmetry") is not None:
+    out["real_symmetry_error"] = float(np.mean(real["symmetry"]))
+  return {k: (None if v is None else _finite_or_none(v)) for k, v in out.items()}

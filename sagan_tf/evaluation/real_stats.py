@@ -1,0 +1,122 @@
+"""Real-data classifier outputs, computed once and cached on disk.
+
+The cache is an .npz in config.eval_stats_dir (default WORKDIR/eval/real_stats) named
+real_<dataset>_<split>_<R>px_n<N>_<hash>.npz, where <hash> is a SHA-1 of the cache key:
+  dataset identity (dataset, split, resolution, num_classes, and tfds_name / data_dir for
+  external data or data_seed for the synthetic data), N requested, and the classifier identity
+  (path or handle, number of logits, feature dimension, and for a local SavedModel the
+  saved_model.pb mtime and size, so a retrained stand-in invalidates the cache).
+The key is stored in the file too and checked on load. It holds pool_3 [N, D] and logits [N, K]
+as float32 (50,000 x 2,048 Inception features take about 400 MB), labels and, for the synthetic
+data, the per-image symmetry error. Files are written to a temporary name and renamed, so an
+interrupted run never leaves a truncated cache.
+"""
+
+import dataclasses
+import hashlib
+import json
+import os
+
+from absl import logging
+import numpy as np
+
+from sagan_tf.evaluation import progress
+
+CACHE_VERSION = 1
+
+
+@dataclasses.dataclass
+class RealStats:
+  pool_3: np.ndarray
+  logits: np.ndarray
+  labels: np.ndarray
+  symmetry: object  # np.ndarray or None
+  key: dict
+  path: str
+  loaded_from_cache: bool
+
+  @property
+  def num_examples(self):
+    return int(self.pool_3.shape[0])
+
+  def as_dict(self):
+    return dict(pool_3=self.pool_3, logits=self.logits, labels=self.labels,
+                symmetry=self.symmetry)
+
+
+def cache_key(config, num_examples, classifier):
+  """The dict that identifies a cache file (see the module docstring)."""
+  data = dict(dataset=config.dataset, split=config.eval_split, resolution=int(config.resolution),
+              num_classes=int(config.num_classes))
+  if config.dataset == "synthetic":
+    data["data_seed"] = int(config.data_seed)
+  else:
+    data["data_dir"] = config.data_dir
+    if config.dataset == "tfds":
+      data["tfds_name"] = config.tfds_name
+  return dict(version=CACHE_VERSION, data=data, num_examples=int(num_examples),
+              classifier=classifier.cache_identity())
+
+
+def cache_path(stats_dir, key):
+  digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+  d = key["data"]
+  name = f"real_{d['dataset']}_{d['split']}_{d['resolution']}px_n{key['num_examples']}_{digest}"
+  return os.path.join(stats_dir, name.replace("/", "_") + ".npz")
+
+
+def _load(path, key):
+  with np.load(path, allow_pickle=False) as f:
+    stored = json.loads(str(f["key"]))
+    if stored != json.loads(json.dumps(key)):
+      raise ValueError(f"cache key mismatch: {stored} != {key}")
+    sym = f["symmetry"] if "symmetry" in f.files else None
+    return f["pool_3"], f["logits"], f["labels"], sym
+
+
+def _save(path, key, outputs):
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  tmp = f"{path}.tmp-{os.getpid()}.npz"
+  arrays = dict(pool_3=outputs["pool_3"], logits=outputs["logits"], labels=outputs["labels"],
+                key=np.array(json.dumps(key, sort_keys=True)))
+  if outputs["symmetry"] is not None:
+    arrays["symmetry"] = outputs["symmetry"]
+  try:
+    with open(tmp, "wb") as f:
+      np.savez(f, **arrays)
+      f.flush()
+      os.fsync(f.fileno())
+    os.replace(tmp, path)
+  finally:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+
+
+def load_or_compute(config, classifier, num_examples, stats_dir, batch_size):
+  """Returns RealStats for N real examples (config.eval_split), from the cache if present.
+
+  The classifier must have been probed (classifier.probe) so its output sizes are known.
+  """
+  key = cache_key(config, num_examples, classifier)
+  path = cache_path(stats_dir, key)
+  if os.path.exists(path):
+    try:
+      pool, logits, labels, sym = _load(path, key)
+      logging.info("Loaded cached real-data statistics (%d examples) from %s", len(pool), path)
+      return RealStats(pool, logits, labels, sym, key, path, loaded_from_cache=True)
+    except Exception as e:  # pylint: disable=broad-except
+      logging.warning("Ignoring unreadable real-statistics cache %s (%s); recomputing.", path, e)
+  from sagan_tf.data import build_eval_dataset  # pylint: disable=g-import-not-at-top
+  logging.info("Computing real-data statistics: %d examples of %s (split %r) -> %s",
+               num_examples, config.dataset, config.eval_split, path)
+  ds = build_eval_dataset(config, batch_size, num_examples, split=config.eval_split)
+  outputs = progress.collect_outputs(
+      ((images.numpy(), labels.numpy()) for images, labels in ds), classifier, num_examples,
+      "real images", with_symmetry=config.dataset == "synthetic")
+  n = len(outputs["pool_3"])
+  if n < num_examples:
+    logging.warning("The %s split has only %d examples (%d requested): real statistics use %d.",
+                    config.eval_split, n, num_examples, n)
+  _save(path, key, outputs)
+  return RealStats(outputs["pool_3"], outputs["logits"], outputs["labels"], outputs["symmetry"],
+                   key, path, loaded_from_cache=False)

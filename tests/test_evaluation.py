@@ -1,0 +1,415 @@
+"""The evaluation job end to end: a tiny stand-in classifier, untrained checkpoints, the python
+API and the absl binary; real-statistics caching; continuous mode; bad input.
+
+Shared, built once per module: a stand-in classifier SavedModel (60 training steps on the
+synthetic data, 16-d features) and a template workdir with checkpoints ckpt-10 and ckpt-20
+saved as the training loop saves them. Each test copies what it needs.
+"""
+
+import glob
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+import scipy.linalg
+import tensorflow as tf
+
+from sagan_tf import config as config_lib
+from sagan_tf import data
+from sagan_tf import evaluation
+from sagan_tf.evaluation import standin
+from sagan_tf.training import checkpoint as ckpt_lib
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FEATURE_DIM = 16
+TINY_FLAGS = ["--config.g_ch=8", "--config.d_ch=8", "--config.num_classes=3",
+              "--config.eval_batch_size=32", "--config.num_train_steps=20"]
+
+
+def tiny_config(classifier_path="", **overrides):
+  spec = importlib.util.spec_from_file_location("cpu_demo",
+                                                os.path.join(REPO, "experiments", "cpu_demo.py"))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  c = module.get_config()  # 32x32, attention (16,), synthetic data
+  c.g_ch = c.d_ch = 8
+  c.num_classes = 3
+  c.num_train_steps = 20
+  c.eval_num_samples = 64
+  c.eval_batch_size = 32
+  c.classifier_path = classifier_path
+  for k, v in overrides.items():
+    c[k] = v
+  return c
+
+
+@pytest.fixture(scope="module")
+def classifier_dir(tmp_path_factory):
+  config = tiny_config()
+  model = standin.build_classifier_model(32, 3, width=8, feature_dim=FEATURE_DIM)
+  standin.train_classifier(model, data.build_dataset(config, 32), 60, learning_rate=3e-3)
+  path = str(tmp_path_factory.mktemp("classifier") / "standin")
+  return standin.export_classifier(model, 32, path)
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+  """(workdir with ckpt-10 and ckpt-20, the models of ckpt-20); untrained weights, G moved a
+  little between the two."""
+  workdir = str(tmp_path_factory.mktemp("template"))
+  config = tiny_config()
+  g, d = config_lib.build_models(config)
+  ema, _ = config_lib.build_models(config)
+  step = tf.Variable(0, dtype=tf.int64)
+  ckpt = ckpt_lib.make_checkpoint(g, ema, d, step=step)
+  manager = tf.train.CheckpointManager(ckpt, ckpt_lib.checkpoint_dir(workdir), max_to_keep=5)
+  step.assign(10)
+  manager.save(checkpoint_number=10)
+  for model in (g, ema):
+    w = model.linear.trainable_weights[0]
+    w.assign_add(0.05 * tf.ones_like(w))
+  step.assign(20)
+  manager.save(checkpoint_number=20)  # ckpt-20 = the weights returned
+  return workdir, dict(generator=g, ema_generator=ema, discriminator=d, step=20)
+
+
+@pytest.fixture(scope="module")
+def template_workdir(template):
+  return template[0]
+
+
+def write_state(ckpt_dir, steps):
+  """The `checkpoint` state file as tf.train.CheckpointManager writes it (atomic rename)."""
+  lines = [f'model_checkpoint_path: "ckpt-{steps[-1]}"']
+  lines += [f'all_model_checkpoint_paths: "ckpt-{k}"' for k in steps]
+  tmp = os.path.join(ckpt_dir, "checkpoint.tmp")
+  with open(tmp, "w") as f:
+    f.write("\n".join(lines) + "\n")
+  os.replace(tmp, os.path.join(ckpt_dir, "checkpoint"))
+
+
+def copy_checkpoints(template, workdir, steps):
+  src, dst = ckpt_lib.checkpoint_dir(template), ckpt_lib.checkpoint_dir(workdir)
+  os.makedirs(dst, exist_ok=True)
+  for k in steps:
+    for f in glob.glob(os.path.join(src, f"ckpt-{k}.*")):
+      shutil.copy(f, dst)
+  write_state(dst, sorted(set(steps) | {ckpt_lib.checkpoint_step(p)
+                                        for p in ckpt_lib.list_checkpoints(workdir)}))
+  return workdir
+
+
+def result_lines(workdir):
+  """The results file's lines; asserts there is no partial line (returns [] if no file)."""
+  path = evaluation.results_path(workdir)
+  if not os.path.exists(path):
+    return []
+  text = open(path).read()
+  assert text == "" or text.endswith("\n"), f"partial last line in {path}: {text[-200:]!r}"
+  return [json.loads(line) for line in text.splitlines()]
+
+
+def np_fid(a, b):
+  a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+  c1, c2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+  return float(np.sum((a.mean(0) - b.mean(0)) ** 2)
+               + np.trace(c1 + c2 - 2.0 * np.real(scipy.linalg.sqrtm(c1 @ c2))))
+
+
+def np_is(logits):
+  logits = np.asarray(logits, np.float64)
+  p = np.exp(logits - logits.max(1, keepdims=True))
+  p /= p.sum(1, keepdims=True)
+  return float(np.exp(np.mean(np.sum(p * (np.log(p) - np.log(p.mean(0))), axis=1))))
+
+
+def np_kid(x, y):
+  x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+  k = lambda a, b: (a @ b.T / x.shape[1] + 1.0) ** 3
+  kxx, kyy = k(x, x), k(y, y)
+  m, n = len(x), len(y)
+  return float((kxx.sum() - np.trace(kxx)) / (m * (m - 1))
+               + (kyy.sum() - np.trace(kyy)) / (n * (n - 1)) - 2.0 * k(x, y).mean())
+
+
+def read_scalars(workdir):
+  out = {}
+  for f in glob.glob(os.path.join(evaluation.eval_dir(workdir), "events.out.tfevents.*")):
+    for event in tf.compat.v1.train.summary_iterator(f):
+      for v in event.summary.value:
+        out[(v.tag, event.step)] = float(tf.make_ndarray(v.tensor))
+  return out
+
+
+class CapturingEvaluator(evaluation.Evaluator):
+  """Keeps the generated classifier outputs so the test can recompute the metrics."""
+
+  def generate(self, generator):
+    self.captured = super().generate(generator)
+    return self.captured
+
+
+# ----------------------------------------------------------------------------------------------
+
+
+def test_job_end_to_end(tmp_path, classifier_dir, template):
+  """Continuous mode follows a training run (ckpt-20 appears while it polls), evaluates each
+  checkpoint once and stops at the final step; restarts repeat nothing; the binary evaluates
+  another setting with the cached real statistics."""
+  template_workdir, _ = template
+  workdir = copy_checkpoints(template_workdir, str(tmp_path / "run"), (10,))
+  config = tiny_config(classifier_dir)
+
+  def trainer():  # writes ckpt-20 once step 10 has been evaluated
+    deadline = time.time() + 100
+    while time.time() < deadline and not os.path.exists(evaluation.results_path(workdir)):
+      time.sleep(0.05)
+    copy_checkpoints(template_workdir, workdir, (20,))
+
+  ev = CapturingEvaluator(config, workdir)
+  thread = threading.Thread(target=trainer)
+  thread.start()
+  start = time.time()
+  try:
+    records = evaluation.run_continuous(config, workdir, timeout_secs=100, poll_secs=0.1,
+                                        evaluator=ev)
+  finally:
+    thread.join()
+  assert time.time() - start < 90  # stopped at the final step, not by the timeout
+  assert [r["step"] for r in records] == [10, 20]
+  m = records[-1]["metrics"]
+  for key in ("fid", "kid", "inception_score", "class_accuracy", "symmetry_error",
+              "real_inception_score", "real_class_accuracy", "real_symmetry_error"):
+    assert m[key] is not None and np.isfinite(m[key]), (key, m)
+  assert m["real_symmetry_error"] == pytest.approx(0.0, abs=1e-6)  # the data is symmetric
+  assert m["real_class_accuracy"] > 0.5  # the stand-in learned something
+  # The reported numbers equal independent numpy computations on the same activations.
+  real, gen = ev.real_stats, ev.captured
+  assert real.num_examples == 64 and gen["pool_3"].shape == (64, FEATURE_DIM)
+  assert abs(m["fid"] - np_fid(real.pool_3, gen["pool_3"])) / m["fid"] < 1e-6
+  assert m["inception_score"] == pytest.approx(np_is(gen["logits"]), rel=1e-6)
+  assert m["kid"] == pytest.approx(np_kid(real.pool_3, gen["pool_3"]), rel=1e-6)
+  assert m["class_accuracy"] == pytest.approx(
+      np.mean(np.argmax(gen["logits"], 1) == gen["labels"]))
+  assert set(np.unique(gen["labels"])) <= {0, 1, 2}
+
+  lines = result_lines(workdir)
+  assert [r["step"] for r in lines] == [10, 20]
+  assert lines[1]["checkpoint"] == os.path.join(ckpt_lib.checkpoint_dir(workdir), "ckpt-20")
+  assert lines[1]["generator"] == "ema" and lines[1]["num_samples"] == 64
+  assert lines[1]["truncation"] == 0.0 and lines[1]["metrics"] == m and lines[1]["timestamp"]
+  scalars = read_scalars(workdir)
+  assert scalars[("ema/fid", 20)] == pytest.approx(m["fid"], rel=1e-6)
+  assert ("ema/fid", 10) in scalars and ("ema/inception_score", 20) in scalars
+
+  # Nothing is evaluated twice: --once on an evaluated checkpoint, a restarted continuous job.
+  first = os.path.join(ckpt_lib.checkpoint_dir(workdir), "ckpt-10")
+  again = evaluation.evaluate_and_write(config, workdir, first)
+  assert again["skipped"] and again["metrics"] == lines[0]["metrics"]
+  assert evaluation.run_continuous(config, workdir, timeout_secs=100, poll_secs=0.1) == []
+  # A run whose final step is not reached stops after the timeout with nothing new.
+  start = time.time()
+  longer = tiny_config(classifier_dir, num_train_steps=1000)
+  assert evaluation.run_continuous(longer, workdir, timeout_secs=0.5, poll_secs=0.1) == []
+  assert 0.4 < time.time() - start < 30
+  assert len(result_lines(workdir)) == 2
+
+  # The binary, --once, another setting (raw G, truncation): a new line for the latest
+  # checkpoint, with the real statistics loaded from the cache, not recomputed.
+  assert not real.loaded_from_cache and os.path.exists(real.path)
+  mtime = os.stat(real.path).st_mtime_ns
+  cmd = [sys.executable, "-m", "sagan_tf.evaluate", "--config=experiments/cpu_demo.py",
+         *TINY_FLAGS, f"--workdir={workdir}", "--once", "--num_samples=64",
+         f"--classifier_path={classifier_dir}", "--use_ema=false", "--truncation=1.5"]
+  env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="2")
+  proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert "Loaded cached real-data statistics" in proc.stderr
+  assert "Computing real-data statistics" not in proc.stderr
+  assert os.stat(real.path).st_mtime_ns == mtime
+  assert "generated images: 64/64" in proc.stderr  # progress lines
+  lines = result_lines(workdir)
+  assert len(lines) == 3
+  r = lines[2]
+  assert r["step"] == 20  # the latest checkpoint
+  assert r["generator"] == "raw" and r["truncation"] == 1.5 and r["num_samples"] == 64
+  assert r["classifier"] == os.path.abspath(classifier_dir)
+  assert all(np.isfinite(r["metrics"][k]) for k in ("fid", "kid", "inception_score"))
+  assert r["metrics"]["fid"] != m["fid"]
+  assert ("raw_trunc1.5/fid", 20) in read_scalars(workdir)
+
+
+def test_fid_same_data_vs_noise(classifier_dir):
+  config = tiny_config(classifier_dir)
+  clf = evaluation.Classifier(classifier_dir)
+  images = np.concatenate([x.numpy() for x, _ in data.build_eval_dataset(config, 100, 400)])
+  _, feats = clf(images)
+  noise = np.random.default_rng(0).uniform(-1, 1, size=(200, 32, 32, 3)).astype(np.float32)
+  _, noise_feats = clf(noise)
+  from sagan_tf.evaluation import metrics  # pylint: disable=g-import-not-at-top
+  same = metrics.frechet_distance(feats[:200], feats[200:])
+  vs_noise = metrics.frechet_distance(feats[:200], noise_feats)
+  assert same * 10 < vs_noise, (same, vs_noise)
+
+
+def test_latents_truncation_and_labels():
+  from sagan_tf.evaluation import evaluator  # pylint: disable=g-import-not-at-top
+  z, y = evaluator.sample_latents(evaluator.latent_streams(0), 500, 16, 5, 0.5)
+  assert z.shape == (500, 16) and z.dtype == np.float32 and np.abs(z).max() <= 0.5
+  assert np.abs(z).max() > 0.45 and set(np.unique(y)) == set(range(5))
+  z, y = evaluator.sample_latents(evaluator.latent_streams(0), 500, 16, 0, 0.0)
+  assert np.abs(z).max() > 2.5 and not y.any()  # plain N(0, I); unconditional labels 0
+  assert abs(z.std() - 1.0) < 0.05
+
+
+def test_generation_uses_inference_mode_and_fixed_latents(tmp_path, classifier_dir, template):
+  """BN with moving statistics (training=False): an image does not depend on the rest of its
+  batch, so batch sizes 8 and 32 give the same images; and the latents repeat per call."""
+  _, models = template
+  clf, outs = evaluation.Classifier(classifier_dir), []
+  for bs in (8, 32):
+    config = tiny_config(classifier_dir, eval_batch_size=bs, eval_num_samples=32)
+    ev = evaluation.Evaluator(config, str(tmp_path), classifier=clf)
+    outs.append(ev.generate(models["ema_generator"]))
+  np.testing.assert_array_equal(outs[0]["labels"], outs[1]["labels"])
+  np.testing.assert_allclose(outs[0]["pool_3"], outs[1]["pool_3"], rtol=1e-4, atol=1e-4)
+  np.testing.assert_allclose(outs[0]["symmetry"], outs[1]["symmetry"], rtol=1e-4, atol=1e-5)
+  again = ev.generate(models["ema_generator"])
+  np.testing.assert_array_equal(again["pool_3"], outs[1]["pool_3"])
+  raw = ev.generate(models["generator"])  # EMA and raw G differ in the template
+  assert np.abs(raw["pool_3"] - again["pool_3"]).max() > 1e-3
+
+
+# ----------------------------------------------------------------------------------------------
+# Bad input: a clear error before any work, and no partial line in the results file.
+
+
+def test_missing_or_invalid_classifier_path(tmp_path, template_workdir):
+  workdir = copy_checkpoints(template_workdir, str(tmp_path / "run"), (10,))
+  missing = tiny_config(str(tmp_path / "no_such_dir"))
+  with pytest.raises(evaluation.ClassifierError, match="does not exist.*--classifier_path"):
+    evaluation.evaluate_and_write(missing, workdir)
+  (tmp_path / "empty").mkdir()
+  with pytest.raises(evaluation.ClassifierError, match="not a SavedModel directory"):
+    evaluation.evaluate_and_write(tiny_config(str(tmp_path / "empty")), workdir)
+  assert result_lines(workdir) == []
+
+
+def test_unreachable_hub_explains_offline_setup(tmp_path, template_workdir, monkeypatch):
+  import urllib.error  # pylint: disable=g-import-not-at-top
+  import tensorflow_hub as hub  # pylint: disable=g-import-not-at-top
+
+  def offline(handle):
+    assert handle == evaluation.INCEPTION_TFHUB
+    raise urllib.error.URLError("Name or service not known")
+
+  monkeypatch.setattr(hub, "load", offline)
+  workdir = copy_checkpoints(template_workdir, str(tmp_path / "run"), (10,))
+  with pytest.raises(evaluation.ClassifierError) as info:
+    evaluation.evaluate_and_write(tiny_config(""), workdir)
+  msg = str(info.value)
+  for needle in ("URLError", "tar.gz", "--classifier_path", "TFHUB_CACHE_DIR",
+                 "train_classifier.py"):
+    assert needle in msg, needle
+  assert result_lines(workdir) == []
+
+
+def test_default_module_from_tfhub_cache_dir(tmp_path, classifier_dir, monkeypatch):
+  """The offline route the error message gives: the module unpacked under
+  $TFHUB_CACHE_DIR/sha1(handle) is loaded for the default handle without network."""
+  import hashlib  # pylint: disable=g-import-not-at-top
+  name = hashlib.sha1(evaluation.INCEPTION_TFHUB.encode()).hexdigest()
+  shutil.copytree(classifier_dir, tmp_path / "hub" / name)
+  monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path / "hub"))
+  clf = evaluation.Classifier("")
+  assert clf.identity == evaluation.INCEPTION_TFHUB
+  assert clf.probe(32) == (3, FEATURE_DIM)
+
+
+def test_classifier_without_pool3(tmp_path, template_workdir):
+  class LogitsOnly(tf.Module):
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])
+    def __call__(self, images):
+      return {"logits": tf.reduce_mean(images, axis=[1, 2]), "features": images[:, 0, 0, :]}
+
+  path = str(tmp_path / "logits_only")
+  tf.saved_model.save(LogitsOnly(), path)
+  workdir = copy_checkpoints(template_workdir, str(tmp_path / "run"), (10,))
+  with pytest.raises(evaluation.ClassifierError,
+                     match=r"outputs keys \['features', 'logits'\], missing \['pool_3'\]"):
+    evaluation.evaluate_and_write(tiny_config(path), workdir)
+  assert result_lines(workdir) == []
+
+
+def test_workdir_without_checkpoints(tmp_path, classifier_dir):
+  workdir = str(tmp_path / "empty_run")
+  config = tiny_config(classifier_dir)
+  with pytest.raises(FileNotFoundError, match="No checkpoint in .*train first"):
+    evaluation.evaluate_and_write(config, workdir)
+  with pytest.raises(FileNotFoundError, match="not found"):
+    evaluation.evaluate_and_write(config, workdir, os.path.join(workdir, "checkpoints/ckpt-5"))
+  with pytest.raises(FileNotFoundError, match="No checkpoint appeared"):
+    evaluation.run_continuous(config, workdir, timeout_secs=0.3, poll_secs=0.1)
+  assert result_lines(workdir) == []
+
+
+def test_checkpoint_not_matching_config(tmp_path, classifier_dir, template_workdir):
+  workdir = copy_checkpoints(template_workdir, str(tmp_path / "run"), (10,))
+  with pytest.raises(ValueError, match="does not match the config.*g_ch=16"):
+    evaluation.evaluate_and_write(tiny_config(classifier_dir, g_ch=16), workdir)
+  assert result_lines(workdir) == []
+  assert not glob.glob(os.path.join(evaluation.eval_dir(workdir), "events.*"))
+
+
+def test_too_few_samples(tmp_path, classifier_dir, template_workdir):
+  workdir = copy_checkpoints(template_workdir, str(tmp_path / "run"), (10,))
+  with pytest.raises(ValueError, match="N=1; FID and KID need at least 2"):
+    evaluation.evaluate_and_write(tiny_config(classifier_dir, eval_num_samples=1), workdir)
+  with pytest.raises(ValueError, match=f"N={FEATURE_DIM} <= {FEATURE_DIM}.*eval_allow_small_n"):
+    evaluation.evaluate_and_write(
+        tiny_config(classifier_dir, eval_num_samples=FEATURE_DIM), workdir)
+  assert result_lines(workdir) == []
+  assert not os.path.exists(os.path.join(evaluation.eval_dir(workdir), "real_stats"))
+
+
+def test_failure_mid_evaluation_writes_nothing(tmp_path, classifier_dir, template,
+                                              monkeypatch):
+  template_workdir, models = template
+  workdir = copy_checkpoints(template_workdir, str(tmp_path / "run"), (20,))
+  monkeypatch.setattr(ckpt_lib, "restore_models",  # skip the (slow) rebuild; same weights
+                      lambda c, w, p: dict(models, path=p))
+  earlier = dict(step=10, checkpoint="x", metrics={"fid": 1.0}, generator="ema")
+  evaluation.evaluator.append_result(workdir, earlier)
+
+  class Flaky(evaluation.Classifier):
+    calls = 0
+
+    def __call__(self, images):
+      Flaky.calls += 1
+      if Flaky.calls > 4:  # probe, 2 real batches, 1 generated batch, then fail
+        raise RuntimeError("classifier crashed")
+      return super().__call__(images)
+
+  config = tiny_config(classifier_dir)
+  ev = evaluation.Evaluator(config, workdir, classifier=Flaky(classifier_dir))
+  with pytest.raises(RuntimeError, match="classifier crashed"):
+    evaluation.evaluate_and_write(config, workdir, evaluator=ev)
+  assert result_lines(workdir) == [earlier]
+  assert not glob.glob(os.path.join(evaluation.eval_dir(workdir), "events.*"))
+
+
+def test_results_file_recovers_from_a_torn_line(tmp_path):
+  workdir = str(tmp_path)
+  os.makedirs(evaluation.eval_dir(workdir))
+  with open(evaluation.results_path(workdir), "w") as f:
+    f.write('{"step": 5, "metrics": {"fid": 1.0}}\n{"step": 6, "metr')  # killed mid-write
+  evaluation.evaluator.append_result(workdir, {"step": 7})
+  assert [r["step"] for r in evaluation.read_results(workdir)] == [5, 7]

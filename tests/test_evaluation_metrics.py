@@ -1,0 +1,124 @@
+"""IS, FID and KID (TF-GAN's functions via the shim) vs independent numpy/scipy references,
+class accuracy, and the sample-size policy."""
+
+import numpy as np
+import pytest
+import scipy.linalg
+
+from sagan_tf.evaluation import metrics
+
+
+# ----------------------------------------------------------------------------------------------
+# numpy references (float64)
+
+
+def np_fid(a, b):
+  mu1, mu2 = a.mean(0), b.mean(0)
+  c1, c2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)  # unbiased (N - 1)
+  covmean = scipy.linalg.sqrtm(c1 @ c2)
+  covmean = np.real(covmean)
+  return float(np.sum((mu1 - mu2) ** 2) + np.trace(c1 + c2 - 2.0 * covmean))
+
+
+def np_inception_score(logits):
+  logits = logits - logits.max(1, keepdims=True)
+  p = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+  py = p.mean(0)
+  kl = np.sum(p * (np.log(p) - np.log(py)), axis=1)
+  return float(np.exp(kl.mean()))
+
+
+def np_kid(x, y):
+  """Unbiased MMD^2 with k(x, y) = (x.y / d + 1)^3 (Binkowski et al. 2018)."""
+  d = x.shape[1]
+  k = lambda a, b: (a @ b.T / d + 1.0) ** 3
+  kxx, kyy, kxy = k(x, x), k(y, y), k(x, y)
+  m, n = len(x), len(y)
+  return float((kxx.sum() - np.trace(kxx)) / (m * (m - 1))
+               + (kyy.sum() - np.trace(kyy)) / (n * (n - 1)) - 2.0 * kxy.mean())
+
+
+@pytest.fixture(scope="module")
+def acts():
+  rng = np.random.default_rng(0)
+  mix = rng.normal(size=(12, 12))
+  a = rng.normal(size=(300, 12)) @ mix
+  b = rng.normal(size=(250, 12)) @ (mix + 0.3 * rng.normal(size=(12, 12))) + 0.5
+  return a, b
+
+
+def test_fid_matches_scipy(acts):
+  a, b = acts
+  ours, ref = metrics.frechet_distance(a, b), np_fid(a, b)
+  assert ref > 1.0
+  assert abs(ours - ref) / ref < 1e-6, (ours, ref)
+  # Symmetric, and zero for identical sets (up to sqrtm round-off).
+  assert abs(metrics.frechet_distance(b, a) - ref) / ref < 1e-6
+  assert abs(metrics.frechet_distance(a, a)) < 1e-6 * ref
+
+
+def test_fid_uses_unbiased_covariance(acts):
+  """A biased (N) covariance would give a different value for small N."""
+  a, b = acts[0][:20], acts[1][:20]
+  mu1, mu2 = a.mean(0), b.mean(0)
+  c1, c2 = np.cov(a, rowvar=False, bias=True), np.cov(b, rowvar=False, bias=True)
+  biased = float(np.sum((mu1 - mu2) ** 2)
+                 + np.trace(c1 + c2 - 2 * np.real(scipy.linalg.sqrtm(c1 @ c2))))
+  ours = metrics.frechet_distance(a, b)
+  assert abs(ours - np_fid(a, b)) / np_fid(a, b) < 1e-6
+  assert abs(ours - biased) / biased > 1e-3
+
+
+def test_inception_score_matches_numpy():
+  rng = np.random.default_rng(1)
+  logits = rng.normal(size=(400, 7)) * 3.0
+  ours, ref = metrics.inception_score(logits), np_inception_score(logits)
+  assert abs(ours - ref) / ref < 1e-9, (ours, ref)
+  assert 1.0 < ref < 7.0
+  # Identical predictions: IS = 1; confident, evenly spread: IS = number of classes.
+  assert metrics.inception_score(np.tile(logits[:1], (50, 1))) == pytest.approx(1.0, abs=1e-9)
+  one_hot = np.eye(7)[np.arange(70) % 7] * 60.0
+  assert metrics.inception_score(one_hot) == pytest.approx(7.0, rel=1e-6)
+
+
+def test_kid_matches_unbiased_mmd(acts):
+  a, b = acts
+  kid, std = metrics.kernel_distance(a, b)  # 300 and 250 samples <= 1024: one block
+  ref = np_kid(a, b)
+  assert abs(kid - ref) / abs(ref) < 1e-9, (kid, ref)
+  assert std is None  # one block: no standard error
+  kid2, std2 = metrics.kernel_distance(a, b, max_block_size=100)  # 3 blocks: an estimate
+  assert std2 is not None and std2 > 0
+  assert kid2 != pytest.approx(ref, rel=1e-9)
+
+
+def test_class_accuracy_and_compute_metrics():
+  rng = np.random.default_rng(2)
+  labels = rng.integers(0, 4, 100)
+  logits = np.eye(4)[labels] * 5.0
+  logits[:25] = np.eye(4)[(labels[:25] + 1) % 4] * 5.0  # 25 wrong
+  assert metrics.class_accuracy(logits, labels) == pytest.approx(0.75)
+  real = dict(pool_3=rng.normal(size=(100, 5)), logits=np.eye(4)[labels] * 5.0, labels=labels,
+              symmetry=np.zeros(100))
+  gen = dict(pool_3=rng.normal(size=(100, 5)) + 1.0, logits=logits, labels=labels,
+             symmetry=np.full(100, 0.25))
+  m = metrics.compute_metrics(real, gen, num_classes=4)
+  assert m["class_accuracy"] == pytest.approx(0.75)
+  assert m["real_class_accuracy"] == pytest.approx(1.0)
+  assert m["symmetry_error"] == pytest.approx(0.25)
+  assert m["real_symmetry_error"] == pytest.approx(0.0)
+  assert m["fid"] == pytest.approx(np_fid(real["pool_3"], gen["pool_3"]), rel=1e-6)
+  # Logits that are not the dataset's classes (e.g. Inception's 1008): no class accuracy.
+  m = metrics.compute_metrics(real, gen, num_classes=10)
+  assert "class_accuracy" not in m and "real_class_accuracy" not in m
+
+
+def test_sample_size_policy():
+  with pytest.raises(ValueError, match="at least 2"):
+    metrics.check_num_samples(1, None)
+  with pytest.raises(ValueError, match="feature dimension.*eval_allow_small_n"):
+    metrics.check_num_samples(2048, 2048)
+  metrics.check_num_samples(2049, 2048)
+  metrics.check_num_samples(100, 2048, allow_small_n=True)
+  with pytest.raises(ValueError, match="at least 2"):
+    metrics.check_num_samples(1, 2048, allow_small_n=True)

@@ -1,0 +1,80 @@
+"""Trains a small CNN classifier on a project dataset and exports it with the Inception
+module's interface, for FID / KID / IS / class accuracy where Inception weights are unavailable.
+
+  python tools/train_classifier.py --config=experiments/cpu_demo.py --output_dir=DIR \
+      [--num_steps=1000] [--batch_size=64] [--feature_dim=128] [--config.KEY=VALUE ...]
+
+Reads the data exactly as training does (sagan_tf.data.build_dataset with the config), trains
+for --num_steps batches, reports accuracy on --eval_examples held-out examples
+(sagan_tf.data.build_eval_dataset; for the synthetic dataset a seed stream training never
+sees) and writes a SavedModel to --output_dir: model(images float32 [B, H, W, 3] in [-1, 1])
+-> {'logits': [B, num_classes], 'pool_3': [B, feature_dim]}. Use it with
+python -m sagan_tf.evaluate --classifier_path=DIR.
+"""
+
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from absl import app  # noqa: E402
+from absl import flags  # noqa: E402
+from absl import logging  # noqa: E402
+import keras  # noqa: E402
+from ml_collections import config_flags  # noqa: E402
+
+from sagan_tf import config as config_lib  # noqa: E402
+from sagan_tf import data  # noqa: E402
+from sagan_tf.evaluation import standin  # noqa: E402
+
+_CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config (dataset, "
+                                          "resolution, num_classes are used).",
+                                          lock_config=True)
+_OUTPUT = flags.DEFINE_string("output_dir", None, "Where to write the SavedModel.")
+_STEPS = flags.DEFINE_integer("num_steps", 1000, "Training batches (cpu_demo: 500 give about "
+                             "99% held-out accuracy in about a minute on 2 cores).")
+_BATCH = flags.DEFINE_integer("batch_size", 64, "Batch size.")
+_LR = flags.DEFINE_float("learning_rate", 1e-3, "Adam learning rate.")
+_WIDTH = flags.DEFINE_integer("width", 32, "Channels of the first conv stage.")
+_FEATURES = flags.DEFINE_integer("feature_dim", 128, "Size of the 'pool_3' features.")
+_EVAL_EXAMPLES = flags.DEFINE_integer("eval_examples", 1000, "Held-out examples for accuracy.")
+_EVAL_SPLIT = flags.DEFINE_string("eval_split", None, "Held-out split (default "
+                                  "config.eval_split).")
+flags.mark_flags_as_required(["config", "output_dir"])
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  config = config_lib.validate(_CONFIG.value)
+  data.check_config(config)
+  split = _EVAL_SPLIT.value or config.eval_split
+  if config.dataset != "synthetic" and split == config.split:
+    logging.warning("Held-out split %r is the training split: the accuracy is not held-out. "
+                    "Pass --eval_split=test (or another split).", split)
+  keras.utils.set_random_seed(config.seed)
+  model = standin.build_classifier_model(config.resolution, config.num_classes,
+                                         width=_WIDTH.value, feature_dim=_FEATURES.value,
+                                         seed=config.seed)
+  loss = standin.train_classifier(model, data.build_dataset(config, _BATCH.value),
+                                  _STEPS.value, learning_rate=_LR.value)
+  held_out = data.build_eval_dataset(config, _BATCH.value, _EVAL_EXAMPLES.value, split=split)
+  acc = standin.accuracy(model, held_out)
+  standin.export_classifier(model, config.resolution, _OUTPUT.value)
+  summary = dict(held_out_accuracy=acc, final_loss=loss, num_steps=_STEPS.value,
+                 dataset=config.dataset, resolution=config.resolution,
+                 num_classes=config.num_classes, feature_dim=_FEATURES.value,
+                 eval_split=split, eval_examples=_EVAL_EXAMPLES.value)
+  with open(os.path.join(_OUTPUT.value, "classifier_info.json"), "w") as f:
+    json.dump(summary, f, indent=2, sort_keys=True)
+  source = ("the evaluation seed stream" if config.dataset == "synthetic"
+            else f"split {split!r}")
+  logging.info("Held-out accuracy %.4f (%d examples of %s); SavedModel written to %s",
+               acc, _EVAL_EXAMPLES.value, source, _OUTPUT.value)
+  print(f"held_out_accuracy={acc:.4f} saved_model={_OUTPUT.value}")
+
+
+if __name__ == "__main__":
+  config_lib.check_overrides(sys.argv)
+  app.run(main)
