@@ -77,9 +77,12 @@ class GANTrainer:
     optimizer.apply_gradients(zip(grads, variables))
 
   def _replica_step(self, real_batches, step):
-    g, d = self.generator, self.discriminator
+    g, d, c = self.generator, self.discriminator, self.config
+    per_replica = self.global_batch // self.strategy.num_replicas_in_sync
     for k, (images, labels) in enumerate(real_batches):
-      per_replica = images.shape[0]
+      # Static shapes for XLA / TPU (some strategies' iterators drop the batch dimension).
+      images = tf.ensure_shape(images, [per_replica, c.resolution, c.resolution, 3])
+      labels = tf.ensure_shape(labels, [per_replica])
       z, fake_labels = self._noise(step, k, per_replica)
       fake = tf.stop_gradient(g(z, fake_labels, training=True))
       with tf.GradientTape() as tape:

@@ -1,0 +1,49 @@
+"""Two worker processes train together with MultiWorkerMirroredStrategy on 127.0.0.1."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import tensorflow as tf
+
+from sagan_tf.training import checkpoint as ckpt_lib
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = ["--config.g_ch=8", "--config.d_ch=8", "--config.num_classes=4",
+        "--config.global_batch_size=4", "--config.num_train_steps=2",
+        "--config.steps_per_loop=1", "--config.checkpoint_every_steps=1",
+        "--config.log_every_steps=1", "--config.image_every_steps=2",
+        "--config.num_image_samples=4"]
+
+
+def _free_ports(n):
+  socks = [socket.socket() for _ in range(n)]
+  for s in socks:
+    s.bind(("127.0.0.1", 0))
+  ports = [s.getsockname()[1] for s in socks]
+  for s in socks:
+    s.close()
+  return ports
+
+
+def test_two_workers_train_together(tmp_path):
+  workers = [f"127.0.0.1:{p}" for p in _free_ports(2)]
+  workdir = str(tmp_path / "w")
+  procs = []
+  for index in range(2):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", TF_CONFIG=json.dumps(
+        {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}))
+    cmd = [sys.executable, "-m", "sagan_tf.train", "--strategy=multi_worker",
+           f"--config={os.path.join(REPO, 'experiments', 'cpu_demo.py')}",
+           f"--workdir={workdir}"] + TINY
+    procs.append(subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True))
+  outputs = [p.communicate(timeout=600)[0] for p in procs]
+  for p, out in zip(procs, outputs):
+    assert p.returncode == 0, out[-3000:]
+  assert "step 2/2" in outputs[0]
+  latest = tf.train.latest_checkpoint(ckpt_lib.checkpoint_dir(workdir))
+  assert latest and ckpt_lib.checkpoint_step(latest) == 2
+  assert not os.path.exists(os.path.join(workdir, "tmp_worker", "1"))
