@@ -123,3 +123,14 @@ def test_checkpoint_holds_every_weight(tmp_path):
       assert np.abs(v.numpy()).sum() == 0 or any(
           x.shape == v.shape and np.array_equal(x, v.numpy()) for x in saved.values()), v.path
   assert len(restored["generator"].weights) == len(restored["ema_generator"].weights)
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+def test_mixed_precision_trains_and_keeps_float32_weights(tmp_path, policy):
+  import keras
+  result = train_and_evaluate(tiny_config(num_train_steps=2, mixed_precision=policy),
+                              str(tmp_path))
+  assert all(np.isfinite(v) for v in result["metrics"].values())
+  assert keras.mixed_precision.global_policy().name == "float32"  # not leaked
+  restored = ckpt_lib.restore_models(tiny_config(mixed_precision=policy), str(tmp_path))
+  assert all(v.dtype == "float32" for v in restored["generator"].weights)

@@ -43,9 +43,15 @@ class GANTrainer:
     self.global_batch = int(config.global_batch_size)
     self.d_loss_fn, self.g_loss_fn = losses.get(config.loss)
     keras.utils.set_random_seed(config.seed)  # reproducible initial weights
+    previous_policy = keras.mixed_precision.global_policy()
+    try:  # layers take the policy at construction; restore the global one afterwards
+      keras.mixed_precision.set_global_policy(config.mixed_precision or "float32")
+      with strategy.scope():
+        self.generator, self.discriminator = config_lib.build_models(config)
+        self.ema_generator = config_lib.build_generator(config)
+    finally:
+      keras.mixed_precision.set_global_policy(previous_policy)
     with strategy.scope():
-      self.generator, self.discriminator = config_lib.build_models(config)
-      self.ema_generator = config_lib.build_generator(config)
       self.g_optimizer = _adam(config, config.g_lr)
       self.d_optimizer = _adam(config, config.d_lr)
       self.g_optimizer.build(self.generator.trainable_variables)
@@ -70,11 +76,17 @@ class GANTrainer:
                                          c.num_classes, dtype=tf.int32)
     return z, tf.slice(labels, [start], [per_replica_batch])
 
-  def _apply(self, optimizer, tape, loss, variables):
+  @staticmethod
+  def _scaled(optimizer, loss):
+    """The loss to differentiate (loss-scaled under mixed_float16); call inside the tape."""
     if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
-      loss = optimizer.scale_loss(loss)
-    grads = tape.gradient(loss, variables)
-    optimizer.apply_gradients(zip(grads, variables))
+      return optimizer.scale_loss(loss)
+    return loss
+
+  @staticmethod
+  def _apply(optimizer, tape, scaled_loss, variables):
+    grads = tape.gradient(scaled_loss, variables)
+    optimizer.apply_gradients(zip(grads, variables))  # unscales under loss scaling
 
   def _replica_step(self, real_batches, step):
     g, d, c = self.generator, self.discriminator, self.config
@@ -90,13 +102,15 @@ class GANTrainer:
         d_fake = d(fake, fake_labels, training=True, update_u=False)
         d_loss = tf.nn.compute_average_loss(self.d_loss_fn(d_real, d_fake),
                                             global_batch_size=self.global_batch)
-      self._apply(self.d_optimizer, tape, d_loss, d.trainable_variables)
+        d_scaled = self._scaled(self.d_optimizer, d_loss)
+      self._apply(self.d_optimizer, tape, d_scaled, d.trainable_variables)
     z, fake_labels = self._noise(step, len(real_batches), per_replica)
     with tf.GradientTape() as tape:
       g_fake = d(g(z, fake_labels, training=True), fake_labels, training=True, update_u=False)
       g_loss = tf.nn.compute_average_loss(self.g_loss_fn(g_fake),
                                           global_batch_size=self.global_batch)
-    self._apply(self.g_optimizer, tape, g_loss, g.trainable_variables)
+      g_scaled = self._scaled(self.g_optimizer, g_loss)
+    self._apply(self.g_optimizer, tape, g_scaled, g.trainable_variables)
     mean = lambda x: tf.reduce_sum(x) / self.global_batch
     return {"d_loss": d_loss, "g_loss": g_loss, "d_real": mean(d_real), "d_fake": mean(d_fake)}
 

@@ -15,7 +15,6 @@ import signal
 import time
 
 from absl import logging
-import keras
 import numpy as np
 import tensorflow as tf
 
@@ -150,8 +149,6 @@ def train_and_evaluate(config, workdir, strategy=None):
   """
   strategy = strategy or tf.distribute.get_strategy()
   _check_inputs(config, strategy)
-  if config.mixed_precision:
-    keras.mixed_precision.set_global_policy(config.mixed_precision)
   chief = is_chief(strategy)
   ckpt_dir = ckpt_lib.checkpoint_dir(workdir)
   if not chief:  # other workers take part in the (collective) save into a scratch dir
