@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from sagan_tf.layers import SelfAttention, SNConv2D, SNDense, SNEmbedding
 from sagan_tf.models import architectures
+from sagan_tf.models.block_stack import BlockStackMixin
 from sagan_tf.models.validation import check_labels, check_width
 
 
@@ -48,7 +49,7 @@ class DBlock(keras.layers.Layer):
     return h + sc
 
 
-class Discriminator(keras.Model):
+class Discriminator(BlockStackMixin, keras.Model):
   """SAGAN projection discriminator for input resolution 32, 64, 128 or 256.
 
   call(images, labels, training=False, update_u=False, return_attention=False):
@@ -68,29 +69,14 @@ class Discriminator(keras.Model):
     self._config = dict(sn_power_iterations=sn_power_iterations,
                         sn_stop_gradient=sn_stop_gradient)
     sn = dict(power_iterations=sn_power_iterations, stop_gradient=sn_stop_gradient)
-    # Sub-layers are direct attributes (not lists): tf.train.Checkpoint tracks only those
-    # under Keras 3's TF backend.
-    self.num_blocks = len(specs)
-    for i, spec in enumerate(specs):
-      setattr(self, f"block{i}", DBlock(spec.out_channels, spec.downsample, i == 0, sn,
-                                        name=f"block{i}"))
-      if spec.attention:
-        setattr(self, f"attention_after{i}",
-                SelfAttention(name=f"attention{spec.resolution}", **sn))
+    self._set_blocks(
+        [DBlock(spec.out_channels, spec.downsample, i == 0, sn, name=f"block{i}")
+         for i, spec in enumerate(specs)],
+        {i: SelfAttention(name=f"attention{spec.resolution}", **sn)
+         for i, spec in enumerate(specs) if spec.attention})
     self.linear = SNDense(1, name="linear", **sn)
     self.embedding = (SNEmbedding(self.num_classes, specs[-1].out_channels, name="embedding",
                                   **sn) if self.num_classes else None)
-
-  @property
-  def blocks(self):
-    """The down-blocks, in order."""
-    return [getattr(self, f"block{i}") for i in range(self.num_blocks)]
-
-  @property
-  def attention(self):
-    """{block index: the SelfAttention layer after that block}."""
-    return {i: getattr(self, f"attention_after{i}") for i in range(self.num_blocks)
-            if hasattr(self, f"attention_after{i}")}
 
   def call(self, images, labels=None, training=False, update_u=False, return_attention=False):
     del training  # no normalization layers; kept for the Keras call convention

@@ -5,6 +5,7 @@ import tensorflow as tf
 
 from sagan_tf.layers import ConditionalBatchNorm, SelfAttention, SNConv2D, SNDense
 from sagan_tf.models import architectures
+from sagan_tf.models.block_stack import BlockStackMixin
 from sagan_tf.models.validation import check_labels, check_width
 
 
@@ -35,7 +36,7 @@ class GBlock(keras.layers.Layer):
     return h + self.shortcut(_upsample(x), update_u=update_u)
 
 
-class Generator(keras.Model):
+class Generator(BlockStackMixin, keras.Model):
   """SAGAN generator for output resolution 32, 64, 128 or 256.
 
   call(z, labels, training=False, update_u=None, return_attention=False):
@@ -63,29 +64,14 @@ class Generator(keras.Model):
     bn = dict(momentum=bn_momentum, cross_replica=cross_replica_bn)
     self.initial_channels = initial
     self.linear = SNDense(4 * 4 * initial, name="linear", **sn)
-    # Sub-layers are direct attributes (not lists): tf.train.Checkpoint tracks only those
-    # under Keras 3's TF backend.
-    self.num_blocks = len(blocks)
-    for i, spec in enumerate(blocks):
-      setattr(self, f"block{i}", GBlock(spec.out_channels, self.num_classes, sn, bn,
-                                        name=f"block{i}"))
-      if spec.attention:
-        setattr(self, f"attention_after{i}",
-                SelfAttention(name=f"attention{spec.resolution}", **sn))
+    self._set_blocks(
+        [GBlock(spec.out_channels, self.num_classes, sn, bn, name=f"block{i}")
+         for i, spec in enumerate(blocks)],
+        {i: SelfAttention(name=f"attention{spec.resolution}", **sn)
+         for i, spec in enumerate(blocks) if spec.attention})
     self.head_bn = ConditionalBatchNorm(0, momentum=head_bn_momentum,
                                         cross_replica=cross_replica_bn, name="head_bn")
     self.head_conv = SNConv2D(3, 3, name="head_conv", **sn)
-
-  @property
-  def blocks(self):
-    """The up-blocks, in order."""
-    return [getattr(self, f"block{i}") for i in range(self.num_blocks)]
-
-  @property
-  def attention(self):
-    """{block index: the SelfAttention layer after that block}."""
-    return {i: getattr(self, f"attention_after{i}") for i in range(self.num_blocks)
-            if hasattr(self, f"attention_after{i}")}
 
   def call(self, z, labels=None, training=False, update_u=None, return_attention=False):
     update_u = bool(training) if update_u is None else update_u
