@@ -1,0 +1,235 @@
+"""Exports a generator as a TF Serving SavedModel (BASE/<version>/), written atomically.
+
+Signatures (all in inference mode: BN moving statistics, spectral-norm u never updated):
+
+  serving_default
+    inputs   z       float32 [batch, z_dim]
+             labels  int32   [batch]      in [0, num_classes); ignored when num_classes = 0
+    outputs  images        float32 [batch, R, R, 3] in [-1, 1]
+             images_uint8  uint8   [batch, R, R, 3] = round((images + 1) * 127.5)
+
+  generate_from_seed
+    inputs   seed        int64   []        one integer per request
+             labels      int32   [batch]   the batch size is len(labels)
+             truncation  float32 []        0 = N(0, 1); t > 0 = N(0, 1) truncated to (-t, t)
+    outputs  images, images_uint8 as above, and z float32 [batch, z_dim] (the noise used).
+    Row i's z depends only on (seed, i, truncation) (sagan_tf.export.noise.seeded_noise), so
+    the output is deterministic across calls and processes, and image i does not depend on
+    the other rows of the request.
+
+  generate_with_attention
+    inputs   z, labels as serving_default
+    outputs  images, images_uint8, and one output per attention layer of G, named like
+             attention16: float32 [batch, H*W, H*W/4] (row = query at the layer's HxW
+             resolution in row-major order, column = key on the 2x2 max-pooled grid).
+
+Bad inputs fail with InvalidArgumentError naming the problem: labels outside
+[0, num_classes), z whose width is not z_dim, z and labels of different batch sizes, an empty
+batch, negative or non-finite truncation.
+
+BASE/<version>/assets.extra/ holds sagan_export.json (model facts the tools read: z_dim,
+num_classes, resolution, attention layers, checkpoint, config) and, with warm-up,
+tf_serving_warmup_requests. TF Serving ignores other files in assets.extra.
+"""
+
+import json
+import os
+import shutil
+import tempfile
+
+import keras
+import tensorflow as tf
+
+from sagan_tf.export import noise
+from sagan_tf.export.versions import next_version, version_dir  # noqa: F401 (re-exported)
+
+METADATA_FILE = "sagan_export.json"
+ASSETS_EXTRA = "assets.extra"
+SIGNATURES = ("serving_default", "generate_from_seed", "generate_with_attention")
+
+
+def _to_uint8(images):
+  return tf.cast(tf.round(tf.clip_by_value((images + 1.0) * 127.5, 0.0, 255.0)), tf.uint8)
+
+
+def _checked_inputs(z, labels, z_dim, num_classes):
+  """Adds runtime checks (InvalidArgumentError with a clear message); returns (z, labels)."""
+  z_shape, labels_shape = tf.shape(z), tf.shape(labels)
+  checks = [
+      tf.debugging.Assert(
+          tf.logical_and(tf.equal(tf.size(z_shape), 2), tf.equal(z_shape[-1], z_dim)),
+          [f"z must have shape [batch, {z_dim}] (z_dim = {z_dim}); got shape:", z_shape]),
+      tf.debugging.Assert(
+          tf.equal(z_shape[0], labels_shape[0]),
+          ["z and labels must have the same batch size; got z batch, labels batch:",
+           z_shape[0], labels_shape[0]]),
+      tf.debugging.Assert(labels_shape[0] > 0, ["the batch must not be empty (batch >= 1)."]),
+  ]
+  if num_classes:
+    checks.append(tf.debugging.Assert(
+        tf.reduce_all((labels >= 0) & (labels < num_classes)),
+        [f"labels must be in [0, {num_classes}) (num_classes = {num_classes}); got:", labels],
+        summarize=32))
+  with tf.control_dependencies(checks):
+    return tf.identity(z), tf.identity(labels)
+
+
+def _check_truncation(truncation):
+  check = tf.debugging.Assert(
+      tf.math.is_finite(truncation) & (truncation >= 0.0),
+      ["truncation must be a finite number >= 0 (0 = no truncation); got:", truncation])
+  with tf.control_dependencies([check]):
+    return tf.identity(truncation)
+
+
+def attention_layer_names(generator):
+  """Names of G's attention layers in network order (e.g. ['attention16'])."""
+  return [generator.attention[i].name for i in sorted(generator.attention)]
+
+
+def build_archive(generator, signatures=SIGNATURES):
+  """Returns a keras.export.ExportArchive with the three signatures of this module.
+
+  archive.sagan_endpoints maps each signature name to its tf.function (callable with keyword
+  inputs, exactly what the SavedModel serves). `signatures` selects a subset (it must include
+  serving_default).
+
+  The generator is not `track()`ed: the archive saves the variables its endpoints use, and
+  tracking a Keras model whose call takes (z, labels) makes Keras trace a one-input default
+  signature that fails.
+  """
+  z_dim, num_classes = int(generator.z_dim), int(generator.num_classes)
+
+  def run(z, labels, return_attention=False):
+    z, labels = _checked_inputs(z, labels, z_dim, num_classes)
+    out = generator(z, labels if num_classes else None, training=False, update_u=False,
+                    return_attention=return_attention)
+    images, maps = out if return_attention else (out, {})
+    result = {"images": images, "images_uint8": _to_uint8(images)}
+    result.update(maps)
+    return result
+
+  def serving_default(z, labels):
+    return run(z, labels)
+
+  def generate_from_seed(seed, labels, truncation):
+    truncation = _check_truncation(truncation)
+    z = noise.seeded_noise(seed, tf.shape(labels)[0], z_dim, truncation)
+    result = run(z, labels)
+    result["z"] = z
+    return result
+
+  def generate_with_attention(z, labels):
+    return run(z, labels, return_attention=True)
+
+  z_spec = tf.TensorSpec([None, z_dim], tf.float32, name="z")
+  labels_spec = tf.TensorSpec([None], tf.int32, name="labels")
+  specs = {
+      "serving_default": (serving_default, [z_spec, labels_spec]),
+      "generate_from_seed": (generate_from_seed, [
+          tf.TensorSpec([], tf.int64, name="seed"), labels_spec,
+          tf.TensorSpec([], tf.float32, name="truncation")]),
+      "generate_with_attention": (generate_with_attention, [z_spec, labels_spec]),
+  }
+  unknown = set(signatures) - set(specs)
+  if unknown or "serving_default" not in signatures:
+    raise ValueError(f"signatures must include serving_default and be among {SIGNATURES}, "
+                     f"got {tuple(signatures)}.")
+  archive = keras.export.ExportArchive()
+  archive.sagan_endpoints = {  # the traced functions, callable before writing
+      name: archive.add_endpoint(name, *specs[name]) for name in signatures}
+  return archive
+
+
+def generator_metadata(generator):
+  """Facts about the exported model that clients and the tools need."""
+  return {
+      "format": "sagan_tf generator export",
+      "z_dim": int(generator.z_dim),
+      "num_classes": int(generator.num_classes),
+      "resolution": int(generator.resolution),
+      # {layer name: [H, W] of its query grid} (layers are named attention<resolution>)
+      "attention_layers": {name: [int(name[len("attention"):])] * 2
+                           if name[len("attention"):].isdigit() else None
+                           for name in attention_layer_names(generator)},
+      "signatures": list(SIGNATURES),
+      "generator_config": {k: (list(v) if isinstance(v, tuple) else v)
+                           for k, v in generator.get_config().items()},
+  }
+
+
+def export_generator(generator, export_base, version=None, metadata=None, warmup=False,
+                     model_name="sagan"):
+  """Writes the SavedModel of `generator` to export_base/<version> atomically.
+
+  The model is built in a hidden temporary directory inside export_base (same filesystem; TF
+  Serving ignores non-numeric names), then renamed to export_base/<version>, so a server
+  polling export_base never sees a half-written version.
+
+  Args:
+    generator: a built sagan_tf Generator (e.g. the EMA generator of a checkpoint).
+    export_base: the model base path TF Serving watches.
+    version: integer >= 1; default 1 + the largest existing numeric version (or 1).
+    metadata: extra JSON-serializable facts merged into assets.extra/sagan_export.json.
+    warmup: also write assets.extra/tf_serving_warmup_requests.
+    model_name: the model name used in the warm-up requests.
+
+  Returns:
+    The path of the new version directory.
+
+  Raises:
+    FileExistsError if export_base/<version> exists.
+  """
+  export_base = os.path.abspath(export_base)
+  os.makedirs(export_base, exist_ok=True)
+  version = next_version(export_base) if version is None else int(version)
+  final = version_dir(export_base, version)
+  info = generator_metadata(generator)
+  info.update(metadata or {})
+  info["version"] = version
+  tmp = tempfile.mkdtemp(prefix=f".tmp-export-{version}-", dir=export_base)
+  try:
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700; servers may run as another user
+    build_archive(generator).write_out(tmp, verbose=False)
+    extra = os.path.join(tmp, ASSETS_EXTRA)
+    os.makedirs(extra, exist_ok=True)
+    with open(os.path.join(extra, METADATA_FILE), "w") as f:
+      json.dump(info, f, indent=2, sort_keys=True, default=str)
+    if warmup:
+      from sagan_tf.export import warmup as warmup_lib  # needs tensorflow-serving-api
+      warmup_lib.write_warmup_requests(
+          os.path.join(extra, warmup_lib.WARMUP_FILE), model_name=model_name,
+          z_dim=info["z_dim"], num_classes=info["num_classes"])
+    version_dir(export_base, version)  # re-check just before the rename
+    os.rename(tmp, final)
+  except BaseException:
+    shutil.rmtree(tmp, ignore_errors=True)
+    raise
+  return final
+
+
+def resolve_version_dir(path):
+  """Returns the SavedModel directory for `path`: path itself if it holds saved_model.pb,
+  else its largest numeric version subdirectory that does. Raises FileNotFoundError."""
+  if os.path.isfile(os.path.join(path, "saved_model.pb")):
+    return path
+  versions = []
+  if os.path.isdir(path):
+    versions = sorted((int(n) for n in os.listdir(path) if n.isdigit() and os.path.isfile(
+        os.path.join(path, n, "saved_model.pb"))), reverse=True)
+  if not versions:
+    raise FileNotFoundError(
+        f"No SavedModel in {path!r}: pass an export version directory (BASE/<version>) or a "
+        f"base directory holding numeric versions (python -m sagan_tf.export ...).")
+  return os.path.join(path, str(versions[0]))
+
+
+def read_metadata(version_path):
+  """Returns the dict in assets.extra/sagan_export.json ({} if absent)."""
+  path = os.path.join(version_path, ASSETS_EXTRA, METADATA_FILE)
+  if not os.path.isfile(path):
+    return {}
+  with open(path) as f:
+    return json.load(f)

@@ -1,0 +1,205 @@
+"""One interface to a trained generator, from a training workdir or from an export.
+
+`load_sampler(...)` returns a Sampler with
+  z_dim, num_classes, resolution, attention_layers (G's attention layer names), source,
+  noise(seed, n, truncation)         -> float32 [n, z_dim] (sagan_tf.export.noise.seeded_noise)
+  generate(z, labels)                -> float32 [B, R, R, 3] in [-1, 1]
+  generate_with_attention(z, labels) -> (images, {layer name: float32 [B, N, N/4]})
+and, from a workdir only (an export holds neither D nor the CBN tables as such):
+  discriminator_attention(images, labels) -> {layer name: [B, N, N/4]}
+  class_blend(z, class_a, class_b, alphas) -> images [len(z), len(alphas), R, R, 3]
+
+Both backends run G in inference mode (BN moving statistics, spectral-norm u not updated) and
+give the same images for the same inputs. The tools (tools/sample.py, interpolate.py,
+visualize_attention.py) take their source through sagan_tf.export.tool_flags.
+"""
+
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from sagan_tf.export import exporter, noise
+
+_CHUNK = 64
+
+
+def _chunks(n, size=_CHUNK):
+  for start in range(0, n, size):
+    yield slice(start, min(n, start + size))
+
+
+class Sampler:
+  """Common logic; subclasses implement _generate(z, labels, return_attention)."""
+
+  z_dim = num_classes = resolution = None
+  attention_layers = ()
+  discriminator_attention_layers = ()
+  source = ""
+  has_discriminator = False
+
+  def noise(self, seed, n, truncation=0.0):
+    if truncation < 0:
+      raise ValueError(f"truncation must be >= 0 (0 = no truncation), got {truncation}.")
+    return noise.seeded_noise(int(seed), int(n), self.z_dim, float(truncation)).numpy()
+
+  def check_labels(self, labels):
+    labels = np.asarray(labels, np.int64).reshape([-1])
+    if self.num_classes:
+      bad = labels[(labels < 0) | (labels >= self.num_classes)]
+      if bad.size:
+        raise ValueError(f"classes must be in [0, {self.num_classes}) for this model "
+                         f"(num_classes = {self.num_classes}); got {sorted(set(bad.tolist()))}.")
+    return labels.astype(np.int32)
+
+  def _inputs(self, z, labels):
+    z = np.asarray(z, np.float32)
+    if z.ndim != 2 or z.shape[1] != self.z_dim:
+      raise ValueError(f"z must have shape [batch, {self.z_dim}], got {list(z.shape)}.")
+    labels = self.check_labels(labels)
+    if labels.shape[0] != z.shape[0]:
+      raise ValueError(f"z and labels batch sizes differ: {z.shape[0]} vs {labels.shape[0]}.")
+    return z, labels
+
+  def generate(self, z, labels):
+    z, labels = self._inputs(z, labels)
+    if not len(z):
+      return np.zeros([0, self.resolution, self.resolution, 3], np.float32)
+    return np.concatenate([self._generate(z[s], labels[s], False)[0] for s in _chunks(len(z))])
+
+  def generate_with_attention(self, z, labels):
+    z, labels = self._inputs(z, labels)
+    parts = [self._generate(z[s], labels[s], True) for s in _chunks(len(z))]
+    images = np.concatenate([p[0] for p in parts])
+    maps = {k: np.concatenate([p[1][k] for p in parts]) for k in self.attention_layers}
+    return images, maps
+
+  def discriminator_attention(self, images, labels):
+    raise NotImplementedError(
+        f"{self.source} has no discriminator: D's attention needs --workdir and --config.")
+
+  def class_blend(self, z, class_a, class_b, alphas):
+    raise NotImplementedError(
+        f"Class interpolation blends G's per-class batch-norm tables, which needs the Keras "
+        f"model: pass --workdir and --config instead of an export ({self.source}).")
+
+
+class KerasSampler(Sampler):
+  """A sampler over Keras models (generator, optional discriminator)."""
+
+  def __init__(self, generator, discriminator=None, source="keras model"):
+    self.generator, self.discriminator = generator, discriminator
+    self.z_dim = int(generator.z_dim)
+    self.num_classes = int(generator.num_classes)
+    self.resolution = int(generator.resolution)
+    self.attention_layers = tuple(exporter.attention_layer_names(generator))
+    self.discriminator_attention_layers = (
+        tuple(discriminator.attention[i].name for i in sorted(discriminator.attention))
+        if discriminator is not None else ())
+    self.has_discriminator = discriminator is not None
+    self.source = source
+
+  @classmethod
+  def from_workdir(cls, config, workdir, checkpoint=None, use_ema=True):
+    from sagan_tf.training import checkpoint as checkpoint_lib
+    restored = checkpoint_lib.restore_models(config, workdir, checkpoint)
+    g = restored["ema_generator" if use_ema else "generator"]
+    which = "EMA generator" if use_ema else "generator"
+    return cls(g, restored["discriminator"],
+               source=f"{which} of {restored['path']} (step {restored['step']})")
+
+  def _generate(self, z, labels, return_attention, generator=None):
+    g = generator or self.generator
+    out = g(tf.constant(z), tf.constant(labels) if g.num_classes else None, training=False,
+            update_u=False, return_attention=return_attention)
+    if return_attention:
+      return out[0].numpy(), {k: v.numpy() for k, v in out[1].items()}
+    return out.numpy(), {}
+
+  def discriminator_attention(self, images, labels):
+    if self.discriminator is None:
+      return super().discriminator_attention(images, labels)
+    images = np.asarray(images, np.float32)
+    labels = self.check_labels(labels)
+    d = self.discriminator
+    _, maps = d(tf.constant(images), tf.constant(labels) if d.num_classes else None,
+                training=False, update_u=False, return_attention=True)
+    return {k: v.numpy() for k, v in maps.items()}
+
+  def class_blend(self, z, class_a, class_b, alphas):
+    """Renders each z with G's conditional-BN gamma/beta blended between two classes.
+
+    Labels enter G only by looking up per-class gamma and beta in each conditional batch norm,
+    so "class a of the way from A to B" is defined here as G with every CBN table row replaced
+    by (1 - a) * table[A] + a * table[B] (everything else unchanged). a = 0 and a = 1 give
+    exactly G's images for class A and class B.
+
+    Implementation: a copy of G with num_classes = len(alphas), whose class k holds the blend
+    at alphas[k]; every other weight (including BN moving statistics and spectral-norm u) is
+    copied unchanged.
+
+    Returns float32 [len(z), len(alphas), R, R, 3].
+    """
+    from sagan_tf.layers import ConditionalBatchNorm
+    if not self.num_classes:
+      raise ValueError("Class interpolation needs a class-conditional model (num_classes > 0).")
+    self.check_labels([class_a, class_b])
+    alphas = np.asarray(alphas, np.float32).reshape([-1])
+    g = self.generator
+    clone = type(g)(**{**g.get_config(), "num_classes": len(alphas)}).build_weights()
+    tables = {w.path for layer in g._flatten_layers()
+              if isinstance(layer, ConditionalBatchNorm) and layer.num_classes
+              for w in (layer.gamma, layer.beta)}
+    for src, dst in zip(g.weights, clone.weights):
+      if src.path != dst.path:
+        raise RuntimeError(f"Generator copy differs from the original: {src.path} vs {dst.path}")
+      value = src.numpy()
+      if src.path in tables:
+        a = alphas[:, None]
+        value = (1 - a) * value[class_a] + a * value[class_b]
+      dst.assign(value)
+    z = np.asarray(z, np.float32)
+    zz = np.repeat(z, len(alphas), axis=0)
+    labels = np.tile(np.arange(len(alphas), dtype=np.int32), len(z))
+    images = np.concatenate([self._generate(zz[s], labels[s], False, clone)[0]
+                             for s in _chunks(len(zz))])
+    return images.reshape([len(z), len(alphas)] + list(images.shape[1:]))
+
+
+class ExportSampler(Sampler):
+  """A sampler over an exported SavedModel (no project code needed to load it)."""
+
+  def __init__(self, path, model=None):
+    """path: BASE (latest version) or BASE/<version>; model: that SavedModel if loaded."""
+    self.path = exporter.resolve_version_dir(path)
+    self.model = model if model is not None else tf.saved_model.load(self.path)
+    self.signatures = self.model.signatures
+    self.metadata = exporter.read_metadata(self.path)
+    default = self.signatures["serving_default"]
+    self.z_dim = int(default.structured_input_signature[1]["z"].shape[-1])
+    self.resolution = int(default.structured_outputs["images"].shape[1])
+    self.num_classes = int(self.metadata.get("num_classes", 0))
+    if "generate_with_attention" in self.signatures:
+      outputs = self.signatures["generate_with_attention"].structured_outputs
+      self.attention_layers = tuple(sorted(k for k in outputs if k.startswith("attention")))
+    self.source = f"export {self.path}"
+
+  def _generate(self, z, labels, return_attention):
+    name = "generate_with_attention" if return_attention else "serving_default"
+    out = self.signatures[name](z=tf.constant(z), labels=tf.constant(labels))
+    maps = {k: out[k].numpy() for k in self.attention_layers} if return_attention else {}
+    return out["images"].numpy(), maps
+
+
+def load_sampler(config=None, workdir=None, export_dir=None, checkpoint=None, use_ema=True):
+  """Returns a KerasSampler (workdir + config) or an ExportSampler (export_dir)."""
+  if bool(workdir) == bool(export_dir):
+    raise ValueError("Pass exactly one of --workdir (with --config) or --export_dir.")
+  if export_dir:
+    return ExportSampler(export_dir)
+  if config is None:
+    raise ValueError(f"--workdir={workdir} needs --config=experiments/<name>.py: the config "
+                     f"the checkpoint was trained with.")
+  if not os.path.isdir(workdir):
+    raise FileNotFoundError(f"--workdir={workdir} does not exist.")
+  return KerasSampler.from_workdir(config, workdir, checkpoint or None, use_ema)

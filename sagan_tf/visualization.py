@@ -1,0 +1,268 @@
+"""Image grids, interpolations and attention-map figures (numpy + Pillow), used by the tools.
+
+Layout conventions (so callers and tests can predict pixel sizes):
+  make_grid: rows x cols cells of h x w, `pad` pixels between cells and around the border:
+    height = rows * h + (rows + 1) * pad, width = cols * w + (cols + 1) * pad.
+  attention_figure: one row per attention layer shown; a row is a title strip of TITLE_HEIGHT
+    pixels above [the image with the query points marked] + [one overlay per query point], each
+    panel P = R * scale pixels square:
+    height = rows * (TITLE_HEIGHT + P) + (rows + 1) * pad,
+    width = (1 + points) * P + (2 + points) * pad.
+"""
+
+import os
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+TITLE_HEIGHT = 14
+POINT_COLORS = ((255, 40, 40), (40, 255, 40), (60, 160, 255), (255, 230, 0), (255, 60, 255),
+                (0, 255, 255), (255, 140, 0), (255, 255, 255))
+
+
+def to_uint8(images):
+  """float images in [-1, 1] -> uint8 in [0, 255] (round((x + 1) * 127.5), as the export)."""
+  x = np.clip((np.asarray(images, np.float32) + 1.0) * 127.5, 0.0, 255.0)
+  return np.round(x).astype(np.uint8)
+
+
+def upscale(images, scale):
+  """Nearest-neighbour upscaling of [..., H, W, C] by an integer factor."""
+  if scale == 1:
+    return images
+  return np.repeat(np.repeat(images, scale, axis=-3), scale, axis=-2)
+
+
+def grid_size(rows, cols, h, w, pad=2):
+  """(height, width) of make_grid's output."""
+  return rows * h + (rows + 1) * pad, cols * w + (cols + 1) * pad
+
+
+def make_grid(cells, pad=2, pad_value=255):
+  """cells uint8 [rows, cols, h, w, 3] -> one uint8 image (see the module docstring)."""
+  cells = np.asarray(cells)
+  rows, cols, h, w, c = cells.shape
+  height, width = grid_size(rows, cols, h, w, pad)
+  out = np.full([height, width, c], pad_value, np.uint8)
+  for r in range(rows):
+    for k in range(cols):
+      y, x = pad + r * (h + pad), pad + k * (w + pad)
+      out[y:y + h, x:x + w] = cells[r, k]
+  return out
+
+
+def save_png(image, path):
+  """Writes a uint8 [H, W, 3] array as PNG (creating the directory); returns path."""
+  directory = os.path.dirname(os.path.abspath(path))
+  os.makedirs(directory, exist_ok=True)
+  Image.fromarray(np.asarray(image, np.uint8)).save(path, format="PNG")
+  return path
+
+
+# ---------------------------------------------------------------------------------------------
+# Sample grids and interpolations.
+
+
+def sample_grid(sampler, classes, per_class, seed=0, truncation=0.0, shared_z=False, scale=1,
+                pad=2):
+  """Rows = classes, columns = samples. Returns a uint8 image.
+
+  Cell (r, k) uses z row r * per_class + k of seeded_noise(seed, ...), or with shared_z row k
+  (the same z in every class row, to compare classes on one latent).
+  """
+  classes = [int(c) for c in classes]
+  n = len(classes) * per_class
+  z = sampler.noise(seed, per_class if shared_z else n, truncation)
+  if shared_z:
+    z = np.tile(z, [len(classes), 1])
+  labels = np.repeat(np.asarray(classes, np.int32), per_class)
+  images = to_uint8(sampler.generate(z, labels))
+  cells = images.reshape([len(classes), per_class] + list(images.shape[1:]))
+  return make_grid(upscale(cells, scale), pad=pad)
+
+
+def interpolation_fractions(steps):
+  if steps < 2:
+    raise ValueError(f"steps must be >= 2, got {steps}.")
+  return np.linspace(0.0, 1.0, steps)
+
+
+def latent_interpolation(sampler, labels, steps, seed=0, truncation=0.0, method="slerp",
+                         scale=1, pad=2):
+  """Row r: G(z, labels[r]) for z moving from z_{2r} to z_{2r+1} (seeded noise), fixed class.
+
+  method: 'slerp' (spherical, keeps |z| typical of a Gaussian) or 'linear'.
+  Returns a uint8 image of len(labels) rows x steps columns.
+  """
+  from sagan_tf.export import noise
+  interp = {"slerp": noise.slerp, "linear": noise.lerp}.get(method)
+  if interp is None:
+    raise ValueError(f"method must be 'slerp' or 'linear', got {method!r}.")
+  t = interpolation_fractions(steps)
+  ends = sampler.noise(seed, 2 * len(labels), truncation)
+  z = np.concatenate([interp(ends[2 * r], ends[2 * r + 1], t) for r in range(len(labels))])
+  images = to_uint8(sampler.generate(z, np.repeat(np.asarray(labels, np.int32), steps)))
+  cells = images.reshape([len(labels), steps] + list(images.shape[1:]))
+  return make_grid(upscale(cells, scale), pad=pad)
+
+
+def class_interpolation(sampler, class_a, class_b, rows, steps, seed=0, truncation=0.0,
+                        scale=1, pad=2):
+  """Row r: one fixed z (seeded noise row r), columns from class A to class B with G's
+  conditional-BN gamma/beta blended (sampler.class_blend; needs the Keras model).
+
+  Returns a uint8 image of rows x steps cells; the first column is exactly class A, the last
+  exactly class B.
+  """
+  z = sampler.noise(seed, rows, truncation)
+  images = to_uint8(sampler.class_blend(z, class_a, class_b, interpolation_fractions(steps)))
+  return make_grid(upscale(images, scale), pad=pad)
+
+
+# ---------------------------------------------------------------------------------------------
+# Attention maps.
+
+
+def query_index(y, x, resolution, height, width):
+  """Row of a [H*W, H*W/4] attention map for image pixel (y, x) of an R x R image."""
+  return (y * height // resolution) * width + (x * width // resolution)
+
+
+def default_points(resolution, num=4):
+  """`num` query points (y, x) spread over the image (fractions of the side)."""
+  fractions = [(0.5, 0.5), (0.3, 0.3), (0.3, 0.7), (0.7, 0.3), (0.7, 0.7), (0.5, 0.15),
+               (0.5, 0.85), (0.15, 0.5)]
+  if not 1 <= num <= len(fractions):
+    raise ValueError(f"num points must be in [1, {len(fractions)}], got {num}.")
+  return [(int(fy * resolution), int(fx * resolution)) for fy, fx in fractions[:num]]
+
+
+def parse_points(text, resolution):
+  """'y,x;y,x' (image pixels) -> [(y, x)]; raises ValueError if malformed or outside."""
+  points = []
+  for item in filter(None, (s.strip() for s in text.split(";"))):
+    try:
+      y, x = (int(v) for v in item.split(","))
+    except ValueError as e:
+      raise ValueError(f"Bad point {item!r}: use 'y,x;y,x' in image pixels.") from e
+    if not (0 <= y < resolution and 0 <= x < resolution):
+      raise ValueError(f"Point {item!r} is outside the {resolution}x{resolution} image.")
+    points.append((y, x))
+  if not points or len(points) > len(POINT_COLORS):
+    raise ValueError(f"Give 1 to {len(POINT_COLORS)} points, got {len(points)}.")
+  return points
+
+
+def colormap(values):
+  """values in [0, 1] -> uint8 RGB with a jet-like map (blue, cyan, yellow, red)."""
+  v = np.clip(np.asarray(values, np.float32), 0.0, 1.0)[..., None]
+  stops = np.array([0.0, 0.35, 0.65, 1.0], np.float32)
+  colors = np.array([[0, 0, 160], [0, 220, 255], [255, 230, 0], [220, 0, 0]], np.float32)
+  out = np.zeros(v.shape[:-1] + (3,), np.float32)
+  for ch in range(3):
+    out[..., ch] = np.interp(v[..., 0], stops, colors[:, ch])
+  return np.round(out).astype(np.uint8)
+
+
+def attention_overlay(image, row, size, alpha=0.6):
+  """Overlays one attention-map row (length H*W/4 over the pooled grid) on an image.
+
+  image: uint8 [size, size, 3]; the map is reshaped to [H/2, W/2], scaled to its maximum,
+  upsampled bilinearly to size x size, coloured and alpha-blended over the image.
+  """
+  side = int(round(np.sqrt(row.shape[0])))
+  grid = np.asarray(row, np.float32).reshape([side, side])
+  grid = grid / max(float(grid.max()), 1e-12)
+  up = Image.fromarray(grid.astype(np.float32)).resize((size, size), Image.BILINEAR)
+  heat = colormap(np.asarray(up))
+  return np.round((1 - alpha) * image.astype(np.float32) + alpha * heat).astype(np.uint8)
+
+
+def _mark(draw, y, x, color, radius):
+  draw.ellipse([x - radius - 1, y - radius - 1, x + radius + 1, y + radius + 1],
+               outline=(0, 0, 0), width=1)
+  draw.ellipse([x - radius, y - radius, x + radius, y + radius], outline=color, width=2)
+  draw.point((x, y), fill=color)
+
+
+def attention_figure_size(num_rows, num_points, resolution, scale, pad=4):
+  """(height, width) of attention_figure's output."""
+  p = resolution * scale
+  return (num_rows * (TITLE_HEIGHT + p) + (num_rows + 1) * pad,
+          (1 + num_points) * p + (2 + num_points) * pad)
+
+
+def attention_figure(rows, points, scale=4, pad=4):
+  """Draws the paper-style figure.
+
+  Args:
+    rows: list of (title, image uint8 [R, R, 3], attention map [H*W, H*W/4]) for one image and
+      one attention layer each.
+    points: query points [(y, x)] in image pixels.
+    scale: integer upscaling of each panel (panel side P = R * scale).
+    pad: pixels between panels.
+
+  Returns:
+    uint8 [height, width, 3] (attention_figure_size): per row, the image with the points
+    marked, then for each point its attention map upsampled to the image and overlaid.
+  """
+  if not rows:
+    raise ValueError("No attention layers to draw.")
+  r = rows[0][1].shape[0]
+  p = r * scale
+  height, width = attention_figure_size(len(rows), len(points), r, scale, pad)
+  canvas = Image.new("RGB", (width, height), (255, 255, 255))
+  draw = ImageDraw.Draw(canvas)
+  font = ImageFont.load_default()
+  radius = max(2, p // 32)
+  for i, (title, image, maps) in enumerate(rows):
+    top = pad + i * (TITLE_HEIGHT + p + pad)
+    draw.text((pad, top), title, fill=(0, 0, 0), font=font)
+    y0 = top + TITLE_HEIGHT
+    big = upscale(np.asarray(image, np.uint8), scale)
+    side = int(round(np.sqrt(maps.shape[0])))  # the layer's query grid is side x side
+    marked = Image.fromarray(big)
+    mdraw = ImageDraw.Draw(marked)
+    centre = lambda v: v * scale + scale // 2
+    for k, (y, x) in enumerate(points):
+      _mark(mdraw, centre(y), centre(x), POINT_COLORS[k], radius)
+    canvas.paste(marked, (pad, y0))
+    for k, (y, x) in enumerate(points):
+      overlay = Image.fromarray(attention_overlay(big, maps[query_index(y, x, r, side, side)], p))
+      _mark(ImageDraw.Draw(overlay), centre(y), centre(x), POINT_COLORS[k], radius)
+      canvas.paste(overlay, (pad + (k + 1) * (p + pad), y0))
+  return np.asarray(canvas)
+
+
+def attention_rows(sampler, label=0, seed=0, truncation=0.0, d_image="real", config=None):
+  """Collects the (title, image, map) rows for attention_figure.
+
+  G: one generated image (seeded noise row 0, class `label`) and each of G's attention layers.
+  D (only when the sampler has a discriminator and d_image != 'none'): each of D's attention
+  layers on a real image (d_image='real': the first example of
+  sagan_tf.data.build_dataset(config, 1), falling back to the generated image, with a note in
+  the title, if the dataset cannot be built) or on the generated image (d_image='generated').
+  """
+  if d_image not in ("real", "generated", "none"):
+    raise ValueError(f"d_image must be 'real', 'generated' or 'none', got {d_image!r}.")
+  label = int(sampler.check_labels([label])[0])
+  z = sampler.noise(seed, 1, truncation)
+  images, maps = sampler.generate_with_attention(z, [label])
+  rows = []
+  for name in sampler.attention_layers:
+    rows.append((f"Generator {name} (generated image, class {label})", to_uint8(images[0]),
+                 maps[name][0]))
+  if sampler.has_discriminator and d_image != "none":
+    d_images, d_labels, what = images, np.array([label], np.int32), "generated image"
+    if d_image == "real":
+      try:
+        from sagan_tf.data import build_dataset
+        real_images, real_labels = next(iter(build_dataset(config, 1)))
+        d_images, d_labels, what = real_images.numpy(), real_labels.numpy(), "real image"
+      except Exception as e:  # pylint: disable=broad-except
+        what = f"generated image; no real data: {type(e).__name__}"
+    d_maps = sampler.discriminator_attention(d_images, d_labels)
+    for name in sampler.discriminator_attention_layers:
+      rows.append((f"Discriminator {name} ({what}, class {int(d_labels[0])})",
+                   to_uint8(d_images[0]), d_maps[name][0]))
+  return rows

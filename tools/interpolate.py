@@ -1,0 +1,70 @@
+r"""Latent and class interpolations as a PNG grid (rows = interpolations, columns = steps).
+
+  # latent: fixed class, z moving between two seeded z's (slerp by default), one row per class
+  python tools/interpolate.py --config=experiments/cpu_demo.py --workdir=/tmp/sagan \
+      --mode=latent --classes=0,3,5 --steps=8 --out=/tmp/latent.png
+  # class: fixed z (one row per --rows), G's conditional-BN gamma/beta blended from class A to B
+  python tools/interpolate.py --config=experiments/cpu_demo.py --workdir=/tmp/sagan \
+      --mode=class --classes=0,3 --rows=4 --steps=8 --out=/tmp/class.png
+
+Labels enter G only through per-class gamma/beta tables of the conditional batch norms (there
+is no class embedding to interpolate), so class interpolation blends those tables:
+(1 - a) * table[A] + a * table[B]; the first column is exactly class A, the last exactly B.
+That needs the Keras model (--workdir); on an export (--export_dir), only --mode=latent works.
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from absl import app, flags  # noqa: E402
+
+from sagan_tf.export import tool_flags  # noqa: E402
+
+tool_flags.define_flags()
+flags.DEFINE_enum("mode", "latent", ["latent", "class"], "What to interpolate.")
+flags.DEFINE_list("classes", None, "latent: the class of each row (default 0); class: the two "
+                  "classes A,B (default 0,1).")
+flags.DEFINE_integer("rows", 4, "class mode: number of z's (rows).")
+flags.DEFINE_integer("steps", 8, "Interpolation steps (columns), >= 2, endpoints included.")
+flags.DEFINE_enum("method", "slerp", ["slerp", "linear"], "latent mode: z interpolation.")
+flags.DEFINE_float("truncation", 0.0, "0: z ~ N(0, I); > 0: truncated normal at this bound.")
+flags.DEFINE_integer("seed", 0, "Noise seed.")
+flags.DEFINE_integer("scale", 1, "Integer upscaling of each image.")
+flags.DEFINE_integer("pad", 2, "Pixels between images.")
+flags.DEFINE_string("out", "interpolation.png", "Output PNG path.")
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  from sagan_tf import visualization
+  try:
+    classes = [int(c) for c in FLAGS.classes] if FLAGS.classes else None
+    sampler = tool_flags.sampler_from_flags()
+    if FLAGS.mode == "latent":
+      labels = classes or [0]
+      sampler.check_labels(labels)
+      grid = visualization.latent_interpolation(
+          sampler, labels, FLAGS.steps, seed=FLAGS.seed, truncation=FLAGS.truncation,
+          method=FLAGS.method, scale=FLAGS.scale, pad=FLAGS.pad)
+      what = f"latent ({FLAGS.method}) at classes {labels}"
+    else:
+      classes = classes or [0, 1]
+      if len(classes) != 2:
+        raise ValueError(f"--mode=class needs --classes=A,B (two classes), got {classes}.")
+      grid = visualization.class_interpolation(
+          sampler, classes[0], classes[1], FLAGS.rows, FLAGS.steps, seed=FLAGS.seed,
+          truncation=FLAGS.truncation, scale=FLAGS.scale, pad=FLAGS.pad)
+      what = f"class {classes[0]} -> {classes[1]} (CBN blend), {FLAGS.rows} z's"
+  except (ValueError, FileNotFoundError, NotImplementedError) as e:
+    sys.exit(f"Error: {e}")
+  visualization.save_png(grid, FLAGS.out)
+  print(f"Wrote {FLAGS.out} ({grid.shape[1]}x{grid.shape[0]}): {what}, {FLAGS.steps} steps, "
+        f"from {sampler.source}")
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,58 @@
+r"""Writes a grid of generated samples by class: rows = classes, columns = samples.
+
+  python tools/sample.py --config=experiments/cpu_demo.py --workdir=/tmp/sagan \
+      --classes=0,1,2 --per_class=8 --truncation=0 --seed=0 --out=/tmp/samples.png
+  python tools/sample.py --export_dir=/tmp/sagan_export --per_class=8 --out=/tmp/samples.png
+
+Noise is sagan_tf.export.noise.seeded_noise(seed, ...), the one the exported
+generate_from_seed signature uses, so a workdir and its export give the same grid.
+PNG size: rows * R * scale + (rows + 1) * pad by per_class * R * scale + (per_class + 1) * pad.
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from absl import app, flags  # noqa: E402
+
+from sagan_tf.export import tool_flags  # noqa: E402
+
+tool_flags.define_flags()
+flags.DEFINE_list("classes", None, "Class ids, one row each (default: 0..min(10, classes)-1; "
+                  "an unconditional model draws one row).")
+flags.DEFINE_integer("per_class", 8, "Samples per class (columns).")
+flags.DEFINE_float("truncation", 0.0, "0: z ~ N(0, I); > 0: truncated normal at this bound.")
+flags.DEFINE_integer("seed", 0, "Noise seed.")
+flags.DEFINE_bool("shared_z", False, "Use the same z in every row (compare classes).")
+flags.DEFINE_integer("scale", 1, "Integer upscaling of each image.")
+flags.DEFINE_integer("pad", 2, "Pixels between images.")
+flags.DEFINE_string("out", "samples.png", "Output PNG path.")
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  from sagan_tf import visualization
+  try:
+    sampler = tool_flags.sampler_from_flags()
+    if FLAGS.classes:
+      classes = [int(c) for c in FLAGS.classes]
+    else:
+      classes = list(range(min(10, sampler.num_classes))) or [0]
+    sampler.check_labels(classes)
+    if FLAGS.per_class < 1 or FLAGS.scale < 1:
+      raise ValueError("--per_class and --scale must be >= 1.")
+    grid = visualization.sample_grid(sampler, classes, FLAGS.per_class, seed=FLAGS.seed,
+                                     truncation=FLAGS.truncation, shared_z=FLAGS.shared_z,
+                                     scale=FLAGS.scale, pad=FLAGS.pad)
+  except (ValueError, FileNotFoundError, NotImplementedError) as e:
+    sys.exit(f"Error: {e}")
+  visualization.save_png(grid, FLAGS.out)
+  print(f"Wrote {FLAGS.out} ({grid.shape[1]}x{grid.shape[0]}): classes {classes}, "
+        f"{FLAGS.per_class} per class, from {sampler.source}")
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,63 @@
+r"""Attention maps in the style of the SAGAN paper's figures, as a PNG.
+
+  python tools/visualize_attention.py --config=experiments/cpu_demo.py --workdir=/tmp/sagan \
+      --label=3 --points="8,8;16,24" --out=/tmp/attention.png
+  python tools/visualize_attention.py --export_dir=/tmp/sagan_export --out=/tmp/attention.png
+
+One row per attention layer: G's layers on a generated image (class --label, seeded noise),
+then (with --workdir) D's layers on a real image from the config's dataset
+(sagan_tf.data.build_dataset; --d_image=generated or none to change). Each row shows the image
+with the query points marked, then for each point the attention map of that query (over the
+2x2-pooled keys) upsampled to the image size and overlaid, marked with the same colour.
+A point at image pixel (y, x) is the layer's query row (y * H // R) * W + (x * W // R).
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from absl import app, flags  # noqa: E402
+
+from sagan_tf.export import tool_flags  # noqa: E402
+
+tool_flags.define_flags()
+flags.DEFINE_integer("label", 0, "Class of the generated image.")
+flags.DEFINE_string("points", None, "Query points 'y,x;y,x' in image pixels (default: 4 "
+                    "points spread over the image).")
+flags.DEFINE_integer("num_points", 4, "Number of default points when --points is not given.")
+flags.DEFINE_enum("d_image", "real", ["real", "generated", "none"],
+                  "D's input (workdir only): a real image from the dataset (falls back to the "
+                  "generated one if the data cannot be loaded), the generated image, or no D.")
+flags.DEFINE_float("truncation", 0.0, "0: z ~ N(0, I); > 0: truncated normal at this bound.")
+flags.DEFINE_integer("seed", 0, "Noise seed.")
+flags.DEFINE_integer("scale", 0, "Panel upscaling (0: automatic, panels of at least 128 px).")
+flags.DEFINE_string("out", "attention.png", "Output PNG path.")
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  from sagan_tf import visualization
+  try:
+    sampler = tool_flags.sampler_from_flags()
+    r = sampler.resolution
+    points = (visualization.parse_points(FLAGS.points, r) if FLAGS.points
+              else visualization.default_points(r, FLAGS.num_points))
+    scale = FLAGS.scale or max(1, -(-128 // r))
+    rows = visualization.attention_rows(sampler, label=FLAGS.label, seed=FLAGS.seed,
+                                        truncation=FLAGS.truncation, d_image=FLAGS.d_image,
+                                        config=FLAGS.config)
+    if not rows:
+      raise ValueError(f"{sampler.source} has no attention layers.")
+    figure = visualization.attention_figure(rows, points, scale=scale)
+  except (ValueError, FileNotFoundError, NotImplementedError) as e:
+    sys.exit(f"Error: {e}")
+  visualization.save_png(figure, FLAGS.out)
+  print(f"Wrote {FLAGS.out} ({figure.shape[1]}x{figure.shape[0]}): "
+        f"{[title for title, _, _ in rows]}, points {points}, from {sampler.source}")
+
+
+if __name__ == "__main__":
+  app.run(main)
