@@ -16,5 +16,7 @@ setuptools.setup(
                                                                      "scipy"]},
     entry_points={"console_scripts": [
         "sagan-train=sagan_tf.train:run",
+        "sagan-evaluate=sagan_tf.evaluate:run",
+        "sagan-export=sagan_tf.export.__main__:run",
     ]},
 )

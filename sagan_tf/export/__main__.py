@@ -66,5 +66,11 @@ def main(argv):
         f"--model_base_path={base}")
 
 
-if __name__ == "__main__":
+def run():
+  from sagan_tf.config import check_overrides  # imports TensorFlow: not needed for --help
+  check_overrides(sys.argv)
   app.run(main)
+
+
+if __name__ == "__main__":
+  run()
