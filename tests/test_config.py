@@ -79,3 +79,10 @@ def test_build_models_passes_sn_and_bn_settings_to_every_layer():
   assert all(l.power_iterations == 2 and l.stop_gradient for l in sn_layers)
   assert bn_layers and all(l.cross_replica for l in bn_layers)
   assert sorted(l.momentum for l in bn_layers) == [0.9] * (len(bn_layers) - 1) + [0.99]
+
+
+def test_attention_on_too_narrow_maps_is_a_config_error():
+  c = config_lib.base_config()
+  c.resolution, c.g_ch, c.d_ch, c.g_attention, c.d_attention = 32, 4, 8, (16,), (16,)
+  with pytest.raises(ValueError, match="divisible by 8"):
+    config_lib.validate(c)

@@ -51,6 +51,15 @@ def _check_attention(which, attention_resolutions, allowed):
         f"architecture; allowed: {sorted(set(allowed))} (or none).")
 
 
+def _check_attention_width(which, specs):
+  for spec in specs:
+    if spec.attention and spec.out_channels % 8:
+      raise ValueError(
+          f"{which} attention at {spec.resolution}x{spec.resolution} needs a channel count "
+          f"divisible by 8 (query/key have C/8 channels), but that block has "
+          f"{spec.out_channels}: raise the base width ch.")
+
+
 def generator_blocks(resolution, ch, attention_resolutions=()):
   """Returns (initial channels at 4x4, [BlockSpec]) for the generator."""
   _check_resolution(resolution)
@@ -58,7 +67,9 @@ def generator_blocks(resolution, ch, attention_resolutions=()):
   res = [4 * 2 ** (i + 1) for i in range(len(mults))]
   _check_attention("Generator", attention_resolutions, res)
   attn = set(int(r) for r in attention_resolutions)
-  return initial * ch, [BlockSpec(m * ch, r, r in attn) for m, r in zip(mults, res)]
+  specs = [BlockSpec(m * ch, r, r in attn) for m, r in zip(mults, res)]
+  _check_attention_width("Generator", specs)
+  return initial * ch, specs
 
 
 def discriminator_blocks(resolution, ch, attention_resolutions=()):
@@ -73,4 +84,5 @@ def discriminator_blocks(resolution, ch, attention_resolutions=()):
     specs.append(BlockSpec(mult * ch, res, res in attn and res not in seen, down))
     seen.add(res)
   _check_attention("Discriminator", attention_resolutions, allowed)
+  _check_attention_width("Discriminator", specs)
   return specs

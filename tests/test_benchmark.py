@@ -1,0 +1,107 @@
+"""Tests of tools/benchmark.py: the binary prints its tables on a tiny cpu_demo, rejects bad
+flags, and counts FLOPs the way the profiler's convention says. No assertion is on a timing."""
+
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+import tensorflow as tf
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TOOL = os.path.join(REPO, "tools", "benchmark.py")
+TINY = ["--config=experiments/cpu_demo.py", "--config.g_ch=8", "--config.d_ch=8",
+        "--batch_size=4", "--repeats=1", "--warmup=1", "--matmul_size=256"]
+MODE_COLUMNS = ["mode", "ms/iter median", "ms/iter min", "images/s", "first call s",
+                "TF peak MiB", "RSS peak MiB", "GFLOP/s", "% of matmul"]
+
+
+def _start(*args):
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+  return subprocess.Popen([sys.executable, TOOL, *args], cwd=REPO, env=env, text=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+@pytest.fixture(scope="module")
+def runs():
+  """Both subprocesses start at once, so the cheap one overlaps the benchmark run."""
+  procs = {"tiny": _start(*TINY), "bad_mode": _start(*TINY, "--modes=eager,jit")}
+  return {name: (p, *p.communicate(timeout=600)) for name, p in procs.items()}
+
+
+def _table(text, header_start):
+  """Rows (lists of cells) of the markdown table whose header starts with header_start."""
+  lines = text.splitlines()
+  start = next(i for i, line in enumerate(lines) if line.startswith(header_start))
+  rows = []
+  for line in lines[start:]:
+    if not line.startswith("|"):
+      break
+    rows.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+  return rows[0], rows[2:]  # header, body (skipping the |---| line)
+
+
+def _number(cell):
+  return float(cell.replace(",", "").rstrip("%"))
+
+
+def test_prints_a_row_per_mode_with_positive_numbers(runs):
+  proc, out, err = runs["tiny"]
+  assert proc.returncode == 0, err[-3000:]
+  header, body = _table(out, "| mode |")
+  assert header == MODE_COLUMNS
+  assert [row[0] for row in body] == ["eager", "function", "xla"]
+  for row in body:
+    for column, cell in zip(header[1:], row[1:]):
+      if column == "TF peak MiB" and cell == "n/a":  # allocator statistics unavailable
+        continue
+      assert _number(cell) > 0, (row[0], column, cell)
+  flops = re.search(r"FLOPs per iteration: ([\d,.]+) GFLOP", out)
+  assert flops and _number(flops.group(1)) > 0
+  assert re.search(r"tf\.matmul [\d,.]+ GFLOP/s", out)
+  assert "Total wall time:" in out
+
+
+def test_times_the_attention_layer_alone(runs):
+  _, out, _ = runs["tiny"]
+  header, body = _table(out, "| layer |")
+  assert header[:3] == ["layer", "input [B, H, W, C]", "mode"]
+  # cpu_demo at ch 8: attention at 16x16 in G and D, both [4, 16, 16, 8]: timed once per mode.
+  assert [(row[0], row[1], row[2]) for row in body] == [
+      ("G attention16 + D attention16", "[4, 16, 16, 8]", mode)
+      for mode in ("eager", "function", "xla")]
+  for row in body:
+    assert all(_number(cell) > 0 for cell in row[3:5] + row[6:]), row
+  assert "Attention layers together" in out
+
+
+def test_rejects_unknown_mode(runs):
+  proc, out, err = runs["bad_mode"]
+  assert proc.returncode != 0
+  assert "jit" in err and "eager, function, xla" in err
+
+
+def test_rejects_unknown_config_key():
+  proc = _start("--config=experiments/cpu_demo.py", "--config.no_such_key=1")
+  _, err = proc.communicate(timeout=300)
+  assert proc.returncode != 0 and "Unknown config key 'no_such_key'" in err
+
+
+def _benchmark_module():
+  spec = importlib.util.spec_from_file_location("sagan_benchmark", TOOL)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)  # defines no flags: those are defined by the binary only
+  return module
+
+
+def test_flop_count_follows_the_profiler_convention():
+  # [8, 16] @ [16, 32]: 8 * 32 outputs of 16 multiply-adds, 2 FLOPs each; the ReLU has no
+  # FLOP formula in TensorFlow's registry and is reported as uncounted.
+  bench = _benchmark_module()
+  fn = tf.function(lambda a, b: tf.nn.relu(tf.matmul(a, b)))
+  graph = fn.get_concrete_function(tf.TensorSpec([8, 16]), tf.TensorSpec([16, 32])).graph
+  total, uncounted = bench.count_flops(tf, graph)
+  assert total == 2 * 8 * 16 * 32
+  assert uncounted == {"Relu": [1, 8 * 32]}

@@ -1,0 +1,433 @@
+r"""Times one SAGAN training iteration (D + G steps) eagerly, under tf.function and with XLA.
+
+  python tools/benchmark.py --config=experiments/cpu_demo.py [--batch_size=16] [--repeats=3] \
+      [--warmup=1] [--steps=1] [--modes=eager,function,xla] [--config.g_ch=64 ...]
+
+One iteration is GANTrainer._replica_step (sagan_tf/training/gan_step.py): d_steps D sub-steps
+(G forward, D forward on real and fake, D backward, Adam) and one G sub-step (G and D forward, G
+backward, Adam), under the default strategy (one device) at global batch --batch_size. The
+real batches are random tensors of the config's shape, made once, so no dataset is read (any
+experiment config can be timed without its data) and the input pipeline is not timed; neither
+are the per-loop EMA update and step counter of GANTrainer.train. Modes:
+
+  eager     trainer._replica_step called directly, with tf.config.run_functions_eagerly(True).
+  function  tf.function(trainer._replica_step): what GANTrainer runs with jit_compile = False.
+  xla       tf.function(trainer._replica_step, jit_compile=True): config.jit_compile = True.
+
+Each mode runs --warmup untimed calls first (the first one traces / compiles: its time is the
+"first call" column), then --repeats timed runs of --steps iterations; the table gives the
+median and the minimum time per iteration. FLOPs of one iteration are counted once on the
+graph of the per-replica step with TensorFlow's profiler (tf.compat.v1.profiler.profile,
+float_operation: a multiply-add counts 2); ops the profiler has no FLOP formula for are listed
+under the table. The machine's reference speed is an fp32 tf.matmul of two --matmul_size square
+matrices (2048) timed in the same run. Then each SelfAttention layer of the config is timed
+alone (forward, and forward + backward to its input and weights) at its input shape in G and D,
+with its estimated share of the iteration. Timings are whatever the machine gives at that
+moment: nothing here asserts on them.
+"""
+
+import os
+import resource
+import statistics
+import sys
+import threading
+import time
+
+_START = time.perf_counter()  # the wall time printed at the end counts from here
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from absl import app  # noqa: E402
+from absl import flags  # noqa: E402
+from ml_collections import config_flags  # noqa: E402
+
+from sagan_tf import config as config_lib  # noqa: E402
+
+MODES = ("eager", "function", "xla")
+FLAGS = flags.FLAGS
+MiB = 2.0 ** 20
+
+
+def define_flags():
+  """Defines the binary's flags (not at import: the module's functions are a library too)."""
+  config_flags.DEFINE_config_file("config", None, "Experiment config file (experiments/*.py).",
+                                  lock_config=True)
+  flags.DEFINE_integer("batch_size", 16, "Global batch size to time; 0: the config's "
+                       "global_batch_size.", lower_bound=0)
+  flags.DEFINE_integer("repeats", 3, "Timed runs per mode (median and min are reported).",
+                       lower_bound=1)
+  flags.DEFINE_integer("warmup", 1, "Untimed calls per mode before timing; the first traces / "
+                       "compiles.", lower_bound=1)
+  flags.DEFINE_integer("steps", 1, "Training iterations per timed run.", lower_bound=1)
+  flags.DEFINE_list("modes", list(MODES), f"Modes to time, any of {', '.join(MODES)}.")
+  flags.DEFINE_integer("matmul_size", 2048, "Side of the fp32 tf.matmul that measures the "
+                       "machine's reference GFLOP/s.", lower_bound=64)
+  flags.DEFINE_bool("attention", True, "Also time each SelfAttention layer alone.")
+  flags.mark_flag_as_required("config")
+
+
+class _RssSampler:
+  """Peak resident set size of this process while the block runs (sampled every 2 ms)."""
+
+  def __init__(self):
+    self.peak = 0
+    self._stop = threading.Event()
+    self._page = os.sysconf("SC_PAGE_SIZE")
+
+  def _rss(self):
+    with open("/proc/self/statm") as f:
+      return int(f.read().split()[1]) * self._page
+
+  def _run(self):
+    while not self._stop.is_set():
+      self.peak = max(self.peak, self._rss())
+      time.sleep(0.002)
+
+  def __enter__(self):
+    self.peak = self._rss()
+    self._thread = threading.Thread(target=self._run, daemon=True)
+    self._thread.start()
+    return self
+
+  def __exit__(self, *exc):
+    self._stop.set()
+    self._thread.join()
+    self.peak = max(self.peak, self._rss())
+
+
+def _tf_memory(tf, reset=False):
+  """Peak bytes of TensorFlow's CPU allocator (None if this build does not track it)."""
+  try:
+    if reset:
+      tf.config.experimental.reset_memory_stats("CPU:0")
+    return tf.config.experimental.get_memory_info("CPU:0")["peak"]
+  except (ValueError, RuntimeError, tf.errors.OpError):
+    return None
+
+
+class _Memory:
+  """Peak TF-allocator bytes and peak process RSS while the block runs."""
+
+  def __init__(self, tf):
+    self.tf, self.tf_peak, self.rss_peak = tf, None, 0
+
+  def __enter__(self):
+    _tf_memory(self.tf, reset=True)
+    self._rss = _RssSampler().__enter__()
+    return self
+
+  def __exit__(self, *exc):
+    self._rss.__exit__(*exc)
+    self.rss_peak = self._rss.peak
+    self.tf_peak = _tf_memory(self.tf)
+
+
+class _NullContext:
+  def __enter__(self):
+    return self
+
+  def __exit__(self, *exc):
+    return False
+
+
+class _Eagerly:
+  """Runs tf.functions eagerly inside the block (restores the previous setting)."""
+
+  def __init__(self, tf):
+    self.tf = tf
+
+  def __enter__(self):
+    self.previous = self.tf.config.functions_run_eagerly()
+    self.tf.config.run_functions_eagerly(True)
+
+  def __exit__(self, *exc):
+    self.tf.config.run_functions_eagerly(self.previous)
+
+
+def _time_calls(call, warmup, repeats, steps, measure=None):
+  """(first call s, [seconds per call over each timed run of `steps` calls], measured).
+
+  measure: None or a function returning a context manager that is entered around the timed
+  runs only (after the warm-up); its `as` value is returned as `measured`.
+  """
+  start = time.perf_counter()
+  call()
+  first = time.perf_counter() - start
+  for _ in range(warmup - 1):
+    call()
+  runs = []
+  with (measure or _NullContext)() as measured:
+    for _ in range(repeats):
+      start = time.perf_counter()
+      for _ in range(steps):
+        call()
+      runs.append((time.perf_counter() - start) / steps)
+  return first, runs, measured
+
+
+# Op types that only move, reshape, read or route data: no arithmetic, so no FLOPs to miss.
+DATA_MOVEMENT = frozenset((
+    "BroadcastArgs", "BroadcastGradientArgs", "BroadcastTo", "Cast", "ConcatV2", "Const",
+    "ExpandDims", "Fill", "GatherV2", "Identity", "IdentityN", "OnesLike", "Pack", "Placeholder",
+    "ReadVariableOp", "Reshape", "ResourceGather", "Shape", "ShapeN", "Slice", "Squeeze",
+    "StopGradient", "StridedSlice", "StridedSliceGrad", "Tile", "Transpose", "Unpack",
+    "UnsortedSegmentSum", "ZerosLike"))
+
+
+def count_flops(tf, graph):
+  """FLOPs of one run of `graph` by TensorFlow's profiler, and what it could not count.
+
+  Returns (total FLOPs, {op type: [number of ops, float output elements]} of the ops doing
+  arithmetic that have no FLOP formula in TensorFlow's registry or lack fully known shapes).
+  """
+  from tensorflow.python.framework import ops as ops_lib  # the registry the profiler uses
+  builder = tf.compat.v1.profiler.ProfileOptionBuilder
+  options = builder(builder.float_operation()).with_empty_output().build()
+  total = tf.compat.v1.profiler.profile(graph=graph, options=options).total_float_ops
+  uncounted = {}
+  for op in graph.get_operations():
+    if op.type in DATA_MOVEMENT:
+      continue
+    try:
+      value = ops_lib.get_stats_for_node_def(graph, op.node_def, "flops").value
+    except ValueError:  # registered, but a shape is not fully known
+      value = None
+    if value is None:
+      elements = sum(out.shape.num_elements() for out in op.outputs
+                     if out.shape.is_fully_defined() and out.dtype.is_floating)
+      if elements:
+        entry = uncounted.setdefault(op.type, [0, 0])
+        entry[0] += 1
+        entry[1] += elements
+  return total, uncounted
+
+
+def matmul_gflops(tf, n, repeats=5):
+  """(best, median) GFLOP/s of an n x n fp32 tf.matmul under tf.function."""
+  a = tf.random.normal([n, n])
+  b = tf.random.normal([n, n])
+  fn = tf.function(lambda: tf.reduce_sum(tf.matmul(a, b)))
+  _, runs, _ = _time_calls(lambda: fn().numpy(), 1, repeats, 1)
+  flops = 2.0 * n ** 3
+  return flops / min(runs) / 1e9, flops / statistics.median(runs) / 1e9
+
+
+def _attention_layers(config, batch):
+  """{input shape: [label, fwd calls, fwd+bwd calls per iteration]} of the config's layers
+  (layers of the same shape, e.g. in G and D, are timed once)."""
+  from sagan_tf.models import architectures
+  _, g_blocks = architectures.generator_blocks(config.resolution, config.g_ch,
+                                               config.g_attention)
+  d_blocks = architectures.discriminator_blocks(config.resolution, config.d_ch,
+                                                config.d_attention)
+  n = int(config.d_steps)
+  layers = {}
+
+  def add(label, block, n_fwd, n_fb):
+    shape = (batch, block.resolution, block.resolution, block.out_channels)
+    entry = layers.setdefault(shape, [[], 0, 0])
+    entry[0].append(label)
+    entry[1] += n_fwd
+    entry[2] += n_fb
+  # G: forward only to make D's fakes in each D sub-step; forward + backward in the G sub-step.
+  for b in g_blocks:
+    if b.attention:
+      add(f"G attention{b.resolution}", b, n, 1)
+  # D: forward + backward on real and on fake in each D sub-step, and in the G sub-step.
+  for b in d_blocks:
+    if b.attention:
+      add(f"D attention{b.resolution}", b, 0, 2 * n + 1)
+  return {shape: (" + ".join(labels), n_fwd, n_fb)
+          for shape, (labels, n_fwd, n_fb) in layers.items()}
+
+
+def _attention_fns(tf, config, shape, modes):
+  """A fresh SelfAttention at `shape`: ({mode: (forward, forward + backward) callables}, the
+  graph of forward + backward)."""
+  from sagan_tf.layers.attention import SelfAttention
+  layer = SelfAttention(power_iterations=config.sn_power_iterations,
+                        stop_gradient=config.sn_stop_gradient)
+  layer.build(shape)
+  layer.gamma.assign(1.0)
+  x = tf.random.normal(shape)
+
+  def forward(x):
+    return tf.reduce_sum(layer(x, update_u=True))
+
+  def forward_backward(x):
+    with tf.GradientTape() as tape:
+      tape.watch(x)
+      loss = tf.reduce_sum(layer(x, update_u=True))
+    grads = tape.gradient(loss, [x] + layer.trainable_variables)
+    return tf.add_n([tf.reduce_sum(g) for g in grads])
+
+  fns = {}
+  for mode in modes:
+    pair = []
+    for fn in (forward, forward_backward):
+      if mode != "eager":
+        fn = tf.function(fn, jit_compile=(mode == "xla"))
+      pair.append(lambda fn=fn: fn(x).numpy())
+    fns[mode] = pair
+  return fns, tf.function(forward_backward).get_concrete_function(x).graph
+
+
+def _fmt(x, digits=1):
+  return "n/a" if x is None else f"{x:,.{digits}f}"
+
+
+def run_benchmark(config, config_path, batch, modes, warmup, repeats, steps, matmul_size,
+                  attention=True, out=print):
+  """Times the modes and prints the tables; returns {mode: row dict} (for tests and scripts)."""
+  import keras
+  import tensorflow as tf
+  from sagan_tf.training.gan_step import GANTrainer
+
+  config.global_batch_size = batch
+  config_lib.validate(config)
+  if config.mixed_precision:
+    keras.mixed_precision.set_global_policy(config.mixed_precision)
+  strategy = tf.distribute.get_strategy()
+  trainer = GANTrainer(config, strategy)
+  r, n = config.resolution, int(config.d_steps)
+  classes = max(int(config.num_classes), 1)
+  batches = tuple((tf.random.uniform([batch, r, r, 3], -1.0, 1.0),
+                   tf.random.uniform([batch], 0, classes, dtype=tf.int32)) for _ in range(n))
+  step = tf.constant(0, tf.int64)
+  function_fn = tf.function(trainer._replica_step, jit_compile=False)
+  fns = {"eager": trainer._replica_step, "function": function_fn,
+         "xla": tf.function(trainer._replica_step, jit_compile=True)}
+
+  timings = {}
+  for mode in modes:
+    fn = fns[mode]
+
+    def call(fn=fn):
+      metrics = strategy.run(fn, args=(batches, step))
+      return float(metrics["g_loss"])  # waits for the result
+
+    with _Eagerly(tf) if mode == "eager" else _NullContext():
+      first, runs, memory = _time_calls(call, warmup, repeats, steps,
+                                        measure=lambda: _Memory(tf))
+    timings[mode] = (first, runs, memory.tf_peak, memory.rss_peak)
+
+  # Counted after timing, so that the function mode's first call includes its tracing (the
+  # graph counted here is then the one it traced).
+  flops, uncounted = count_flops(tf, function_fn.get_concrete_function(batches, step).graph)
+  peak_best, peak_median = matmul_gflops(tf, matmul_size)
+  rows = {}
+  for mode, (first, runs, tf_peak, rss_peak) in timings.items():
+    median, best = statistics.median(runs), min(runs)
+    gflops = flops / median / 1e9
+    rows[mode] = dict(ms_median=median * 1e3, ms_min=best * 1e3,
+                      images_per_s=batch * n / median, first_call_s=first,
+                      tf_peak_mib=None if tf_peak is None else tf_peak / MiB,
+                      rss_peak_mib=rss_peak / MiB, gflops=gflops,
+                      matmul_percent=100.0 * gflops / peak_best)
+
+  out(f"SAGAN training iteration benchmark: {config_path}")
+  out(f"  {r}x{r}, G ch {config.g_ch}, D ch {config.d_ch}, z {config.z_dim}, classes "
+      f"{config.num_classes}, attention G {tuple(config.g_attention)} D "
+      f"{tuple(config.d_attention)}, loss {config.loss}, d_steps {n}, batch {batch}, "
+      f"mixed_precision {config.mixed_precision or 'float32'}; "
+      f"{len(tf.config.list_physical_devices('CPU'))} CPU device(s), "
+      f"{os.cpu_count()} logical cores, TF {tf.__version__}")
+  out(f"  FLOPs per iteration: {flops / 1e9:,.3f} GFLOP (TensorFlow profiler, float_operation, "
+      f"on the graph of the per-replica step)")
+  out(f"  reference: {matmul_size}x{matmul_size} fp32 tf.matmul {peak_best:,.1f} GFLOP/s "
+      f"(best of 5; median {peak_median:,.1f})")
+  out("")
+  out("| mode | ms/iter median | ms/iter min | images/s | first call s | TF peak MiB "
+      "| RSS peak MiB | GFLOP/s | % of matmul |")
+  out("|---|---|---|---|---|---|---|---|---|")
+  for mode, row in rows.items():
+    out(f"| {mode} | {_fmt(row['ms_median'])} | {_fmt(row['ms_min'])} | "
+        f"{_fmt(row['images_per_s'])} | {_fmt(row['first_call_s'], 2)} | "
+        f"{_fmt(row['tf_peak_mib'])} | {_fmt(row['rss_peak_mib'])} | {_fmt(row['gflops'], 2)} "
+        f"| {_fmt(row['matmul_percent'])} |")
+  out("")
+  out(f"ms/iter: one iteration = {n} D sub-step(s) + 1 G sub-step, over {repeats} timed "
+      f"run(s) of {steps} iteration(s) after {warmup} warm-up call(s); first call = the first "
+      "warm-up call (tracing / XLA compilation + one iteration). images/s = real images "
+      "consumed (batch x d_steps) per second at the median time, as in the training log. "
+      "TF peak = peak bytes of TensorFlow's CPU allocator during the mode's timed runs "
+      "(tf.config.experimental.get_memory_info('CPU:0') after reset_memory_stats; it includes "
+      "the weights and optimizer state; buffers XLA allocates itself may be missing). RSS peak "
+      "= peak resident set size of the whole process during the timed runs (sampled every 2 "
+      "ms from /proc/self/statm; it never shrinks much, so memory that earlier modes and XLA "
+      "compilation left allocated counts too). GFLOP/s = FLOPs per "
+      "iteration / median time; % of matmul = that / the matmul reference.")
+  if uncounted:
+    worst = sorted(uncounted.items(), key=lambda kv: -kv[1][1])
+    elements = sum(v[1] for v in uncounted.values())
+    listed = ", ".join(f"{t} ({v[0]})" for t, v in worst[:12])
+    more = f" and {len(worst) - 12} more types" if len(worst) > 12 else ""
+    out(f"Not counted by the profiler (arithmetic ops with no FLOP formula or an unknown "
+        f"shape; count of ops): {listed}{more}. They output {elements / 1e6:,.1f} M elements in "
+        f"all: about {100.0 * elements / max(flops, 1):.1f}% of the counted FLOPs at 1 FLOP "
+        "per element. Ops that only move or reshape data are not listed.")
+
+  if attention:
+    _attention_table(tf, config, batch, modes, rows, flops, out)
+  out("")
+  out(f"Process peak RSS (getrusage ru_maxrss): "
+      f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / MiB:,.1f} MiB. "
+      f"Total wall time: {time.perf_counter() - _START:.1f} s (TensorFlow import included).")
+  return rows
+
+
+def _attention_table(tf, config, batch, modes, rows, flops, out):
+  layers = _attention_layers(config, batch)
+  out("")
+  if not layers:
+    out("SelfAttention alone: the config has no attention layers.")
+    return
+  out("SelfAttention alone (a layer at its input shape in this config, forward and forward "
+      "+ backward to its input and weights; layers of one shape are timed once)")
+  out("")
+  out("| layer | input [B, H, W, C] | mode | fwd ms | fwd+bwd ms | calls/iter fwd, fwd+bwd "
+      "| est. ms/iter | est. share of iter |")
+  out("|---|---|---|---|---|---|---|---|")
+  attention_flops = 0.0
+  totals = {mode: 0.0 for mode in modes}
+  for shape, (label, n_fwd, n_fb) in layers.items():
+    fns, graph = _attention_fns(tf, config, shape, modes)
+    for mode in modes:
+      fwd, fb = fns[mode]
+      with _Eagerly(tf) if mode == "eager" else _NullContext():
+        _, fwd_runs, _ = _time_calls(fwd, 1, 3, 1)
+        _, fb_runs, _ = _time_calls(fb, 1, 3, 1)
+      t_fwd, t_fb = statistics.median(fwd_runs) * 1e3, statistics.median(fb_runs) * 1e3
+      est = n_fwd * t_fwd + n_fb * t_fb
+      totals[mode] += est
+      out(f"| {label} | {list(shape)} | {mode} | {_fmt(t_fwd, 2)} | {_fmt(t_fb, 2)} | "
+          f"{n_fwd}, {n_fb} | {_fmt(est, 2)} | "
+          f"{_fmt(100.0 * est / rows[mode]['ms_median'])}% |")
+    layer_flops, _ = count_flops(tf, graph)
+    attention_flops += (n_fwd + n_fb) * layer_flops  # fwd-only calls counted as fwd+bwd
+  out("")
+  shares = ", ".join(f"{m} {100.0 * totals[m] / rows[m]['ms_median']:.1f}%" for m in modes)
+  out(f"Attention layers together: estimated {shares} of the iteration time; at most "
+      f"{100.0 * attention_flops / max(flops, 1):.1f}% of its FLOPs (profiler, forward-only "
+      "calls counted as forward + backward). est. ms/iter = fwd calls x fwd ms + fwd+bwd calls "
+      "x fwd+bwd ms: an estimate from the layer timed alone (in the iteration XLA and Grappler "
+      "may fuse it with its neighbours). The layer has one implementation (no memory-efficient "
+      "variant), so there is nothing to compare it with here.")
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  modes = [m.strip() for m in FLAGS.modes if m.strip()]
+  bad = sorted(set(modes) - set(MODES))
+  if bad or not modes:
+    raise app.UsageError(f"--modes: unknown {bad}; choose from {', '.join(MODES)}.")
+  config = FLAGS.config
+  batch = FLAGS.batch_size or int(config.global_batch_size)
+  run_benchmark(config, config_flags.get_config_filename(FLAGS["config"]), batch, modes,
+                FLAGS.warmup, FLAGS.repeats, FLAGS.steps, FLAGS.matmul_size, FLAGS.attention)
+
+
+if __name__ == "__main__":
+  define_flags()
+  config_lib.check_overrides(sys.argv)
+  app.run(main)
