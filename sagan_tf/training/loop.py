@@ -20,12 +20,12 @@ import tensorflow as tf
 
 from sagan_tf import config as config_lib
 from sagan_tf import data as data_lib
+from sagan_tf import visualization
 from sagan_tf.training import checkpoint as ckpt_lib
 from sagan_tf.training import summaries
 from sagan_tf.training.gan_step import GANTrainer
 from sagan_tf.training.strategy import is_chief
 
-ATTENTION_QUERY_FRACTIONS = ((0.3, 0.25), (0.5, 0.5), (0.7, 0.75))  # (y, x) / resolution
 
 
 class _StopRequest:
@@ -125,8 +125,7 @@ class _Reporter:
 
   def images(self, step):
     cols = max(int(np.sqrt(self.config.num_image_samples)), 1)
-    r = self.config.resolution
-    points = [(int(fy * r), int(fx * r)) for fy, fx in ATTENTION_QUERY_FRACTIONS]
+    points = visualization.default_points(self.config.resolution, 3)
     with self.writer.as_default(step=step):
       for name, g in (("ema", self.trainer.ema_generator), ("raw", self.trainer.generator)):
         images, maps = g(self.z, self.labels, training=False, return_attention=True)
