@@ -43,3 +43,29 @@ def test_unknown_override_fails_cleanly_before_training(tmp_path):
   assert "Unknown config key 'num_step'" in result.stderr
   assert "Traceback" not in result.stderr
   assert not (tmp_path / "w").exists()
+
+
+def test_sigterm_saves_a_checkpoint_and_exits(tmp_path):
+  # Preemption: SIGTERM lets the current loop finish, saves, and exits 0.
+  import signal
+  import time
+  workdir = str(tmp_path / "preempted")
+  cmd = [sys.executable, "-m", "sagan_tf.train", "--config=experiments/cpu_demo.py",
+         f"--workdir={workdir}", "--config.num_train_steps=100000",
+         "--config.checkpoint_every_steps=100000"] + TINY
+  proc = subprocess.Popen(cmd, cwd=REPO, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
+                          stderr=subprocess.PIPE, text=True)
+  lines = []
+  deadline = time.time() + 600
+  while time.time() < deadline:
+    line = proc.stderr.readline()
+    lines.append(line)
+    if "step 2/100000" in line or not line:
+      break
+  proc.send_signal(signal.SIGTERM)
+  _, rest = proc.communicate(timeout=300)
+  log = "".join(lines) + rest
+  assert proc.returncode == 0, log[-3000:]
+  assert "on request; checkpoint saved" in log
+  steps = [ckpt_lib.checkpoint_step(p) for p in ckpt_lib.list_checkpoints(workdir)]
+  assert len(steps) == 1 and steps[0] >= 2 and steps[0] % 2 == 0  # a whole loop, saved
