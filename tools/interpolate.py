@@ -29,8 +29,6 @@ flags.DEFINE_list("classes", None, "latent: the class of each row (default 0); c
 flags.DEFINE_integer("rows", 4, "class mode: number of z's (rows).")
 flags.DEFINE_integer("steps", 8, "Interpolation steps (columns), >= 2, endpoints included.")
 flags.DEFINE_enum("method", "slerp", ["slerp", "linear"], "latent mode: z interpolation.")
-flags.DEFINE_float("truncation", 0.0, "0: z ~ N(0, I); > 0: truncated normal at this bound.")
-flags.DEFINE_integer("seed", 0, "Noise seed.")
 flags.DEFINE_integer("scale", 1, "Integer upscaling of each image.")
 flags.DEFINE_integer("pad", 2, "Pixels between images.")
 flags.DEFINE_string("out", "interpolation.png", "Output PNG path.")

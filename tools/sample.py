@@ -22,8 +22,6 @@ tool_flags.define_flags()
 flags.DEFINE_list("classes", None, "Class ids, one row each (default: 0..min(10, classes)-1; "
                   "an unconditional model draws one row).")
 flags.DEFINE_integer("per_class", 8, "Samples per class (columns).")
-flags.DEFINE_float("truncation", 0.0, "0: z ~ N(0, I); > 0: truncated normal at this bound.")
-flags.DEFINE_integer("seed", 0, "Noise seed.")
 flags.DEFINE_bool("shared_z", False, "Use the same z in every row (compare classes).")
 flags.DEFINE_integer("scale", 1, "Integer upscaling of each image.")
 flags.DEFINE_integer("pad", 2, "Pixels between images.")

@@ -29,8 +29,6 @@ flags.DEFINE_integer("num_points", 4, "Number of default points when --points is
 flags.DEFINE_enum("d_image", "real", ["real", "generated", "none"],
                   "D's input (workdir only): a real image from the dataset (falls back to the "
                   "generated one if the data cannot be loaded), the generated image, or no D.")
-flags.DEFINE_float("truncation", 0.0, "0: z ~ N(0, I); > 0: truncated normal at this bound.")
-flags.DEFINE_integer("seed", 0, "Noise seed.")
 flags.DEFINE_integer("scale", 0, "Panel upscaling (0: automatic, panels of at least 128 px).")
 flags.DEFINE_string("out", "attention.png", "Output PNG path.")
 FLAGS = flags.FLAGS

@@ -10,7 +10,7 @@ flags.disclaim_key_flags()  # the flags belong to (and show in --help of) the ca
 
 
 def define_flags():
-  """Defines --config, --workdir, --export_dir, --checkpoint, --use_ema."""
+  """Defines --config, --workdir, --export_dir, --checkpoint, --use_ema, --seed, --truncation."""
   config_flags.DEFINE_config_file(
       "config", None, "Experiment config file (experiments/<name>.py) the workdir was "
       "trained with; --config.key=value overrides. Needed with --workdir.", lock_config=False)
@@ -18,6 +18,8 @@ def define_flags():
   flags.DEFINE_string("export_dir", None, "An export: BASE (latest version) or BASE/<version>.")
   flags.DEFINE_string("checkpoint", None, "A specific ckpt-N path (default: latest in workdir).")
   flags.DEFINE_bool("use_ema", True, "With --workdir: use the EMA generator (else the raw one).")
+  flags.DEFINE_integer("seed", 0, "Noise seed (as the export's generate_from_seed).")
+  flags.DEFINE_float("truncation", 0.0, "0: z ~ N(0, I); > 0: truncated normal at this bound.")
 
 
 def sampler_from_flags():
