@@ -1,10 +1,13 @@
-"""Two worker processes train together with MultiWorkerMirroredStrategy on 127.0.0.1."""
+"""Two worker processes train together with MultiWorkerMirroredStrategy on 127.0.0.1, and
+stop together when one of them is preempted."""
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 
 import tensorflow as tf
 
@@ -12,9 +15,9 @@ from sagan_tf.training import checkpoint as ckpt_lib
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ["--config.g_ch=8", "--config.d_ch=8", "--config.num_classes=4",
-        "--config.global_batch_size=4", "--config.num_train_steps=2",
-        "--config.steps_per_loop=1", "--config.checkpoint_every_steps=1",
-        "--config.log_every_steps=1", "--config.image_every_steps=2",
+        "--config.global_batch_size=4", "--config.num_train_steps=100000",
+        "--config.steps_per_loop=1", "--config.checkpoint_every_steps=100000",
+        "--config.log_every_steps=1", "--config.image_every_steps=100000",
         "--config.num_image_samples=4"]
 
 
@@ -28,7 +31,9 @@ def _free_ports(n):
   return ports
 
 
-def test_two_workers_train_together(tmp_path):
+def test_two_workers_train_together_and_stop_together(tmp_path):
+  # Both workers train; then only worker 1 gets SIGTERM (a preempted VM): both must stop after
+  # the same loop, save one checkpoint together, and exit 0.
   workers = [f"127.0.0.1:{p}" for p in _free_ports(2)]
   workdir = str(tmp_path / "w")
   procs = []
@@ -38,12 +43,21 @@ def test_two_workers_train_together(tmp_path):
     cmd = [sys.executable, "-m", "sagan_tf.train", "--strategy=multi_worker",
            f"--config={os.path.join(REPO, 'experiments', 'cpu_demo.py')}",
            f"--workdir={workdir}"] + TINY
-    procs.append(subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, text=True))
-  outputs = [p.communicate(timeout=600)[0] for p in procs]
+    procs.append(subprocess.Popen(cmd, env=env, cwd=REPO, stderr=subprocess.PIPE, text=True))
+  chief_log = []
+  deadline = time.time() + 600
+  while time.time() < deadline:
+    line = procs[0].stderr.readline()
+    chief_log.append(line)
+    if "step 2/" in line or not line:
+      break
+  procs[1].send_signal(signal.SIGTERM)
+  outputs = ["".join(chief_log) + procs[0].communicate(timeout=600)[1],
+             procs[1].communicate(timeout=600)[1]]
   for p, out in zip(procs, outputs):
     assert p.returncode == 0, out[-3000:]
-  assert "step 2/2" in outputs[0]
-  latest = tf.train.latest_checkpoint(ckpt_lib.checkpoint_dir(workdir))
-  assert latest and ckpt_lib.checkpoint_step(latest) == 2
+  assert "step 2/" in outputs[0]
+  assert "on request; checkpoint saved" in outputs[0]
+  steps = [ckpt_lib.checkpoint_step(p) for p in ckpt_lib.list_checkpoints(workdir)]
+  assert len(steps) == 1 and steps[0] >= 2
   assert not os.path.exists(os.path.join(workdir, "tmp_worker", "1"))

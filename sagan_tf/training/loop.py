@@ -56,6 +56,28 @@ class _StopRequest:
       signal.signal(sig, handler)
 
 
+def _stop_agreement(strategy):
+  """Returns agree(local_flag) -> bool: True when any worker was asked to stop.
+
+  With several workers the checkpoint save is collective, so a SIGTERM seen by one worker must
+  stop all of them after the same loop: the flag is all-reduced (SUM > 0) once per loop.
+  """
+  resolver = getattr(strategy, "cluster_resolver", None)
+  try:
+    workers = resolver.cluster_spec().num_tasks("worker") if resolver else 1
+  except ValueError:  # no 'worker' job
+    workers = 1
+  if workers <= 1:
+    return lambda flag: flag
+
+  @tf.function
+  def any_worker(flag):
+    per_replica = strategy.run(lambda: tf.identity(flag))
+    return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+
+  return lambda flag: bool(any_worker(tf.constant(float(flag))) > 0)
+
+
 def _check_inputs(config, strategy):
   config_lib.validate(config)
   n = strategy.num_replicas_in_sync
@@ -172,6 +194,7 @@ def train_and_evaluate(config, workdir, strategy=None):
   iterator = _distributed_iterator(config, strategy, step)
   reporter = _Reporter(config, trainer, writer, step)
   metrics = None
+  agree = _stop_agreement(strategy)
   with _StopRequest() as stop:
     while step < config.num_train_steps:
       previous = step
@@ -189,9 +212,10 @@ def train_and_evaluate(config, workdir, strategy=None):
         reporter.scalars(step, metrics)
       if crossed(config.image_every_steps):
         reporter.images(step)
-      if crossed(config.checkpoint_every_steps) or stop.requested:
+      stopping = agree(stop.requested)
+      if crossed(config.checkpoint_every_steps) or stopping:
         manager.save(checkpoint_number=step)
-      if stop.requested:
+      if stopping:
         logging.info("Stopped at step %d on request; checkpoint saved.", step)
         break
   writer.flush()
