@@ -28,17 +28,6 @@ def _saved_model_cli():
 
 
 @pytest.fixture(scope="session")
-def tiny(tmp_path_factory):
-  return tiny_sagan.shared(tmp_path_factory)
-
-
-@pytest.fixture(scope="session")
-def exported(tmp_path_factory):
-  """The in-memory EMA generator exported (library call) to BASE/1: (base, version dir)."""
-  return tiny_sagan.shared_export(tmp_path_factory)
-
-
-@pytest.fixture(scope="session")
 def loaded(tmp_path_factory):
   return tiny_sagan.shared_loaded(tmp_path_factory)
 

@@ -19,16 +19,6 @@ POINTS = [(4, 4), (16, 16), (28, 8)]
 
 
 @pytest.fixture(scope="session")
-def tiny(tmp_path_factory):
-  return tiny_sagan.shared(tmp_path_factory)
-
-
-@pytest.fixture(scope="session")
-def exported(tmp_path_factory):
-  return tiny_sagan.shared_export(tmp_path_factory)
-
-
-@pytest.fixture(scope="session")
 def keras_sampler(tiny):
   """The in-memory EMA generator and D (what the workdir's checkpoint holds)."""
   return sampler_lib.KerasSampler(tiny["ema_generator"], tiny["discriminator"])
