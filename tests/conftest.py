@@ -1,6 +1,7 @@
 """Shared test setup: quiet TF logs, 2 logical CPU devices (for MirroredStrategy tests), and
 the tiny trained workdir / export fixtures of tests/tiny_sagan.py."""
 
+import itertools
 import os
 import sys
 
@@ -17,6 +18,20 @@ try:
       _cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2)
 except RuntimeError:
   pass  # already initialized
+
+_COLLECTIVE_KEY_BASES = itertools.count(1)
+
+
+@pytest.fixture
+def two_cpu_strategy():
+  """A MirroredStrategy over the 2 logical CPU devices, with its own collective keys.
+
+  TensorFlow starts every MirroredStrategy of a process at the same collective group and
+  instance keys; a key reused for a tensor of another shape (another test's all-reduce in the
+  same pytest worker) aborts the collective. The binaries make one strategy per process.
+  """
+  tf.distribute.MirroredStrategy._collective_key_base = 100_000 * next(_COLLECTIVE_KEY_BASES)
+  return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 
 
 @pytest.fixture(scope="session")

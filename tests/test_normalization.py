@@ -122,10 +122,8 @@ def test_cross_replica_single_device_is_plain_batch_norm():
 
 
 @pytest.mark.parametrize("cross_replica", [True, False])
-def test_mirrored_strategy_two_replicas(cross_replica):
-  devices = [d.name for d in tf.config.list_logical_devices("CPU")][:2]
-  assert len(devices) == 2, "conftest should create 2 logical CPU devices"
-  strategy = tf.distribute.MirroredStrategy(devices)
+def test_mirrored_strategy_two_replicas(cross_replica, two_cpu_strategy):
+  strategy = two_cpu_strategy
   assert strategy.num_replicas_in_sync == 2
   rng = np.random.default_rng(4)
   x, labels = data(rng)

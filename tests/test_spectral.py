@@ -263,10 +263,9 @@ def test_get_config_round_trip(cls, kwargs, shape):
   assert [w.trainable for w in clone.weights] == [w.trainable for w in layer.weights]
 
 
-def test_u_update_under_mirrored_strategy():
+def test_u_update_under_mirrored_strategy(two_cpu_strategy):
   """u is assigned in replica context (aggregation only_first_replica); every copy gets u'."""
-  devices = [d.name for d in tf.config.list_logical_devices("CPU")][:2]
-  strategy = tf.distribute.MirroredStrategy(devices)
+  strategy = two_cpu_strategy
   rng = np.random.default_rng(6)
   with strategy.scope():
     layer, _ = make_layer("dense", rng)

@@ -47,7 +47,7 @@ def test_resume_equals_uninterrupted_run(tmp_path):
     np.testing.assert_allclose(a[k], b[k], atol=1e-5, rtol=0, err_msg=k)
 
 
-def test_two_replicas_match_one_replica(tmp_path):
+def test_two_replicas_match_one_replica(tmp_path, two_cpu_strategy):
   # Cross-replica BN, so per-replica moments cannot differ; noise is sliced from a global draw.
   # Every G bias but the head's feeds a BN, so its true gradient is 0 and what is computed is
   # float32 round-off; Adam with epsilon 1e-8 turns that into full-size steps of random sign.
@@ -55,7 +55,7 @@ def test_two_replicas_match_one_replica(tmp_path):
   # is the distribution logic, not round-off amplification.
   config = tiny_config(num_train_steps=2, cross_replica_bn=True, adam_epsilon=1e-3)
   one = tf.distribute.OneDeviceStrategy("/cpu:0")
-  two = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+  two = two_cpu_strategy
   train_and_evaluate(config, str(tmp_path / "one"), one)
   train_and_evaluate(config, str(tmp_path / "two"), two)
   a, b = _weights(tmp_path / "one", config), _weights(tmp_path / "two", config)
@@ -91,8 +91,9 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
     (dict(dataset="imagenet_please"), None, "dataset"),
     (dict(dataset="folder", data_dir="/no/such/dir"), None, "/no/such/dir"),
 ])
-def test_bad_input_fails_before_touching_workdir(tmp_path, overrides, strategy, match):
-  strat = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]) if strategy else None
+def test_bad_input_fails_before_touching_workdir(tmp_path, overrides, strategy, match,
+                                                two_cpu_strategy):
+  strat = two_cpu_strategy if strategy else None
   workdir = tmp_path / "w"
   with pytest.raises((ValueError, FileNotFoundError), match=match):
     train_and_evaluate(tiny_config(**overrides), str(workdir), strat)
