@@ -397,39 +397,36 @@ def _restore(model, snapshot):
     w.assign(snapshot[w.path])
 
 
+def _assert_xla_matches_eager(model, call, args, tolerance):
+  """call(*args) compiled with XLA gives the eager output (within tolerance) and the same state
+  updates (u, BN moving statistics), both starting from the same weights."""
+  snapshot = state(model)
+  eager = call(*args).numpy()
+  eager_state = state(model)
+  _restore(model, snapshot)
+  xla = tf.function(call, jit_compile=True)(*[tf.constant(a) for a in args]).numpy()
+  assert np.max(np.abs(xla - eager)) < tolerance(eager)
+  xla_state = state(model)
+  for name in snapshot:
+    np.testing.assert_allclose(xla_state[name], eager_state[name], rtol=1e-4, atol=1e-5,
+                               err_msg=name)
+
+
 @pytest.mark.parametrize("training", [False, True])
 def test_generator_xla_matches_eager(training):
   rng = np.random.default_rng(7)
   g = small_g(32, attention=(16,)).build_weights()
   _randomize(g, rng)
   z, _, labels = inputs(rng, 4)
-  snapshot = state(g)
-  eager = g(z, labels, training=training).numpy()
-  eager_state = state(g)
-  _restore(g, snapshot)
-  fn = tf.function(lambda z, l: g(z, l, training=training), jit_compile=True)
-  xla = fn(tf.constant(z), tf.constant(labels)).numpy()
-  assert np.max(np.abs(xla - eager)) < 1e-4
-  xla_state = state(g)
-  for name in snapshot:  # the same state updates (u, BN moving statistics)
-    np.testing.assert_allclose(xla_state[name], eager_state[name], rtol=1e-4, atol=1e-5,
-                               err_msg=name)
+  _assert_xla_matches_eager(g, lambda z, l: g(z, l, training=training), (z, labels),
+                            lambda eager: 1e-4)
 
 
 def test_discriminator_xla_matches_eager():
-  update_u = True  # the real-data pass: the forward pass plus the u assigns
+  # The real-data pass: the forward pass plus the u assigns.
   rng = np.random.default_rng(8)
   d = small_d(32, attention=(16,)).build_weights()
   _randomize(d, rng)
   _, x, labels = inputs(rng, 4)
-  snapshot = state(d)
-  eager = d(x, labels, update_u=update_u).numpy()
-  eager_state = state(d)
-  _restore(d, snapshot)
-  fn = tf.function(lambda x, l: d(x, l, update_u=update_u), jit_compile=True)
-  xla = fn(tf.constant(x), tf.constant(labels)).numpy()
-  assert np.max(np.abs(xla - eager)) < 1e-4 * max(1.0, np.max(np.abs(eager)))
-  xla_state = state(d)
-  for name in snapshot:
-    np.testing.assert_allclose(xla_state[name], eager_state[name], rtol=1e-4, atol=1e-5,
-                               err_msg=name)
+  _assert_xla_matches_eager(d, lambda x, l: d(x, l, update_u=True), (x, labels),
+                            lambda eager: 1e-4 * max(1.0, np.max(np.abs(eager))))
