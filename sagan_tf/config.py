@@ -13,6 +13,9 @@ from sagan_tf.models import Discriminator, Generator, SUPPORTED_RESOLUTIONS
 
 DATASETS = ("synthetic", "tfds", "folder", "tfrecord")
 MIXED_PRECISION = ("", "mixed_bfloat16", "mixed_float16")
+SUBSTEP_ORDERS = ("g_then_d", "d_then_g")
+SAMPLE_BN_STATS = ("standing", "moving", "batch")
+ATTENTION_IMPLS = ("auto", "naive", "blocked")
 
 
 def base_config():
@@ -31,6 +34,7 @@ def base_config():
   c.bn_momentum = 0.999
   c.head_bn_momentum = 0.9999
   c.cross_replica_bn = False      # authors: per-replica moments; TF-GAN TPU: cross-replica
+  c.attention_impl = "auto"       # one of ATTENTION_IMPLS: how SelfAttention computes (same math)
   # Data.
   c.dataset = "synthetic"         # one of DATASETS
   c.tfds_name = "imagenet2012"
@@ -43,6 +47,8 @@ def base_config():
   c.global_batch_size = 256
   c.num_train_steps = 1_000_000
   c.d_steps = 1
+  c.substep_order = "g_then_d"    # authors: tfgan.gan_train with sequential hooks runs the G
+                                  # sub-step, then the D sub-step(s); "d_then_g" also offered
   c.g_lr = 1e-4
   c.d_lr = 4e-4
   c.beta1 = 0.0
@@ -66,6 +72,10 @@ def base_config():
   c.eval_batch_size = 100
   c.eval_use_ema = True
   c.eval_truncation = 0.0         # 0: plain N(0, I); > 0: truncated normal at this bound
+  # Sampling (evaluation, export, tools, training image summaries): which BN statistics.
+  c.sample_bn_stats = "standing"  # authors' evaluation: "moving"; see SAMPLE_BN_STATS
+  c.standing_stats_batches = 20   # K train-mode passes averaged for "standing"
+  c.standing_stats_batch_size = 64  # B images per pass for "standing"
   c.eval_split = "train"
   c.classifier_path = ""          # '' -> TF-GAN's TF-Hub Inception module
   c.eval_stats_dir = ""           # real-data statistics cache; '' -> WORKDIR/eval/real_stats
@@ -87,11 +97,18 @@ def validate(config):
   need(config.dataset in DATASETS, f"dataset={config.dataset!r}; choose one of {DATASETS}.")
   need(config.mixed_precision in MIXED_PRECISION,
        f"mixed_precision={config.mixed_precision!r}; choose one of {MIXED_PRECISION}.")
+  need(config.substep_order in SUBSTEP_ORDERS,
+       f"substep_order={config.substep_order!r}; choose one of {SUBSTEP_ORDERS}.")
+  need(config.sample_bn_stats in SAMPLE_BN_STATS,
+       f"sample_bn_stats={config.sample_bn_stats!r}; choose one of {SAMPLE_BN_STATS}.")
+  need(config.attention_impl in ATTENTION_IMPLS,
+       f"attention_impl={config.attention_impl!r}; choose one of {ATTENTION_IMPLS}.")
   need(config.loss in ("hinge", "non_saturating", "wasserstein"),
        f"loss={config.loss!r}; choose hinge, non_saturating or wasserstein.")
   for key in ("g_ch", "d_ch", "z_dim", "global_batch_size", "num_train_steps", "d_steps",
               "steps_per_loop", "checkpoint_every_steps", "keep_checkpoints",
-              "log_every_steps", "eval_batch_size", "eval_num_samples"):
+              "log_every_steps", "eval_batch_size", "eval_num_samples",
+              "standing_stats_batches", "standing_stats_batch_size"):
     need(int(config[key]) >= 1, f"{key}={config[key]} must be >= 1.")
   need(config.num_classes >= 0, f"num_classes={config.num_classes} must be >= 0.")
   need(0.0 <= config.ema_decay < 1.0, f"ema_decay={config.ema_decay} must be in [0, 1).")
@@ -140,3 +157,38 @@ def check_overrides(argv, flag="config"):
       if key not in keys:
         raise SystemExit(f"Unknown config key {key!r} in {arg!r}. Known keys: "
                          f"{', '.join(sorted(keys))}.")
+
+
+RECORD_FILE = "config.json"
+
+
+def config_from_dict(values):
+  """Returns base_config() updated with a plain dict (as JSON stores it; lists become tuples
+  where the schema has tuples). Raises ValueError naming unknown keys."""
+  c = base_config()
+  unknown = sorted(set(values) - set(c.keys()))
+  if unknown:
+    raise ValueError(f"Unknown config key(s) {unknown}: not in sagan_tf.config.base_config().")
+  for key, value in values.items():
+    c[key] = tuple(value) if isinstance(c[key], tuple) else value
+  return c
+
+
+def recorded_config(workdir):
+  """The config in effect for the latest training of workdir, from workdir/config.json.
+
+  config.json (written by training) is {"config": {key: value} in effect now, "history":
+  [{"from_step": 0, "config": {...}}, {"from_step": S, "changes": {key: [old, new]}}, ...]};
+  an older flat {key: value} file is read as that config. Raises FileNotFoundError when the
+  workdir has no config.json.
+  """
+  import json  # pylint: disable=import-outside-toplevel
+  import os  # pylint: disable=import-outside-toplevel
+  path = os.path.join(workdir, RECORD_FILE)
+  if not os.path.isfile(path):
+    raise FileNotFoundError(
+        f"{path} not found: {workdir!r} is not a training workdir, or it was never trained. "
+        f"Pass --config=experiments/<name>.py, or train first.")
+  with open(path) as f:
+    record = json.load(f)
+  return config_from_dict(record["config"] if "config" in record else record)

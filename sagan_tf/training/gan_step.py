@@ -1,8 +1,11 @@
 """The distributed SAGAN training iteration, as in the authors' code.
 
-One iteration = `d_steps` discriminator sub-steps, each with a fresh real batch, fresh
-z ~ N(0, I) and fresh uniform fake labels, then one generator sub-step with fresh z and labels;
-then the step counter and the EMA generator are updated. Spectral-norm u moves on every G
+One iteration = one generator sub-step with fresh z and labels and `d_steps` discriminator
+sub-steps, each with a fresh real batch, fresh z ~ N(0, I) and fresh uniform fake labels, in
+the order config.substep_order says: "g_then_d" (default) is the authors' train_imagenet.py
+(tfgan.gan_train with get_sequential_train_hooks runs the G step, then the D step);
+"d_then_g" is the order of many later implementations. Then the step counter and the EMA
+generator are updated. Spectral-norm u moves on every G
 forward pass and on D's real-data pass, not on D's fake-data pass. Losses are per example,
 reduced with the global batch size, and the Keras optimizers sum gradients over replicas.
 
@@ -88,29 +91,45 @@ class GANTrainer:
     grads = tape.gradient(scaled_loss, variables)
     optimizer.apply_gradients(zip(grads, variables))  # unscales under loss scaling
 
-  def _replica_step(self, real_batches, step):
+  def _d_substep(self, images, labels, step, k, per_replica):
+    """D sub-step k: hinge loss on a real batch and on G(z_k, y_k); u moves on real data only."""
     g, d, c = self.generator, self.discriminator, self.config
-    per_replica = self.global_batch // self.strategy.num_replicas_in_sync
-    for k, (images, labels) in enumerate(real_batches):
-      # Static shapes for XLA / TPU (some strategies' iterators drop the batch dimension).
-      images = tf.ensure_shape(images, [per_replica, c.resolution, c.resolution, 3])
-      labels = tf.ensure_shape(labels, [per_replica])
-      z, fake_labels = self._noise(step, k, per_replica)
-      fake = tf.stop_gradient(g(z, fake_labels, training=True))
-      with tf.GradientTape() as tape:
-        d_real = d(images, labels, training=True, update_u=True)
-        d_fake = d(fake, fake_labels, training=True, update_u=False)
-        d_loss = tf.nn.compute_average_loss(self.d_loss_fn(d_real, d_fake),
-                                            global_batch_size=self.global_batch)
-        d_scaled = self._scaled(self.d_optimizer, d_loss)
-      self._apply(self.d_optimizer, tape, d_scaled, d.trainable_variables)
-    z, fake_labels = self._noise(step, len(real_batches), per_replica)
+    # Static shapes for XLA / TPU (some strategies' iterators drop the batch dimension).
+    images = tf.ensure_shape(images, [per_replica, c.resolution, c.resolution, 3])
+    labels = tf.ensure_shape(labels, [per_replica])
+    z, fake_labels = self._noise(step, k, per_replica)
+    fake = tf.stop_gradient(g(z, fake_labels, training=True))
+    with tf.GradientTape() as tape:
+      d_real = d(images, labels, training=True, update_u=True)
+      d_fake = d(fake, fake_labels, training=True, update_u=False)
+      d_loss = tf.nn.compute_average_loss(self.d_loss_fn(d_real, d_fake),
+                                          global_batch_size=self.global_batch)
+      d_scaled = self._scaled(self.d_optimizer, d_loss)
+    self._apply(self.d_optimizer, tape, d_scaled, d.trainable_variables)
+    return d_loss, d_real, d_fake
+
+  def _g_substep(self, step, per_replica):
+    """The G sub-step, with the noise of sub-step index d_steps (whatever the order)."""
+    g, d = self.generator, self.discriminator
+    z, fake_labels = self._noise(step, self.config.d_steps, per_replica)
     with tf.GradientTape() as tape:
       g_fake = d(g(z, fake_labels, training=True), fake_labels, training=True, update_u=False)
       g_loss = tf.nn.compute_average_loss(self.g_loss_fn(g_fake),
                                           global_batch_size=self.global_batch)
       g_scaled = self._scaled(self.g_optimizer, g_loss)
     self._apply(self.g_optimizer, tape, g_scaled, g.trainable_variables)
+    return g_loss
+
+  def _replica_step(self, real_batches, step):
+    """One iteration on this replica, in config.substep_order (authors: G, then D)."""
+    per_replica = self.global_batch // self.strategy.num_replicas_in_sync
+    g_first = self.config.substep_order == "g_then_d"
+    if g_first:
+      g_loss = self._g_substep(step, per_replica)
+    for k, (images, labels) in enumerate(real_batches):
+      d_loss, d_real, d_fake = self._d_substep(images, labels, step, k, per_replica)
+    if not g_first:
+      g_loss = self._g_substep(step, per_replica)
     mean = lambda x: tf.reduce_sum(x) / self.global_batch
     return {"d_loss": d_loss, "g_loss": g_loss, "d_real": mean(d_real), "d_fake": mean(d_fake)}
 
