@@ -173,6 +173,14 @@ def write_summaries(workdir, config, step, metric_values):
   writer.close()
 
 
+def latents(config, start, num):
+  """Samples start .. start + num - 1 of the evaluation: z float32 [num, z_dim] (rows of
+  seeded_noise(config.seed, ..., eval_truncation)) and labels int32 [num] (seeded_labels).
+  Works eagerly and in tf.function (start, num: int scalars)."""
+  z = noise.seeded_noise(config.seed, num, config.z_dim, config.eval_truncation, start=start)
+  return z, noise.seeded_labels(config.seed, num, config.num_classes, start=start)
+
+
 class Evaluator:
   """Holds the classifier and the real statistics; evaluates generators.
 
@@ -210,8 +218,7 @@ class Evaluator:
 
     @tf.function(reduce_retracing=True)
     def run(start, b):
-      z = noise.seeded_noise(c.seed, b, c.z_dim, c.eval_truncation, start=start)
-      labels = noise.seeded_labels(c.seed, b, c.num_classes, start=start)
+      z, labels = latents(c, start, b)
       return sampling(z, labels), labels
 
     def batches():
