@@ -46,7 +46,7 @@ def main(argv):
     scale = FLAGS.scale or max(1, -(-128 // r))
     rows = visualization.attention_rows(sampler, label=FLAGS.label, seed=FLAGS.seed,
                                         truncation=FLAGS.truncation, d_image=FLAGS.d_image,
-                                        config=FLAGS.config)
+                                        config=sampler.config)
     if not rows:
       raise ValueError(f"{sampler.source} has no attention layers.")
     figure = visualization.attention_figure(rows, points, scale=scale)

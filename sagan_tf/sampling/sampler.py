@@ -51,6 +51,7 @@ class Sampler:
   has_discriminator = False
   bn_stats = None
   max_batch = DEFAULT_MAX_BATCH
+  config = None  # a workdir's config (e.g. for its dataset); None for an export
 
   def check_count(self, n):
     """Raises ValueError if a request of n images exceeds max_batch."""
@@ -134,8 +135,10 @@ class KerasSampler(Sampler):
     restored = checkpoint_lib.restore_models(config, workdir, checkpoint)
     g = restored["ema_generator" if use_ema else "generator"]
     which = "EMA generator" if use_ema else "generator"
-    return cls(g, restored["discriminator"], bn_stats=bn_stats, max_batch=max_batch,
-               source=f"{which} of {restored['path']} (step {restored['step']})")
+    sampler = cls(g, restored["discriminator"], bn_stats=bn_stats, max_batch=max_batch,
+                  source=f"{which} of {restored['path']} (step {restored['step']})")
+    sampler.config = config
+    return sampler
 
   def _generate(self, z, labels, return_attention, generator=None):
     g = generator or self.generator
