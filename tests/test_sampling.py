@@ -243,3 +243,14 @@ def test_workdir_config_is_the_recorded_one_and_a_given_one_must_agree(tiny, tmp
     sampling_flags.workdir_config(str(tmp_path / "missing"))
   # A workdir without a recording accepts a given config as is.
   assert sampling_flags.workdir_config(str(tmp_path / "untrained"), given) is given
+
+
+def test_sampling_copies_are_freed_with_their_traced_passes(generator):
+  """A long evaluation job prepares a copy per checkpoint: none may stay alive."""
+  import gc  # pylint: disable=import-outside-toplevel
+  import weakref  # pylint: disable=import-outside-toplevel
+  model = bn_stats.prepare(generator, bn_stats.BNStats("standing", batches=1, batch_size=2)).model
+  ref = weakref.ref(model)
+  del model
+  gc.collect()
+  assert ref() is None

@@ -125,20 +125,22 @@ _PASS_FUNCTIONS = weakref.WeakKeyDictionary()  # copy -> {(B, truncation): trace
 
 def _pass_function(copy, batch_size, truncation):
   """tf.function(k) -> [(mean, variance)] of every BN in train-mode pass k of `copy` (traced
-  once per copy and settings; the BNs must have momentum 0 when it runs)."""
+  once per copy and settings; the BNs must have momentum 0 when it runs). The function holds
+  the copy weakly, so the cache entry goes when the copy does."""
   functions = _PASS_FUNCTIONS.setdefault(copy, {})
   key = (int(batch_size), float(truncation))
   if key not in functions:
-    layers = bn_layers(copy)
+    model_ref = weakref.ref(copy)
 
     @tf.function
     def batch_moments(k):
+      model = model_ref()
       start = tf.cast(k, tf.int64) * key[0]
-      z = noise.seeded_noise(STANDING_SEED, key[0], copy.z_dim, key[1], start=start)
-      labels = noise.seeded_labels(STANDING_SEED, key[0], copy.num_classes, start=start)
-      copy(z, labels if copy.num_classes else None, training=True, update_u=False)
+      z = noise.seeded_noise(STANDING_SEED, key[0], model.z_dim, key[1], start=start)
+      labels = noise.seeded_labels(STANDING_SEED, key[0], model.num_classes, start=start)
+      model(z, labels if model.num_classes else None, training=True, update_u=False)
       return [(tf.identity(layer.moving_mean), tf.identity(layer.moving_variance))
-              for layer in layers]
+              for layer in bn_layers(model)]
 
     functions[key] = batch_moments
   return functions[key]
