@@ -237,7 +237,7 @@ def test_export_is_atomic_and_refuses_overwrite(tiny, exported, tmp_path, monkey
   base = str(tmp_path / "base")
   for version, fail in ((3, True), (3, False), (None, False)):
     archive = _FakeArchive(base, version or 4, fail)
-    monkeypatch.setattr(exporter, "build_archive", lambda generator, a=archive: a)
+    monkeypatch.setattr(exporter, "build_archive", lambda generator, max_batch, a=archive: a)
     if fail:
       with pytest.raises(RuntimeError, match="disk full"):
         exporter.export_generator(tiny["ema_generator"], base, version=version)
