@@ -105,7 +105,7 @@ LIMIT_SCRIPT = textwrap.dedent("""
        truncation=tf.constant(0.0))
     print("NO ERROR")
   except tf.errors.InvalidArgumentError as e:
-    print("ERROR", e.message.splitlines()[0])
+    print("ERROR", " ".join(e.message.split()))
   print("GREW_KB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
 """)
 
