@@ -7,8 +7,8 @@ records (root/workdir/config.json), so binaries need no --config. The weights ar
 perturbed so that what the tests check matters: attention gamma != 0, per-class CBN tables
 differ, BN moving statistics are not the identity, and the EMA generator differs from G.
 shared(tmp_path_factory) builds it once per pytest process; shared_export(...) exports its EMA
-generator (library call: its own, moving, BN statistics) once. Job runs a command in the background (the slow subprocesses of
-the tests overlap instead of queueing).
+generator (library call: its own, moving, BN statistics) once. Job runs a command in the
+background (the slow subprocesses of the tests overlap instead of queueing).
 """
 
 import json
