@@ -1,26 +1,29 @@
 """Evaluates SAGAN checkpoints: IS, FID, KID, class accuracy, symmetry error.
 
-  python -m sagan_tf.evaluate --config=experiments/cpu_demo.py --workdir=DIR
+  python -m sagan_tf.evaluate --workdir=DIR [--config=experiments/cpu_demo.py]
       [--once] [--checkpoint=DIR/checkpoints/ckpt-N] [--num_samples=N] [--classifier_path=P]
-      [--use_ema=true|false] [--truncation=X] [--timeout_secs=S] [--poll_secs=S]
+      [--use_ema=true|false] [--truncation=X] [--bn_stats=standing|moving|batch]
+      [--bn_stats_batches=K] [--bn_stats_batch_size=B] [--timeout_secs=S] [--poll_secs=S]
       [--config.KEY=VALUE ...]
 
-Without --once it follows a training run: every new checkpoint is evaluated once, until the
-final step or --timeout_secs without a new checkpoint. Results: DIR/eval/results.jsonl and
-TensorBoard scalars in DIR/eval. All logic lives in sagan_tf.evaluation.
+The config is the one DIR recorded (DIR/config.json); a given --config must agree with it on
+the model's keys. Without --once it follows a training run: every new checkpoint is evaluated
+once, until the final step or --timeout_secs without a new checkpoint. Results:
+DIR/eval/results.jsonl and TensorBoard scalars in DIR/eval. All logic lives in
+sagan_tf.evaluation and sagan_tf.sampling.
 """
 
 import sys
 
 from absl import app
 from absl import flags
-from ml_collections import config_flags
 
 from sagan_tf import config as config_lib
 from sagan_tf import evaluation
+from sagan_tf.sampling import flags as sampling_flags
 
-_CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file "
-                                          "(experiments/*.py).", lock_config=True)
+sampling_flags.define_config_flag()
+sampling_flags.define_bn_flags()
 _WORKDIR = flags.DEFINE_string("workdir", None, "Training workdir (holds checkpoints/).")
 _ONCE = flags.DEFINE_bool("once", False, "Evaluate one checkpoint (--checkpoint or the latest) "
                           "and exit, instead of following the workdir.")
@@ -34,15 +37,21 @@ _TRUNCATION = flags.DEFINE_float("truncation", None, "Overrides config.eval_trun
 _TIMEOUT = flags.DEFINE_float("timeout_secs", 3600.0, "Continuous mode: stop after this long "
                               "without a new checkpoint.")
 _POLL = flags.DEFINE_float("poll_secs", 30.0, "Continuous mode: seconds between polls.")
-flags.mark_flags_as_required(["config", "workdir"])
+flags.mark_flags_as_required(["workdir"])
+FLAGS = flags.FLAGS
 
 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  try:
+    config = sampling_flags.workdir_config(_WORKDIR.value, FLAGS.config)
+  except (FileNotFoundError, ValueError) as e:
+    sys.exit(f"Error: {e}")
   config = evaluation.apply_overrides(
-      _CONFIG.value, num_samples=_NUM_SAMPLES.value, classifier_path=_CLASSIFIER.value,
-      use_ema=_USE_EMA.value, truncation=_TRUNCATION.value)
+      config, num_samples=_NUM_SAMPLES.value, classifier_path=_CLASSIFIER.value,
+      use_ema=_USE_EMA.value, truncation=_TRUNCATION.value, bn_stats=FLAGS.bn_stats,
+      bn_stats_batches=FLAGS.bn_stats_batches, bn_stats_batch_size=FLAGS.bn_stats_batch_size)
   if _ONCE.value or _CHECKPOINT.value:
     evaluation.evaluate_and_write(config, _WORKDIR.value, checkpoint_path=_CHECKPOINT.value)
   else:

@@ -94,7 +94,7 @@ def latent_interpolation(sampler, labels, steps, seed=0, truncation=0.0, method=
   method: 'slerp' (spherical, keeps |z| typical of a Gaussian) or 'linear'.
   Returns a uint8 image of len(labels) rows x steps columns.
   """
-  from sagan_tf.export import noise
+  from sagan_tf.sampling import noise
   interp = {"slerp": noise.slerp, "linear": noise.lerp}.get(method)
   if interp is None:
     raise ValueError(f"method must be 'slerp' or 'linear', got {method!r}.")

@@ -25,12 +25,14 @@ from sagan_tf import config as config_lib
 from sagan_tf import data
 from sagan_tf import evaluation
 from sagan_tf.evaluation import standin
+from sagan_tf.sampling import noise
 from sagan_tf.training import checkpoint as ckpt_lib
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FEATURE_DIM = 16
 TINY_FLAGS = ["--config.g_ch=8", "--config.d_ch=8", "--config.num_classes=3",
-              "--config.eval_batch_size=32", "--config.num_train_steps=20"]
+              "--config.eval_batch_size=32", "--config.num_train_steps=20",
+              "--config.standing_stats_batches=2", "--config.standing_stats_batch_size=8"]
 
 
 def tiny_config(classifier_path="", **overrides):
@@ -45,6 +47,7 @@ def tiny_config(classifier_path="", **overrides):
   c.eval_num_samples = 64
   c.eval_batch_size = 32
   c.classifier_path = classifier_path
+  c.standing_stats_batches, c.standing_stats_batch_size = 2, 8
   for k, v in overrides.items():
     c[k] = v
   return c
@@ -176,13 +179,12 @@ def test_job_end_to_end(tmp_path, classifier_dir, template):
   ev = CapturingEvaluator(config, workdir)
   thread = threading.Thread(target=trainer)
   thread.start()
-  start = time.time()
   try:
     records = evaluation.run_continuous(config, workdir, timeout_secs=100, poll_secs=0.1,
                                         evaluator=ev)
   finally:
     thread.join()
-  assert time.time() - start < 90  # stopped at the final step, not by the timeout
+  # Both checkpoints: it stopped at the final step (a timeout would have left out ckpt-20).
   assert [r["step"] for r in records] == [10, 20]
   m = records[-1]["metrics"]
   for key in ("fid", "kid", "inception_score", "class_accuracy", "symmetry_error",
@@ -199,15 +201,19 @@ def test_job_end_to_end(tmp_path, classifier_dir, template):
   assert m["class_accuracy"] == pytest.approx(
       np.mean(np.argmax(gen["logits"], 1) == gen["labels"]))
   assert set(np.unique(gen["labels"])) <= {0, 1, 2}
+  np.testing.assert_array_equal(gen["labels"], noise.seeded_labels(config.seed, 64, 3))
 
   lines = result_lines(workdir)
   assert [r["step"] for r in lines] == [10, 20]
   assert lines[1]["checkpoint"] == os.path.join(ckpt_lib.checkpoint_dir(workdir), "ckpt-20")
   assert lines[1]["generator"] == "ema" and lines[1]["num_samples"] == 64
   assert lines[1]["truncation"] == 0.0 and lines[1]["metrics"] == m and lines[1]["timestamp"]
+  assert lines[1]["bn_stats"] == {"mode": "standing", "batches": 2, "batch_size": 8,
+                                  "truncation": 0.0, "seed": -1}
   scalars = read_scalars(workdir)
-  assert scalars[("ema/fid", 20)] == pytest.approx(m["fid"], rel=1e-6)
-  assert ("ema/fid", 10) in scalars and ("ema/inception_score", 20) in scalars
+  assert scalars[("ema_standing2x8/fid", 20)] == pytest.approx(m["fid"], rel=1e-6)
+  assert ("ema_standing2x8/fid", 10) in scalars
+  assert ("ema_standing2x8/inception_score", 20) in scalars
 
   # Nothing is evaluated twice: --once on an evaluated checkpoint, a restarted continuous job.
   first = os.path.join(ckpt_lib.checkpoint_dir(workdir), "ckpt-10")
@@ -218,16 +224,26 @@ def test_job_end_to_end(tmp_path, classifier_dir, template):
   start = time.time()
   longer = tiny_config(classifier_dir, num_train_steps=1000)
   assert evaluation.run_continuous(longer, workdir, timeout_secs=0.5, poll_secs=0.1) == []
-  assert 0.4 < time.time() - start < 30
+  assert time.time() - start > 0.4
   assert len(result_lines(workdir)) == 2
 
-  # The binary, --once, another setting (raw G, truncation): a new line for the latest
-  # checkpoint, with the real statistics loaded from the cache, not recomputed.
+  # Another BN setting is another result: not skipped, a line of its own.
+  moving = tiny_config(classifier_dir, sample_bn_stats="moving")
+  other = evaluation.evaluate_and_write(moving, workdir, first)
+  assert "skipped" not in other and other["bn_stats"]["mode"] == "moving"
+  assert other["metrics"]["fid"] != lines[0]["metrics"]["fid"]
+  assert [r["bn_stats"]["mode"] for r in result_lines(workdir)] == [
+      "standing", "standing", "moving"]
+  assert ("ema_moving/fid", 10) in read_scalars(workdir)
+
+  # The binary, --once, another setting (raw G, truncation, batch statistics): a new line for
+  # the latest checkpoint, with the real statistics loaded from the cache, not recomputed.
   assert not real.loaded_from_cache and os.path.exists(real.path)
   mtime = os.stat(real.path).st_mtime_ns
   cmd = [sys.executable, "-m", "sagan_tf.evaluate", "--config=experiments/cpu_demo.py",
          *TINY_FLAGS, f"--workdir={workdir}", "--once", "--num_samples=64",
-         f"--classifier_path={classifier_dir}", "--use_ema=false", "--truncation=1.5"]
+         f"--classifier_path={classifier_dir}", "--use_ema=false", "--truncation=1.5",
+         "--bn_stats=batch"]
   env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="2")
   proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
   assert proc.returncode == 0, proc.stderr[-3000:]
@@ -236,14 +252,15 @@ def test_job_end_to_end(tmp_path, classifier_dir, template):
   assert os.stat(real.path).st_mtime_ns == mtime
   assert "generated images: 64/64" in proc.stderr  # progress lines
   lines = result_lines(workdir)
-  assert len(lines) == 3
-  r = lines[2]
+  assert len(lines) == 4
+  r = lines[3]
   assert r["step"] == 20  # the latest checkpoint
   assert r["generator"] == "raw" and r["truncation"] == 1.5 and r["num_samples"] == 64
+  assert r["bn_stats"]["mode"] == "batch"
   assert r["classifier"] == os.path.abspath(classifier_dir)
   assert all(np.isfinite(r["metrics"][k]) for k in ("fid", "kid", "inception_score"))
   assert r["metrics"]["fid"] != m["fid"]
-  assert ("raw_trunc1.5/fid", 20) in read_scalars(workdir)
+  assert ("raw_trunc1.5_batch/fid", 20) in read_scalars(workdir)
 
 
 def test_fid_same_data_vs_noise(classifier_dir):
@@ -259,19 +276,28 @@ def test_fid_same_data_vs_noise(classifier_dir):
   assert same * 10 < vs_noise, (same, vs_noise)
 
 
-def test_latents_truncation_and_labels():
+def test_evaluation_latents_are_generate_from_seeds(template):
+  """Sample i of the evaluation has the z the export's generate_from_seed gives for config.seed
+  (row i), whatever the batching, and the label seeded_labels gives."""
   from sagan_tf.evaluation import evaluator  # pylint: disable=g-import-not-at-top
-  z, y = evaluator.sample_latents(evaluator.latent_streams(0), 500, 16, 5, 0.5)
-  assert z.shape == (500, 16) and z.dtype == np.float32 and np.abs(z).max() <= 0.5
-  assert np.abs(z).max() > 0.45 and set(np.unique(y)) == set(range(5))
-  z, y = evaluator.sample_latents(evaluator.latent_streams(0), 500, 16, 0, 0.0)
-  assert np.abs(z).max() > 2.5 and not y.any()  # plain N(0, I); unconditional labels 0
-  assert abs(z.std() - 1.0) < 0.05
+  from sagan_tf.export import exporter  # pylint: disable=g-import-not-at-top
+  config = tiny_config(seed=11, eval_truncation=0.7)
+  batches = [evaluator.latents(config, start, num) for start, num in ((0, 4), (4, 4), (8, 2))]
+  z = np.concatenate([b[0].numpy() for b in batches])
+  labels = np.concatenate([b[1].numpy() for b in batches])
+  archive = exporter.build_archive(template[1]["ema_generator"],
+                                   ("serving_default", "generate_from_seed"))
+  served = archive.sagan_endpoints["generate_from_seed"](
+      seed=tf.constant(11, tf.int64), labels=tf.constant(labels),
+      truncation=tf.constant(0.7))
+  np.testing.assert_array_equal(z, served["z"].numpy())
+  np.testing.assert_array_equal(labels, noise.seeded_labels(11, 10, 3).numpy())
+  assert np.abs(z).max() < 0.7 and set(labels) <= {0, 1, 2} and len(set(labels)) > 1
 
 
 def test_generation_uses_inference_mode_and_fixed_latents(tmp_path, classifier_dir, template):
-  """BN with moving statistics (training=False): an image does not depend on the rest of its
-  batch, so batch sizes 8 and 32 give the same images; and the latents repeat per call."""
+  """BN with standing statistics, sampled in inference mode: an image does not depend on the
+  rest of its batch, so batch sizes 8 and 32 give the same images; the latents repeat."""
   _, models = template
   clf, outs = evaluation.Classifier(classifier_dir), []
   for bs in (8, 32):

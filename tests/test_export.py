@@ -15,7 +15,8 @@ import tensorflow as tf
 import tiny_sagan
 from tiny_sagan import NUM_CLASSES, RESOLUTION, Z_DIM
 
-from sagan_tf.export import exporter, noise
+from sagan_tf.export import exporter
+from sagan_tf.sampling import noise
 
 SEED, TRUNCATION = 123, 0.7
 
@@ -44,8 +45,7 @@ def jobs(tiny, exported, tmp_path_factory):
   run_dir = str(tmp_path_factory.mktemp("cli_run"))
   cli_base = str(tmp_path_factory.mktemp("cli_export"))
   os.makedirs(os.path.join(cli_base, "5"))  # an existing version: the CLI must pick 6
-  export_args = ["-m", "sagan_tf.export", f"--config={tiny['config_path']}",
-                 f"--workdir={tiny['workdir']}"]
+  export_args = ["-m", "sagan_tf.export", f"--workdir={tiny['workdir']}"]  # recorded config
   return {
       "parity": (tiny_sagan.python("-c", PARITY_SCRIPT, path, io, cwd=io), io),
       "show": tiny_sagan.Job(_saved_model_cli() + ["show", "--all", "--dir", path]),
@@ -56,8 +56,11 @@ def jobs(tiny, exported, tmp_path_factory):
           "--input_exprs", f"z=[{row},{row}];labels=[0,{NUM_CLASSES - 1}]",
           "--outdir", run_dir]), run_dir),
       "cli_export": (tiny_sagan.python(*export_args, f"--export_dir={cli_base}",
-                                       "--use_ema=false", "--warmup=true",
-                                       "--model_name=tiny"), cli_base),
+                                       "--use_ema=false", "--warmup=true", "--bn_stats=moving",
+                                       "--max_batch=8", "--model_name=tiny"), cli_base),
+      "cli_other_model": tiny_sagan.python(*export_args, "--config=experiments/cpu_demo.py",
+                                           f"--export_dir={cli_base}_other"),
+      "limit": tiny_sagan.python("-c", LIMIT_SCRIPT, path, cwd=io),
       # The existing version is refused before the config or anything else is loaded.
       "cli_refuse": tiny_sagan.python("-m", "sagan_tf.export", f"--workdir={tiny['workdir']}",
                                       f"--export_dir={base}", "--version=1"),
@@ -90,6 +93,23 @@ PARITY_SCRIPT = textwrap.dedent("""
 """).format(seed=SEED, truncation=TRUNCATION)
 
 
+LIMIT_SCRIPT = textwrap.dedent("""
+  import resource, sys
+  import tensorflow as tf
+  m = tf.saved_model.load(sys.argv[1])
+  fn = m.signatures["generate_from_seed"]
+  fn(seed=tf.constant(1, tf.int64), labels=tf.zeros([2], tf.int32), truncation=tf.constant(0.0))
+  before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+  try:
+    fn(seed=tf.constant(1, tf.int64), labels=tf.zeros([20000], tf.int32),
+       truncation=tf.constant(0.0))
+    print("NO ERROR")
+  except tf.errors.InvalidArgumentError as e:
+    print("ERROR", " ".join(e.message.split()))
+  print("GREW_KB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
+""")
+
+
 def test_layout_version_and_metadata(exported, jobs):
   del jobs  # started first, so they overlap with the in-process tests
   base, path = exported
@@ -102,15 +122,17 @@ def test_layout_version_and_metadata(exported, jobs):
                                                                          RESOLUTION)
   assert meta["attention_layers"] == {"attention16": [16, 16]}
   assert meta["version"] == 1 and meta["step"] == 7
+  assert meta["max_batch"] == 256 and meta["bn_stats"]["mode"] == "moving"
   assert exporter.next_version(base) == 2
   assert exporter.resolve_version_dir(base) == path
 
 
 BAD_INPUT_CASES = [(sig, case) for sig in ("serving_default", "generate_with_attention")
-                   for case in ("label_too_big", "label_negative", "z_width", "batch")] + [
+                   for case in ("label_too_big", "label_negative", "z_width", "batch",
+                                "too_many")] + [
                        ("generate_from_seed", case)
                        for case in ("label_too_big", "label_negative", "truncation", "nan",
-                                    "empty")]
+                                    "empty", "too_many")]
 
 
 @pytest.mark.parametrize("signature,case", BAD_INPUT_CASES)
@@ -127,6 +149,9 @@ def test_bad_inputs_raise_clear_errors(loaded, signature, case):
     labels, expected = np.array([0, 1, 2], np.int32), "z and labels must have the same batch size"
   elif case == "empty":
     labels, expected = np.zeros([0], np.int32), r"the batch must not be empty"
+  elif case == "too_many":
+    z, labels = np.zeros([257, Z_DIM], np.float32), np.zeros([257], np.int32)
+    expected = r"at most max_batch = 256 rows .*--max_batch"
   else:
     truncation = -1.0 if case == "truncation" else float("nan")
     expected = "truncation must be a finite number >= 0"
@@ -212,7 +237,7 @@ def test_export_is_atomic_and_refuses_overwrite(tiny, exported, tmp_path, monkey
   base = str(tmp_path / "base")
   for version, fail in ((3, True), (3, False), (None, False)):
     archive = _FakeArchive(base, version or 4, fail)
-    monkeypatch.setattr(exporter, "build_archive", lambda generator, a=archive: a)
+    monkeypatch.setattr(exporter, "build_archive", lambda generator, max_batch, a=archive: a)
     if fail:
       with pytest.raises(RuntimeError, match="disk full"):
         exporter.export_generator(tiny["ema_generator"], base, version=version)
@@ -379,6 +404,21 @@ def test_checkpoint_round_trip_keeps_every_generator_weight(tiny):
         f"tf.train.Checkpoint dependencies, so they are neither saved nor restored.")
 
 
+def test_over_limit_request_fails_before_allocating(jobs):
+  """20,000 rows would need well over a GB of activations: the request fails with the limit
+  named, and the process's peak memory does not grow (the noise is built after the check)."""
+  out = jobs["limit"].check()
+  assert "ERROR" in out and "at most max_batch = 256 rows" in out, out
+  grew_kb = int(out.split("GREW_KB")[1].split()[0])
+  assert grew_kb < 200_000, f"peak memory grew by {grew_kb} KB on a refused request"
+
+
+def test_cli_export_refuses_a_config_of_another_model(jobs):
+  rc, _, err = jobs["cli_other_model"].result()
+  assert rc != 0 and "--config describes another model" in err
+  assert "z_dim=128 (recorded 32)" in err
+
+
 def test_cli_export_raw_generator_with_warmup_then_refuses_overwrite(tiny, exported, jobs):
   from sagan_tf.export import warmup
   job, cli_base = jobs["cli_export"]
@@ -388,6 +428,7 @@ def test_cli_export_raw_generator_with_warmup_then_refuses_overwrite(tiny, expor
   assert sorted(os.listdir(cli_base)) == ["5", "6"]  # no temporary directory left behind
   meta = exporter.read_metadata(path)
   assert meta["use_ema"] is False and meta["step"] == tiny_sagan.STEP and meta["version"] == 6
+  assert meta["max_batch"] == 8 and meta["bn_stats"]["mode"] == "moving"
   assert meta["checkpoint"].endswith(f"ckpt-{tiny_sagan.STEP}")
   assert meta["config"]["z_dim"] == Z_DIM
   # Warm-up file: PredictionLog records with a PredictRequest for each signature.

@@ -1,4 +1,7 @@
-"""TensorBoard images: the grid layout and the attention strip."""
+"""Training images: the grid layout, the attention strip, the sample grids (standing statistics
+on a sampling copy) in TensorBoard and as PNGs under WORKDIR/samples/."""
+
+import os
 
 import numpy as np
 import tensorflow as tf
@@ -24,3 +27,57 @@ def test_attention_strip_shows_each_points_map():
   panel = strip[0, :, r:].astype(float).sum(-1)
   y, x = np.unravel_index(np.argmax(panel), panel.shape)
   assert y < 4 and x >= 12  # the top-right pooled cell (0, 3) covers pixels [0, 4) x [12, 16)
+
+
+def _tiny_config():
+  from sagan_tf import config as config_lib  # pylint: disable=import-outside-toplevel
+  c = config_lib.base_config()
+  c.resolution, c.g_ch, c.d_ch, c.z_dim, c.num_classes = 32, 8, 8, 16, 3
+  c.g_attention = c.d_attention = (16,)
+  c.num_image_samples, c.standing_stats_batches, c.standing_stats_batch_size = 4, 2, 4
+  c.global_batch_size, c.num_train_steps, c.steps_per_loop = 4, 2, 1
+  c.checkpoint_every_steps = c.image_every_steps = c.log_every_steps = 2
+  return c
+
+
+def test_sample_images_use_standing_statistics_on_a_copy_and_write_pngs(tmp_path):
+  from PIL import Image  # pylint: disable=import-outside-toplevel
+  from sagan_tf import config as config_lib  # pylint: disable=import-outside-toplevel
+  from sagan_tf.sampling import bn_stats, noise  # pylint: disable=import-outside-toplevel
+  config = _tiny_config()
+  g = config_lib.build_generator(config)
+  for w in g.weights:  # stored statistics far from the standing ones
+    if w.path.endswith("moving_mean"):
+      w.assign(tf.fill(w.shape, 0.7))
+  before = [w.numpy().copy() for w in g.weights]
+  samples = summaries.SampleImages(config, str(tmp_path))
+  writer = tf.summary.create_file_writer(str(tmp_path / "tb"))
+  with writer.as_default():
+    paths = samples.write(200, {"ema": g})
+  writer.close()
+  assert paths == [str(tmp_path / "samples" / "step_000200_ema.png")] == [samples.latest_png]
+  for w, value in zip(g.weights, before):  # the training state is untouched, bitwise
+    np.testing.assert_array_equal(w.numpy(), value)
+  standing = bn_stats.prepare(g, bn_stats.BNStats("standing", batches=2, batch_size=4))
+  z = noise.seeded_noise(config.seed, 4, config.z_dim)
+  want = summaries.image_grid(standing(z, tf.constant([0, 1, 2, 0])), 2).numpy()[0]
+  with Image.open(paths[0]) as im:
+    png = np.asarray(im)
+  assert np.abs(png.astype(int) - want).max() <= 1
+  stored = summaries.image_grid(g(z, tf.constant([0, 1, 2, 0]), training=False), 2).numpy()[0]
+  assert np.abs(png.astype(int) - stored).max() > 20  # not the stored moving statistics
+  # A second image step reuses the sampling copy (refreshed with the current weights).
+  copy = samples._copies["ema"]  # pylint: disable=protected-access
+  samples.write(400, {"ema": g})
+  assert samples._copies["ema"] is copy  # pylint: disable=protected-access
+  assert samples.latest_png.endswith("step_000400_ema.png")
+
+
+def test_training_writes_sample_pngs_and_prints_the_latest(tmp_path, capsys):
+  from sagan_tf.training import loop  # pylint: disable=import-outside-toplevel
+  workdir = str(tmp_path / "run")
+  loop.train_and_evaluate(_tiny_config(), workdir)
+  assert sorted(os.listdir(os.path.join(workdir, "samples"))) == [
+      "step_000002_ema.png", "step_000002_raw.png"]
+  latest = os.path.join(workdir, "samples", "step_000002_ema.png")
+  assert f"Latest sample grid (EMA generator): {latest}" in capsys.readouterr().out

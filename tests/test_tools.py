@@ -1,7 +1,8 @@
 """Tests of tools/sample.py, tools/interpolate.py, tools/visualize_attention.py and the library
-they stand on (sagan_tf/visualization.py, sagan_tf/export/sampler.py)."""
+they stand on (sagan_tf/visualization.py, sagan_tf/sampling/sampler.py)."""
 
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -11,7 +12,8 @@ import tiny_sagan
 from tiny_sagan import NUM_CLASSES, REPO, RESOLUTION, Z_DIM
 
 from sagan_tf import visualization as vis
-from sagan_tf.export import sampler as sampler_lib
+from sagan_tf.sampling import bn_stats
+from sagan_tf.sampling import sampler as sampler_lib
 
 TOOLS = os.path.join(REPO, "tools")
 SAMPLE_ARGS = ["--classes=0,2,3", "--per_class=5", "--seed=3", "--truncation=1.5"]
@@ -20,8 +22,10 @@ POINTS = [(4, 4), (16, 16), (28, 8)]
 
 @pytest.fixture(scope="session")
 def keras_sampler(tiny):
-  """The in-memory EMA generator and D (what the workdir's checkpoint holds)."""
-  return sampler_lib.KerasSampler(tiny["ema_generator"], tiny["discriminator"])
+  """The in-memory EMA generator and D (what the workdir's checkpoint holds), sampled with its
+  stored moving statistics, as the shared export (a library export of that generator) is."""
+  return sampler_lib.KerasSampler(tiny["ema_generator"], tiny["discriminator"],
+                                  bn_stats=bn_stats.BNStats("moving"))
 
 
 @pytest.fixture(scope="session")
@@ -35,12 +39,28 @@ def export_sampler(exported, tmp_path_factory):
 def jobs(tiny, exported, tmp_path_factory):
   """Starts every tool run at once (they overlap with the in-process tests)."""
   out = tmp_path_factory.mktemp("tool_outputs")
-  workdir = [f"--config={tiny['config_path']}", f"--workdir={tiny['workdir']}"]
+  workdir = [f"--workdir={tiny['workdir']}"]  # its recorded config: no --config needed
   tool = lambda name, *args: tiny_sagan.python(os.path.join(TOOLS, name), *args)
   png = lambda name: str(out / f"{name}.png")
+  standing_export = str(out / "standing_export")
+  # The CLI's default export (standing statistics) sampled by the tool, in one job.
+  export_then_sample = tiny_sagan.Job(["bash", "-c", " && ".join([
+      f"{sys.executable} -m sagan_tf.export --workdir={tiny['workdir']} "
+      f"--export_dir={standing_export}",
+      f"{sys.executable} {os.path.join(TOOLS, 'sample.py')} --export_dir={standing_export} "
+      f"--classes=0,2,3 --per_class=5 --seed=3 --out={png('sample_standing_export')}"])])
   return {
-      "sample_workdir": (tool("sample.py", *workdir, *SAMPLE_ARGS,
+      "sample_workdir": (tool("sample.py", *workdir, *SAMPLE_ARGS, "--bn_stats=moving",
                               f"--out={png('sample_workdir')}"), png("sample_workdir")),
+      "sample_standing": (tool("sample.py", *workdir, "--classes=0,2,3", "--per_class=5",
+                               "--seed=3", f"--out={png('sample_standing')}"),
+                          png("sample_standing")),
+      "sample_standing_export": (export_then_sample, png("sample_standing_export")),
+      "standing_export": standing_export,
+      "too_many": (tool("sample.py", *workdir, "--classes=0,1,2", "--per_class=100",
+                        f"--out={png('too_many')}"), png("too_many")),
+      "other_model": tool("sample.py", "--config=experiments/cpu_demo.py", *workdir,
+                          f"--out={png('other_model')}"),
       "sample_export": (tool("sample.py", f"--export_dir={exported[0]}", *SAMPLE_ARGS,
                              f"--out={png('sample_export')}"), png("sample_export")),
       "interpolate": (tool("interpolate.py", *workdir, "--mode=class", "--classes=1,3",
@@ -66,7 +86,8 @@ def test_help_lists_the_flags(jobs):
               "visualize_attention.py": ["--points", "--label", "--d_image", "--out"]}
   for name, job in jobs["help"].items():
     _, out, err = job.result()
-    for flag in expected[name] + ["--config", "--workdir", "--export_dir", "use_ema"]:
+    for flag in expected[name] + ["--config", "--workdir", "--export_dir", "use_ema",
+                                  "--bn_stats", "--bn_stats_batches", "--max_batch"]:
       assert flag in out + err, (name, flag)
 
 
@@ -213,5 +234,37 @@ def test_interpolate_tool(jobs):
 def test_visualize_attention_tool(jobs):
   job, path = jobs["attention"]
   out = job.check()
-  assert "Generator attention16" in out and "Discriminator attention16" in out
+  assert "Generator attention16" in out
+  assert "Discriminator attention16 (real image" in out  # the recorded config's dataset
   assert _png(path).shape == vis.attention_figure_size(2, len(POINTS), RESOLUTION, 2) + (3,)
+
+
+def test_tools_and_the_export_sample_with_the_same_standing_statistics(tiny, jobs):
+  """Defaults on both sides: the tool re-estimates standing statistics from the workdir, the
+  export bakes them; the same seed gives the same grid."""
+  assert "standing statistics (20 passes of 64" in jobs["sample_standing"][0].check()
+  standing = _png(jobs["sample_standing"][1]).astype(int)
+  out = jobs["sample_standing_export"][0].check()
+  assert "standing statistics (20 passes of 64" in out
+  exported = _png(jobs["sample_standing_export"][1]).astype(int)
+  assert np.abs(exported - standing).max() <= 1
+  # ... and not the stored moving statistics' grid.
+  moving = vis.sample_grid(sampler_lib.KerasSampler(
+      tiny["ema_generator"], bn_stats=bn_stats.BNStats("moving")), [0, 2, 3], 5, seed=3)
+  assert np.abs(moving.astype(int) - standing).max() > 20
+  assert "with standing statistics (20 passes of 64" in out  # the export's own report
+  from sagan_tf.export import exporter  # pylint: disable=import-outside-toplevel
+  meta = exporter.read_metadata(os.path.join(jobs["standing_export"], "1"))
+  assert meta["bn_stats"] == {"mode": "standing", "batches": 20, "batch_size": 64,
+                              "truncation": 0.0, "seed": -1}
+  assert meta["max_batch"] == 256 and meta["config"]["g_ch"] == 16
+
+
+def test_tools_refuse_too_many_images_and_another_models_config(jobs):
+  job, path = jobs["too_many"]
+  rc, _, err = job.result()
+  assert rc != 0 and "needs 300 images; the limit is --max_batch=256" in err
+  assert not os.path.exists(path)
+  rc, _, err = jobs["other_model"].result()
+  assert rc != 0
+  assert "--config describes another model" in err and "g_ch=32 (recorded 16)" in err

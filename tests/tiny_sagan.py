@@ -2,14 +2,16 @@
 
 make_tiny_workdir(root) writes root/tiny_config.py (experiments/cpu_demo.py shrunk: 32x32,
 width 16, 4 classes, z_dim 32, attention at 16x16 in G and D) and root/workdir with one
-checkpoint (ckpt-7) saved the way the training loop saves. The weights are untrained but
+checkpoint (ckpt-7) saved the way the training loop saves, and the config the training loop
+records (root/workdir/config.json), so binaries need no --config. The weights are untrained but
 perturbed so that what the tests check matters: attention gamma != 0, per-class CBN tables
 differ, BN moving statistics are not the identity, and the EMA generator differs from G.
 shared(tmp_path_factory) builds it once per pytest process; shared_export(...) exports its EMA
-generator (library call) once. Job runs a command in the background (the slow subprocesses of
-the tests overlap instead of queueing).
+generator (library call: its own, moving, BN statistics) once. Job runs a command in the
+background (the slow subprocesses of the tests overlap instead of queueing).
 """
 
+import json
 import os
 import runpy
 import subprocess
@@ -90,6 +92,8 @@ def make_tiny_workdir(root):
   manager = tf.train.CheckpointManager(ckpt, checkpoint_lib.checkpoint_dir(workdir),
                                        max_to_keep=5)
   manager.save(checkpoint_number=STEP)
+  with open(os.path.join(workdir, config_lib.RECORD_FILE), "w") as f:
+    json.dump({"config": config.to_dict()}, f)
   _CACHE[key] = dict(config_path=config_path, config=config, workdir=workdir, generator=g,
                      ema_generator=ema, discriminator=d)
   return _CACHE[key]
@@ -108,8 +112,10 @@ def shared_export(tmp_path_factory):
     from sagan_tf.export import exporter
     tiny = shared(tmp_path_factory)
     base = str(tmp_path_factory.mktemp("export"))
-    path = exporter.export_generator(tiny["ema_generator"], base,
-                                     metadata={"step": STEP, "use_ema": True})
+    path = exporter.export_generator(tiny["ema_generator"], base, metadata={
+        "step": STEP, "use_ema": True, "bn_stats": {"mode": "moving", "batches": None,
+                                                     "batch_size": None, "truncation": None,
+                                                     "seed": None}})
     _CACHE["export"] = (base, path)
   return _CACHE["export"]
 

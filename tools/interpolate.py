@@ -1,11 +1,11 @@
 r"""Latent and class interpolations as a PNG grid (rows = interpolations, columns = steps).
 
   # latent: fixed class, z moving between two seeded z's (slerp by default), one row per class
-  python tools/interpolate.py --config=experiments/cpu_demo.py --workdir=/tmp/sagan \
-      --mode=latent --classes=0,3,5 --steps=8 --out=/tmp/latent.png
+  python tools/interpolate.py --workdir=/tmp/sagan --mode=latent --classes=0,3,5 --steps=8 \
+      --out=/tmp/latent.png
   # class: fixed z (one row per --rows), G's conditional-BN gamma/beta blended from class A to B
-  python tools/interpolate.py --config=experiments/cpu_demo.py --workdir=/tmp/sagan \
-      --mode=class --classes=0,3 --rows=4 --steps=8 --out=/tmp/class.png
+  python tools/interpolate.py --workdir=/tmp/sagan --mode=class --classes=0,3 --rows=4 --steps=8 \
+      --out=/tmp/class.png
 
 Labels enter G only through per-class gamma/beta tables of the conditional batch norms (there
 is no class embedding to interpolate), so class interpolation blends those tables:
@@ -20,9 +20,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags  # noqa: E402
 
-from sagan_tf.export import tool_flags  # noqa: E402
+from sagan_tf.sampling import flags as sampling_flags  # noqa: E402
 
-tool_flags.define_flags()
+sampling_flags.define_flags()
 flags.DEFINE_enum("mode", "latent", ["latent", "class"], "What to interpolate.")
 flags.DEFINE_list("classes", None, "latent: the class of each row (default 0); class: the two "
                   "classes A,B (default 0,1).")
@@ -41,7 +41,7 @@ def main(argv):
   from sagan_tf import visualization
   try:
     classes = [int(c) for c in FLAGS.classes] if FLAGS.classes else None
-    sampler = tool_flags.sampler_from_flags()
+    sampler = sampling_flags.sampler_from_flags()
     if FLAGS.mode == "latent":
       labels = classes or [0]
       sampler.check_labels(labels)

@@ -1,11 +1,12 @@
 r"""Writes a grid of generated samples by class: rows = classes, columns = samples.
 
-  python tools/sample.py --config=experiments/cpu_demo.py --workdir=/tmp/sagan \
-      --classes=0,1,2 --per_class=8 --truncation=0 --seed=0 --out=/tmp/samples.png
+  python tools/sample.py --workdir=/tmp/sagan --classes=0,1,2 --per_class=8 --truncation=0 \
+      --seed=0 --out=/tmp/samples.png [--bn_stats=standing|moving|batch] [--use_ema=false]
   python tools/sample.py --export_dir=/tmp/sagan_export --per_class=8 --out=/tmp/samples.png
 
-Noise is sagan_tf.export.noise.seeded_noise(seed, ...), the one the exported
-generate_from_seed signature uses, so a workdir and its export give the same grid.
+Noise is sagan_tf.sampling.noise.seeded_noise(seed, ...), the one the exported
+generate_from_seed signature uses; a workdir is sampled with standing BN statistics by default,
+as its export bakes them, so a workdir and its export give the same grid.
 PNG size: rows * R * scale + (rows + 1) * pad by per_class * R * scale + (per_class + 1) * pad.
 """
 
@@ -16,9 +17,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags  # noqa: E402
 
-from sagan_tf.export import tool_flags  # noqa: E402
+from sagan_tf.sampling import flags as sampling_flags  # noqa: E402
 
-tool_flags.define_flags()
+sampling_flags.define_flags()
 flags.DEFINE_list("classes", None, "Class ids, one row each (default: 0..min(10, classes)-1; "
                   "an unconditional model draws one row).")
 flags.DEFINE_integer("per_class", 8, "Samples per class (columns).")
@@ -34,7 +35,7 @@ def main(argv):
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   from sagan_tf import visualization
   try:
-    sampler = tool_flags.sampler_from_flags()
+    sampler = sampling_flags.sampler_from_flags()
     if FLAGS.classes:
       classes = [int(c) for c in FLAGS.classes]
     else:

@@ -1,7 +1,7 @@
 r"""Attention maps in the style of the SAGAN paper's figures, as a PNG.
 
-  python tools/visualize_attention.py --config=experiments/cpu_demo.py --workdir=/tmp/sagan \
-      --label=3 --points="8,8;16,24" --out=/tmp/attention.png
+  python tools/visualize_attention.py --workdir=/tmp/sagan --label=3 --points="8,8;16,24" \
+      --out=/tmp/attention.png
   python tools/visualize_attention.py --export_dir=/tmp/sagan_export --out=/tmp/attention.png
 
 One row per attention layer: G's layers on a generated image (class --label, seeded noise),
@@ -19,9 +19,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags  # noqa: E402
 
-from sagan_tf.export import tool_flags  # noqa: E402
+from sagan_tf.sampling import flags as sampling_flags  # noqa: E402
 
-tool_flags.define_flags()
+sampling_flags.define_flags()
 flags.DEFINE_integer("label", 0, "Class of the generated image.")
 flags.DEFINE_string("points", None, "Query points 'y,x;y,x' in image pixels (default: 4 "
                     "points spread over the image).")
@@ -39,14 +39,14 @@ def main(argv):
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   from sagan_tf import visualization
   try:
-    sampler = tool_flags.sampler_from_flags()
+    sampler = sampling_flags.sampler_from_flags()
     r = sampler.resolution
     points = (visualization.parse_points(FLAGS.points, r) if FLAGS.points
               else visualization.default_points(r, FLAGS.num_points))
     scale = FLAGS.scale or max(1, -(-128 // r))
     rows = visualization.attention_rows(sampler, label=FLAGS.label, seed=FLAGS.seed,
                                         truncation=FLAGS.truncation, d_image=FLAGS.d_image,
-                                        config=FLAGS.config)
+                                        config=sampler.config)
     if not rows:
       raise ValueError(f"{sampler.source} has no attention layers.")
     figure = visualization.attention_figure(rows, points, scale=scale)

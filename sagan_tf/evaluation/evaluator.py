@@ -4,18 +4,23 @@ write TensorBoard scalars and one JSON line per checkpoint.
 Outputs in WORKDIR/eval/:
   results.jsonl  one line per evaluated checkpoint and setting: {"step", "checkpoint",
                  "metrics": {...}, "num_samples", "num_real", "generator": "ema"|"raw",
-                 "truncation", "classifier", "timestamp", "unix_time", "eval_secs"}.
+                 "truncation", "bn_stats": {"mode", "batches", "batch_size", "truncation",
+                 "seed"} (sagan_tf.sampling.bn_stats.BNStats.identity), "classifier",
+                 "timestamp", "unix_time", "eval_secs"}.
                  It is also the record of what was evaluated: a (step, generator, truncation,
-                 num_samples, classifier) already present is skipped, so a restarted job does
-                 not repeat work. A line is appended only when everything is computed, in one
-                 write followed by flush and fsync.
-  events.*       TensorBoard scalars, tag "<generator>[_trunc<t>]/<metric>", e.g. "ema/fid".
+                 bn_stats, num_samples, classifier) already present is skipped, so a restarted
+                 job does not repeat work and never mixes settings. A line is appended only
+                 when everything is computed, in one write followed by flush and fsync.
+  events.*       TensorBoard scalars, tag "<generator>[_trunc<t>]_<bn>/<metric>" with <bn>
+                 standing<K>x<B>, moving or batch, e.g. "ema_standing20x64/fid".
   real_stats/    the cached real-data classifier outputs (config.eval_stats_dir overrides).
 
-Sampling: z ~ N(0, I) (eval_truncation > 0: each coordinate resampled until |z| <= bound),
-labels uniform over num_classes, BN in inference mode (training=False), G's EMA copy when
-eval_use_ema. z and labels come from a numpy generator seeded with config.seed, so every
-checkpoint is evaluated on the same latents.
+Sampling (sagan_tf.sampling): sample i has z = row i of seeded_noise(config.seed, N, z_dim,
+eval_truncation) (the z generate_from_seed gives for that seed) and label = row i of
+seeded_labels(config.seed, N, num_classes), so every checkpoint is evaluated on the same
+latents, whatever the batch size; G is the EMA copy when eval_use_ema, with the BN statistics
+of config.sample_bn_stats (standing: re-estimated on a copy with standing_stats_batches passes
+of standing_stats_batch_size latents truncated at eval_truncation).
 """
 
 import copy
@@ -25,7 +30,6 @@ import os
 import time
 
 from absl import logging
-import numpy as np
 import tensorflow as tf
 
 from sagan_tf import config as config_lib
@@ -34,6 +38,8 @@ from sagan_tf.evaluation import classifier as classifier_lib
 from sagan_tf.evaluation import metrics as metrics_lib
 from sagan_tf.evaluation import progress
 from sagan_tf.evaluation import real_stats as real_stats_lib
+from sagan_tf.sampling import bn_stats as bn_stats_lib
+from sagan_tf.sampling import noise
 from sagan_tf.training import checkpoint as ckpt_lib
 
 EVAL_SUBDIR = "eval"
@@ -53,8 +59,10 @@ def stats_dir(config, workdir):
 
 
 def apply_overrides(config, num_samples=None, classifier_path=None, use_ema=None,
-                    truncation=None):
-  """Returns a copy of config with the evaluation flags that are not None applied."""
+                    truncation=None, bn_stats=None, bn_stats_batches=None,
+                    bn_stats_batch_size=None):
+  """Returns a copy of config with the evaluation flags that are not None applied (bn_stats*
+  set sample_bn_stats, standing_stats_batches, standing_stats_batch_size)."""
   config = copy.deepcopy(config)
   if num_samples is not None:
     config.eval_num_samples = int(num_samples)
@@ -66,6 +74,10 @@ def apply_overrides(config, num_samples=None, classifier_path=None, use_ema=None
     config.eval_use_ema = use_ema
   if truncation is not None:
     config.eval_truncation = float(truncation)
+  for key, value in (("sample_bn_stats", bn_stats), ("standing_stats_batches", bn_stats_batches),
+                     ("standing_stats_batch_size", bn_stats_batch_size)):
+    if value is not None:
+      config[key] = value
   return config
 
 
@@ -79,13 +91,20 @@ def check_config(config):
                      "(0: plain N(0, I); > 0: truncation bound).")
   if config.eval_batch_size < 1:
     raise ValueError(f"eval_batch_size={config.eval_batch_size} must be >= 1.")
+  sampling_stats(config)  # a bad BN mode or K, B: a clear error now
   return config
+
+
+def sampling_stats(config):
+  """The BNStats the evaluation samples with (standing latents truncated like the samples)."""
+  return bn_stats_lib.BNStats.from_config(config, truncation=config.eval_truncation)
 
 
 def settings(config):
   """What identifies an evaluation besides the step (compared to skip repeated work)."""
   return dict(generator="ema" if config.eval_use_ema else "raw",
               truncation=float(config.eval_truncation),
+              bn_stats=sampling_stats(config).identity(),
               num_samples=int(config.eval_num_samples),
               classifier=classifier_lib.classifier_identity(config.classifier_path))
 
@@ -137,8 +156,10 @@ def append_result(workdir, record):
 
 
 def tag_prefix(config):
+  """'<generator>[_trunc<t>]_<BN statistics>', e.g. 'ema_standing20x64', 'raw_trunc1_moving'."""
   s = settings(config)
-  return s["generator"] + (f"_trunc{s['truncation']:g}" if s["truncation"] > 0 else "")
+  return (s["generator"] + (f"_trunc{s['truncation']:g}" if s["truncation"] > 0 else "")
+          + "_" + sampling_stats(config).tag())
 
 
 def write_summaries(workdir, config, step, metric_values):
@@ -152,25 +173,12 @@ def write_summaries(workdir, config, step, metric_values):
   writer.close()
 
 
-def latent_streams(seed):
-  """Independent numpy generators for z and for labels (so neither depends on the batch size)."""
-  z_seq, y_seq = np.random.SeedSequence([int(seed), 20180521]).spawn(2)
-  return np.random.default_rng(z_seq), np.random.default_rng(y_seq)
-
-
-def sample_latents(rngs, batch, z_dim, num_classes, truncation):
-  """z [batch, z_dim] float32 (truncated normal by resampling if truncation > 0) and labels
-  int32 [batch] uniform over num_classes (zeros if unconditional)."""
-  z_rng, y_rng = rngs
-  z = z_rng.standard_normal((batch, z_dim))
-  if truncation > 0:
-    bad = np.abs(z) > truncation
-    while bad.any():
-      z[bad] = z_rng.standard_normal(int(bad.sum()))
-      bad = np.abs(z) > truncation
-  labels = (y_rng.integers(0, num_classes, batch) if num_classes
-            else np.zeros(batch, np.int64)).astype(np.int32)
-  return z.astype(np.float32), labels
+def latents(config, start, num):
+  """Samples start .. start + num - 1 of the evaluation: z float32 [num, z_dim] (rows of
+  seeded_noise(config.seed, ..., eval_truncation)) and labels int32 [num] (seeded_labels).
+  Works eagerly and in tf.function (start, num: int scalars)."""
+  z = noise.seeded_noise(config.seed, num, config.z_dim, config.eval_truncation, start=start)
+  return z, noise.seeded_labels(config.seed, num, config.num_classes, start=start)
 
 
 class Evaluator:
@@ -202,20 +210,24 @@ class Evaluator:
     return self._real
 
   def generate(self, generator):
-    """Classifier outputs of config.eval_num_samples generated images (see module docstring)."""
+    """Classifier outputs of config.eval_num_samples images of `generator` (a Generator, not
+    modified), sampled as the module docstring says."""
     c = self.config
     n, bs = int(c.eval_num_samples), int(c.eval_batch_size)
-    rngs = latent_streams(c.seed)
-    run = tf.function(lambda z, y: generator(z, y, training=False), reduce_retracing=True)
+    sampling = bn_stats_lib.prepare(generator, sampling_stats(c))
+
+    @tf.function(reduce_retracing=True)
+    def run(start, b):
+      z, labels = latents(c, start, b)
+      return sampling(z, labels), labels
 
     def batches():
       done = 0
       while done < n:
         b = min(bs, n - done)
-        z, y = sample_latents(rngs, b, c.z_dim, c.num_classes, c.eval_truncation)
-        images = run(tf.constant(z), tf.constant(y))
+        images, labels = run(tf.constant(done, tf.int64), tf.constant(b, tf.int64))
         done += b
-        yield images, y
+        yield images, labels.numpy()
 
     return progress.collect_outputs(batches(), self.classifier, n, "generated images",
                                     with_symmetry=c.dataset == "synthetic")
@@ -227,9 +239,9 @@ class Evaluator:
     real = self.real_stats
     use_ema = bool(c.eval_use_ema)
     generator = models["ema_generator"] if use_ema else models["generator"]
-    logging.info("Evaluating step %d (%s generator, truncation %g, %d samples) from %s",
-                 models["step"], "EMA" if use_ema else "raw", c.eval_truncation,
-                 c.eval_num_samples, models["path"])
+    logging.info("Evaluating step %d (%s generator, %s, truncation %g, %d samples) from %s",
+                 models["step"], "EMA" if use_ema else "raw", sampling_stats(c).describe(),
+                 c.eval_truncation, c.eval_num_samples, models["path"])
     gen = self.generate(generator)
     values = metrics_lib.compute_metrics(real.as_dict(), gen, c.num_classes)
     now = time.time()

@@ -1,11 +1,9 @@
-"""Export for TF Serving (python -m sagan_tf.export ...) and sampling from workdirs or exports.
+"""Export for TF Serving (python -m sagan_tf.export ...). Knows SavedModels only: what is
+exported (which generator, which BN statistics, the noise) comes from sagan_tf.sampling.
 
-Submodules (imported on demand, so `--help` of the CLI and tools stays fast):
+Submodules (imported on demand, so `--help` of the CLI stays fast):
   exporter:   SavedModel with serving_default / generate_from_seed / generate_with_attention,
-              written atomically to BASE/<version>.
-  noise:      deterministic seeded (optionally truncated) latent noise.
-  sampler:    one interface to a generator from a workdir or an export (used by tools/).
-  tool_flags: the --config/--workdir/--export_dir/... flags shared by the tools.
+              a request-size limit (max_batch), written atomically to BASE/<version>.
   versions:   version numbering of BASE (no TensorFlow).
   warmup:     TF Serving warm-up requests.
 """
@@ -14,8 +12,7 @@ import importlib
 
 _EXPORTS = {"SIGNATURES": "exporter", "build_archive": "exporter",
             "export_generator": "exporter", "next_version": "versions",
-            "read_metadata": "exporter", "resolve_version_dir": "exporter",
-            "seeded_noise": "noise", "load_sampler": "sampler"}
+            "read_metadata": "exporter", "resolve_version_dir": "exporter"}
 
 __all__ = sorted(_EXPORTS)
 

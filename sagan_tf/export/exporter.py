@@ -1,6 +1,8 @@
 """Exports a generator as a TF Serving SavedModel (BASE/<version>/), written atomically.
 
-Signatures (all in inference mode: BN moving statistics, spectral-norm u never updated):
+Signatures (all in inference mode: the BN statistics held by the exported generator, which the
+CLI makes a sampling copy with standing statistics by default (sagan_tf.sampling.bn_stats);
+spectral-norm u never updated; at most max_batch rows per request):
 
   serving_default
     inputs   z       float32 [batch, z_dim]
@@ -13,7 +15,7 @@ Signatures (all in inference mode: BN moving statistics, spectral-norm u never u
              labels      int32   [batch]   the batch size is len(labels)
              truncation  float32 []        0 = N(0, 1); t > 0 = N(0, 1) truncated to (-t, t)
     outputs  images, images_uint8 as above, and z float32 [batch, z_dim] (the noise used).
-    Row i's z depends only on (seed, i, truncation) (sagan_tf.export.noise.seeded_noise), so
+    Row i's z depends only on (seed, i, truncation) (sagan_tf.sampling.noise.seeded_noise), so
     the output is deterministic across calls and processes, and image i does not depend on
     the other rows of the request.
 
@@ -25,10 +27,12 @@ Signatures (all in inference mode: BN moving statistics, spectral-norm u never u
 
 Bad inputs fail with InvalidArgumentError naming the problem: labels outside
 [0, num_classes), z whose width is not z_dim, z and labels of different batch sizes, an empty
-batch, negative or non-finite truncation.
+batch, a batch larger than max_batch (checked before the noise or any activation is
+allocated), negative or non-finite truncation.
 
 BASE/<version>/assets.extra/ holds sagan_export.json (model facts the tools read: z_dim,
-num_classes, resolution, attention layers, checkpoint, config) and, with warm-up,
+num_classes, resolution, attention layers, max_batch, and from the CLI checkpoint, config, the
+BN statistics settings bn_stats) and, with warm-up,
 tf_serving_warmup_requests. TF Serving ignores other files in assets.extra.
 """
 
@@ -40,8 +44,10 @@ import tempfile
 import keras
 import tensorflow as tf
 
-from sagan_tf.export import noise
 from sagan_tf.export.versions import next_version, version_dir  # noqa: F401 (re-exported)
+from sagan_tf.sampling import noise
+from sagan_tf.sampling.flags import DEFAULT_MAX_BATCH
+from sagan_tf.sampling.sampler import attention_layer_names
 
 METADATA_FILE = "sagan_export.json"
 ASSETS_EXTRA = "assets.extra"
@@ -52,10 +58,25 @@ def _to_uint8(images):
   return tf.cast(tf.round(tf.clip_by_value((images + 1.0) * 127.5, 0.0, 255.0)), tf.uint8)
 
 
-def _checked_inputs(z, labels, z_dim, num_classes):
+def _limit(max_batch):
+  return (f"a request may have at most max_batch = {max_batch} rows (set when exporting: "
+          f"--max_batch); got:")
+
+
+def _checked_batch(labels, max_batch):
+  """len(labels) as an int32 scalar that exists only after the batch limit is checked (the
+  noise is built from it, so nothing request-sized is allocated before the check)."""
+  n = tf.shape(labels)[0]
+  check = tf.debugging.Assert(n <= max_batch, [_limit(max_batch), n])
+  with tf.control_dependencies([check]):
+    return tf.identity(n)
+
+
+def _checked_inputs(z, labels, z_dim, num_classes, max_batch):
   """Adds runtime checks (InvalidArgumentError with a clear message); returns (z, labels)."""
   z_shape, labels_shape = tf.shape(z), tf.shape(labels)
   checks = [
+      tf.debugging.Assert(z_shape[0] <= max_batch, [_limit(max_batch), z_shape[0]]),
       tf.debugging.Assert(
           tf.logical_and(tf.equal(tf.size(z_shape), 2), tf.equal(z_shape[-1], z_dim)),
           [f"z must have shape [batch, {z_dim}] (z_dim = {z_dim}); got shape:", z_shape]),
@@ -82,13 +103,12 @@ def _check_truncation(truncation):
     return tf.identity(truncation)
 
 
-def attention_layer_names(generator):
-  """Names of G's attention layers in network order (e.g. ['attention16'])."""
-  return [generator.attention[i].name for i in sorted(generator.attention)]
-
-
-def build_archive(generator, signatures=SIGNATURES):
+def build_archive(generator, signatures=SIGNATURES, max_batch=DEFAULT_MAX_BATCH):
   """Returns a keras.export.ExportArchive with the three signatures of this module.
+
+  generator: the Generator to serve, called in inference mode (with its own BN statistics: pass
+  a sampling copy, sagan_tf.sampling.bn_stats.prepare(...).model, for standing statistics).
+  max_batch: the largest request (rows) the signatures accept.
 
   archive.sagan_endpoints maps each signature name to its tf.function (callable with keyword
   inputs, exactly what the SavedModel serves). `signatures` selects a subset (it must include
@@ -99,9 +119,12 @@ def build_archive(generator, signatures=SIGNATURES):
   signature that fails.
   """
   z_dim, num_classes = int(generator.z_dim), int(generator.num_classes)
+  max_batch = int(max_batch)
+  if max_batch < 1:
+    raise ValueError(f"max_batch must be >= 1, got {max_batch}.")
 
   def run(z, labels, return_attention=False):
-    z, labels = _checked_inputs(z, labels, z_dim, num_classes)
+    z, labels = _checked_inputs(z, labels, z_dim, num_classes, max_batch)
     out = generator(z, labels if num_classes else None, training=False, update_u=False,
                     return_attention=return_attention)
     images, maps = out if return_attention else (out, {})
@@ -114,7 +137,7 @@ def build_archive(generator, signatures=SIGNATURES):
 
   def generate_from_seed(seed, labels, truncation):
     truncation = _check_truncation(truncation)
-    z = noise.seeded_noise(seed, tf.shape(labels)[0], z_dim, truncation)
+    z = noise.seeded_noise(seed, _checked_batch(labels, max_batch), z_dim, truncation)
     result = run(z, labels)
     result["z"] = z
     return result
@@ -141,9 +164,10 @@ def build_archive(generator, signatures=SIGNATURES):
   return archive
 
 
-def generator_metadata(generator):
+def generator_metadata(generator, max_batch=DEFAULT_MAX_BATCH):
   """Facts about the exported model that clients and the tools need."""
   return {
+      "max_batch": int(max_batch),
       "format": "sagan_tf generator export",
       "z_dim": int(generator.z_dim),
       "num_classes": int(generator.num_classes),
@@ -159,7 +183,7 @@ def generator_metadata(generator):
 
 
 def export_generator(generator, export_base, version=None, metadata=None, warmup=False,
-                     model_name="sagan"):
+                     model_name="sagan", max_batch=DEFAULT_MAX_BATCH):
   """Writes the SavedModel of `generator` to export_base/<version> atomically.
 
   The model is built in a hidden temporary directory inside export_base (same filesystem; TF
@@ -167,12 +191,14 @@ def export_generator(generator, export_base, version=None, metadata=None, warmup
   polling export_base never sees a half-written version.
 
   Args:
-    generator: a built sagan_tf Generator (e.g. the EMA generator of a checkpoint).
+    generator: a built sagan_tf Generator, served with its own BN statistics (the CLI passes
+      a sampling copy with standing statistics; sagan_tf.sampling.bn_stats).
     export_base: the model base path TF Serving watches.
     version: integer >= 1; default 1 + the largest existing numeric version (or 1).
     metadata: extra JSON-serializable facts merged into assets.extra/sagan_export.json.
     warmup: also write assets.extra/tf_serving_warmup_requests.
     model_name: the model name used in the warm-up requests.
+    max_batch: the largest request (rows) the signatures accept; recorded in the metadata.
 
   Returns:
     The path of the new version directory.
@@ -184,7 +210,7 @@ def export_generator(generator, export_base, version=None, metadata=None, warmup
   os.makedirs(export_base, exist_ok=True)
   version = next_version(export_base) if version is None else int(version)
   final = version_dir(export_base, version)
-  info = generator_metadata(generator)
+  info = generator_metadata(generator, max_batch)
   info.update(metadata or {})
   info["version"] = version
   tmp = tempfile.mkdtemp(prefix=f".tmp-export-{version}-", dir=export_base)
@@ -192,7 +218,7 @@ def export_generator(generator, export_base, version=None, metadata=None, warmup
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700; servers may run as another user
-    build_archive(generator).write_out(tmp, verbose=False)
+    build_archive(generator, max_batch=max_batch).write_out(tmp, verbose=False)
     extra = os.path.join(tmp, ASSETS_EXTRA)
     os.makedirs(extra, exist_ok=True)
     with open(os.path.join(extra, METADATA_FILE), "w") as f:

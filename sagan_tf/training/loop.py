@@ -15,12 +15,10 @@ import signal
 import time
 
 from absl import logging
-import numpy as np
 import tensorflow as tf
 
 from sagan_tf import config as config_lib
 from sagan_tf import data as data_lib
-from sagan_tf import visualization
 from sagan_tf.training import checkpoint as ckpt_lib
 from sagan_tf.training import summaries
 from sagan_tf.training.gan_step import GANTrainer
@@ -114,14 +112,11 @@ def _restore(ckpt, directory):
 class _Reporter:
   """Console lines and TensorBoard summaries."""
 
-  def __init__(self, config, trainer, writer, start_step):
+  def __init__(self, config, trainer, writer, start_step, workdir=None):
+    """workdir: where sample PNGs go (WORKDIR/samples/); None (non-chief workers): no images."""
     self.config, self.trainer, self.writer = config, trainer, writer
     self.t0, self.step0 = time.time(), start_step
-    rng = np.random.RandomState(config.seed + 1)
-    n = config.num_image_samples
-    self.z = tf.constant(rng.standard_normal((n, config.z_dim)), tf.float32)
-    self.labels = (tf.constant(np.arange(n) % config.num_classes, tf.int32)
-                   if config.num_classes else None)
+    self.samples = summaries.SampleImages(config, workdir) if workdir else None
 
   def scalars(self, step, metrics):
     c, tr = self.config, self.trainer
@@ -146,15 +141,11 @@ class _Reporter:
       tf.summary.scalar("speed/images_per_sec", images_per_sec)
 
   def images(self, step):
-    cols = max(int(np.sqrt(self.config.num_image_samples)), 1)
-    points = visualization.default_points(self.config.resolution, 3)
+    if self.samples is None:
+      return
     with self.writer.as_default(step=step):
-      for name, g in (("ema", self.trainer.ema_generator), ("raw", self.trainer.generator)):
-        images, maps = g(self.z, self.labels, training=False, return_attention=True)
-        tf.summary.image(f"samples/{name}", summaries.image_grid(images, cols))
-        for layer, amap in maps.items():
-          tf.summary.image(f"attention/{name}/{layer}",
-                           summaries.attention_strip(images[0], amap[0], points))
+      self.samples.write(step, {"ema": self.trainer.ema_generator,
+                                "raw": self.trainer.generator})
 
 
 def train_and_evaluate(config, workdir, strategy=None):
@@ -192,7 +183,7 @@ def train_and_evaluate(config, workdir, strategy=None):
   writer = (tf.summary.create_file_writer(os.path.join(workdir, "train")) if chief
             else tf.summary.create_noop_writer())
   iterator = _distributed_iterator(config, strategy, step)
-  reporter = _Reporter(config, trainer, writer, step)
+  reporter = _Reporter(config, trainer, writer, step, workdir if chief else None)
   metrics = None
   agree = _stop_agreement(strategy)
   with _StopRequest() as stop:
@@ -221,4 +212,6 @@ def train_and_evaluate(config, workdir, strategy=None):
   writer.flush()
   if not chief:
     shutil.rmtree(ckpt_dir, ignore_errors=True)
+  if reporter.samples and reporter.samples.latest_png:
+    print(f"Latest sample grid (EMA generator): {reporter.samples.latest_png}", flush=True)
   return {"step": step, "metrics": metrics}

@@ -1,9 +1,16 @@
-"""TensorBoard content: image grids of fixed samples and attention maps of fixed query points."""
+"""TensorBoard content: image grids of fixed samples and attention maps of fixed query points,
+and the same grids as PNG files under WORKDIR/samples/."""
+
+import os
 
 import numpy as np
 import tensorflow as tf
 
 from sagan_tf import visualization
+from sagan_tf.sampling import bn_stats as bn_stats_lib
+from sagan_tf.sampling import noise
+
+SAMPLES_SUBDIR = "samples"
 
 
 def image_grid(images, columns):
@@ -36,3 +43,53 @@ def attention_gammas(model):
   """{'<model>/<layer>/gamma': float} for every SelfAttention layer of a G or D."""
   return {f"{model.name}/{layer.name}/gamma": float(layer.gamma.numpy())
           for layer in model.attention.values()}
+
+
+def grid_png_path(workdir, step, name):
+  """WORKDIR/samples/step_<step, 6 digits>_<name>.png, e.g. samples/step_000200_ema.png."""
+  return os.path.join(workdir, SAMPLES_SUBDIR, f"step_{int(step):06d}_{name}.png")
+
+
+class SampleImages:
+  """The training job's sample images: fixed latents, each generator sampled as the config
+  says (config.sample_bn_stats; standing statistics on a sampling copy, so training state is
+  never touched), written to TensorBoard and, with a workdir, as PNG grids.
+
+  Latents: z = seeded_noise(config.seed, num_image_samples, z_dim) (tools/sample.py
+  --seed=<config.seed> draws the same z), label of sample i = i mod num_classes. The sampling
+  copies are built at the first image step and reused (refreshed with the current weights).
+  """
+
+  def __init__(self, config, workdir=None):
+    n = int(config.num_image_samples)
+    self.z = noise.seeded_noise(config.seed, n, config.z_dim)
+    self.labels = (tf.constant(np.arange(n) % config.num_classes, tf.int32)
+                   if config.num_classes else None)
+    self.stats = bn_stats_lib.BNStats.from_config(config)
+    self.columns = max(int(np.sqrt(n)), 1)
+    self.points = visualization.default_points(config.resolution, 3)
+    self.workdir = workdir
+    self.latest_png = None
+    self._copies = {}
+
+  def write(self, step, generators):
+    """Writes summaries samples/<name> and attention/<name>/<layer> (under the default
+    summary writer, at `step`) and the PNG grid_png_path(workdir, step, name) for each
+    {name: Generator}. Returns the PNG paths written."""
+    paths = []
+    for name, generator in generators.items():
+      sampling = bn_stats_lib.prepare(generator, self.stats, copy=self._copies.get(name))
+      if sampling.model is not generator:
+        self._copies[name] = sampling.model
+      images, maps = sampling(self.z, self.labels, return_attention=True)
+      grid = image_grid(images, self.columns)
+      tf.summary.image(f"samples/{name}", grid, step=step)
+      for layer, amap in maps.items():
+        tf.summary.image(f"attention/{name}/{layer}",
+                         attention_strip(images[0], amap[0], self.points), step=step)
+      if self.workdir:
+        paths.append(visualization.save_png(grid[0].numpy(),
+                                            grid_png_path(self.workdir, step, name)))
+    if paths:
+      self.latest_png = paths[0]
+    return paths

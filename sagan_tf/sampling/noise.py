@@ -1,9 +1,14 @@
-"""Deterministic (stateless) latent noise: z from an integer seed, optionally truncated.
+"""Deterministic (stateless) latents: z and class labels from an integer seed.
 
-Row i of `seeded_noise(seed, n, z_dim, truncation)` depends only on (seed, i, z_dim, truncation),
-not on n, the process, or how many calls came before: it is drawn with stateless random ops
-seeded by the pair (seed, i). The same function runs inside the exported `generate_from_seed`
-signature and in the tools, so a seed names the same z everywhere (same platform, same TF).
+The one noise construction of the project: the exported `generate_from_seed` signature, the
+tools, the evaluation job, the standing BN statistics and the training image summaries all draw
+z here, so a seed names the same z everywhere (same platform, same TF).
+
+Row i of `seeded_noise(seed, n, z_dim, truncation, start)` is row start + i of the seed's
+stream: it depends only on (seed, start + i, z_dim, truncation), not on n, the process, or how
+many calls came before (stateless random ops seeded by the pair (seed, start + i)). So batches
+[0, b), [b, 2b), ... drawn with start = 0, b, ... concatenate to the rows of one big draw.
+`seeded_labels` is the same for labels, on a stream independent of the noise.
 
 Construction (inverse CDF, exact for any bound): u ~ Uniform[0, 1) in float64 from
 tf.random.stateless_uniform, shifted by half a float64 step so that 0 < u < 1; then
@@ -28,8 +33,13 @@ def truncation_bounds(truncation):
   return lo, 1.0 - lo
 
 
-def seeded_noise(seed, num, z_dim, truncation=0.0):
-  """Returns float32 [num, z_dim] noise, row i drawn from the stateless seed (seed, i).
+def _rows(num, start):
+  start = tf.cast(start, tf.int64)
+  return tf.range(start, start + tf.cast(num, tf.int64), dtype=tf.int64)
+
+
+def seeded_noise(seed, num, z_dim, truncation=0.0, start=0):
+  """Returns float32 [num, z_dim] noise; row i drawn from the stateless seed (seed, start + i).
 
   Args:
     seed: int scalar (Python int or int32/int64 tensor).
@@ -37,10 +47,11 @@ def seeded_noise(seed, num, z_dim, truncation=0.0):
     z_dim: width of each row (Python int).
     truncation: float scalar; 0 = N(0, 1), > 0 = N(0, 1) truncated to (-truncation, truncation).
       Negative values are not checked here (callers validate); they behave like 0.
+    start: index of the first row in the seed's stream (int >= 0).
   Works eagerly and inside tf.function / exported signatures.
   """
   seed = tf.cast(seed, tf.int64)
-  rows = tf.range(tf.cast(num, tf.int64), dtype=tf.int64)
+  rows = _rows(num, start)
   lo, hi = truncation_bounds(truncation)
 
   def row(i):
@@ -49,6 +60,27 @@ def seeded_noise(seed, num, z_dim, truncation=0.0):
 
   z = tf.map_fn(row, rows, fn_output_signature=tf.TensorSpec([z_dim], tf.float64))
   return tf.cast(tf.reshape(z, [-1, z_dim]), tf.float32)
+
+
+_LABEL_STREAM = 20180521  # folded into (seed, row): label draws independent of the noise's
+
+
+def seeded_labels(seed, num, num_classes, start=0):
+  """Returns int32 [num] class labels uniform over [0, num_classes) (zeros if num_classes is 0).
+
+  Label i is drawn from the stateless seed fold_in((seed, start + i), _LABEL_STREAM): like
+  seeded_noise it depends only on (seed, start + i), and it is independent of z's row.
+  """
+  if not num_classes:
+    return tf.zeros([num], tf.int32)
+  seed = tf.cast(seed, tf.int64)
+
+  def label(i):
+    key = tf.random.experimental.stateless_fold_in(tf.stack([seed, i]), _LABEL_STREAM)
+    return tf.random.stateless_uniform([], seed=key, minval=0, maxval=int(num_classes),
+                                       dtype=tf.int32)
+
+  return tf.map_fn(label, _rows(num, start), fn_output_signature=tf.TensorSpec([], tf.int32))
 
 
 def slerp(z0, z1, t):

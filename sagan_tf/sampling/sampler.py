@@ -2,16 +2,21 @@
 
 `load_sampler(...)` returns a Sampler with
   z_dim, num_classes, resolution, attention_layers (G's attention layer names), source,
-  noise(seed, n, truncation)         -> float32 [n, z_dim] (sagan_tf.export.noise.seeded_noise)
+  bn_stats (the BNStats the images are drawn with), max_batch,
+  noise(seed, n, truncation)         -> float32 [n, z_dim] (sagan_tf.sampling.noise.seeded_noise)
   generate(z, labels)                -> float32 [B, R, R, 3] in [-1, 1]
   generate_with_attention(z, labels) -> (images, {layer name: float32 [B, N, N/4]})
 and, from a workdir only (an export holds neither D nor the CBN tables as such):
   discriminator_attention(images, labels) -> {layer name: [B, N, N/4]}
   class_blend(z, class_a, class_b, alphas) -> images [len(z), len(alphas), R, R, 3]
 
-Both backends run G in inference mode (BN moving statistics, spectral-norm u not updated) and
-give the same images for the same inputs. The tools (tools/sample.py, interpolate.py,
-visualize_attention.py) take their source through sagan_tf.export.tool_flags.
+A workdir's generator (EMA or raw) is sampled with the BN statistics of its BNStats
+(sagan_tf.sampling.bn_stats: standing by default); an export is sampled with the statistics
+baked into it (recorded in its metadata). Spectral-norm u is never updated. A workdir and its
+export (made with the same settings) give the same images for the same inputs. Requests of more
+than max_batch images fail with ValueError before any noise is drawn. The tools
+(tools/sample.py, interpolate.py, visualize_attention.py) take their source through
+sagan_tf.sampling.flags.
 """
 
 import os
@@ -19,7 +24,9 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from sagan_tf.export import exporter, noise
+from sagan_tf.sampling import bn_stats as bn_stats_lib
+from sagan_tf.sampling import noise
+from sagan_tf.sampling.flags import DEFAULT_MAX_BATCH
 
 _CHUNK = 64
 
@@ -27,6 +34,11 @@ _CHUNK = 64
 def _chunks(n, size=_CHUNK):
   for start in range(0, n, size):
     yield slice(start, min(n, start + size))
+
+
+def attention_layer_names(generator):
+  """Names of G's attention layers in network order (e.g. ['attention16'])."""
+  return [generator.attention[i].name for i in sorted(generator.attention)]
 
 
 class Sampler:
@@ -37,8 +49,18 @@ class Sampler:
   discriminator_attention_layers = ()
   source = ""
   has_discriminator = False
+  bn_stats = None
+  max_batch = DEFAULT_MAX_BATCH
+  config = None  # a workdir's config (e.g. for its dataset); None for an export
+
+  def check_count(self, n):
+    """Raises ValueError if a request of n images exceeds max_batch."""
+    if int(n) > self.max_batch:
+      raise ValueError(f"This request needs {int(n)} images; the limit is "
+                       f"--max_batch={self.max_batch}. Ask for fewer, or raise --max_batch.")
 
   def noise(self, seed, n, truncation=0.0):
+    self.check_count(n)
     if truncation < 0:
       raise ValueError(f"truncation must be >= 0 (0 = no truncation), got {truncation}.")
     return noise.seeded_noise(int(seed), int(n), self.z_dim, float(truncation)).numpy()
@@ -56,6 +78,7 @@ class Sampler:
     z = np.asarray(z, np.float32)
     if z.ndim != 2 or z.shape[1] != self.z_dim:
       raise ValueError(f"z must have shape [batch, {self.z_dim}], got {list(z.shape)}.")
+    self.check_count(len(z))
     labels = self.check_labels(labels)
     if labels.shape[0] != z.shape[0]:
       raise ValueError(f"z and labels batch sizes differ: {z.shape[0]} vs {labels.shape[0]}.")
@@ -85,33 +108,42 @@ class Sampler:
 
 
 class KerasSampler(Sampler):
-  """A sampler over Keras models (generator, optional discriminator)."""
+  """A sampler over Keras models: a generator sampled with BN settings, optional D."""
 
-  def __init__(self, generator, discriminator=None, source="keras model"):
-    self.generator, self.discriminator = generator, discriminator
+  def __init__(self, generator, discriminator=None, source="keras model", bn_stats=None,
+               max_batch=DEFAULT_MAX_BATCH):
+    """generator: a Generator (never modified); bn_stats: BNStats (default: standing, K 20,
+    B 64, truncation 0)."""
+    self.bn_stats = bn_stats or bn_stats_lib.BNStats()
+    self.sampling = bn_stats_lib.prepare(generator, self.bn_stats)
+    self.generator, self.discriminator = self.sampling.model, discriminator
+    self.max_batch = int(max_batch)
     self.z_dim = int(generator.z_dim)
     self.num_classes = int(generator.num_classes)
     self.resolution = int(generator.resolution)
-    self.attention_layers = tuple(exporter.attention_layer_names(generator))
+    self.attention_layers = tuple(attention_layer_names(generator))
     self.discriminator_attention_layers = (
         tuple(discriminator.attention[i].name for i in sorted(discriminator.attention))
         if discriminator is not None else ())
     self.has_discriminator = discriminator is not None
-    self.source = source
+    self.source = f"{source}, {self.bn_stats.describe()}"
 
   @classmethod
-  def from_workdir(cls, config, workdir, checkpoint=None, use_ema=True):
+  def from_workdir(cls, config, workdir, checkpoint=None, use_ema=True, bn_stats=None,
+                   max_batch=DEFAULT_MAX_BATCH):
     from sagan_tf.training import checkpoint as checkpoint_lib
     restored = checkpoint_lib.restore_models(config, workdir, checkpoint)
     g = restored["ema_generator" if use_ema else "generator"]
     which = "EMA generator" if use_ema else "generator"
-    return cls(g, restored["discriminator"],
-               source=f"{which} of {restored['path']} (step {restored['step']})")
+    sampler = cls(g, restored["discriminator"], bn_stats=bn_stats, max_batch=max_batch,
+                  source=f"{which} of {restored['path']} (step {restored['step']})")
+    sampler.config = config
+    return sampler
 
   def _generate(self, z, labels, return_attention, generator=None):
     g = generator or self.generator
-    out = g(tf.constant(z), tf.constant(labels) if g.num_classes else None, training=False,
-            update_u=False, return_attention=return_attention)
+    out = g(tf.constant(z), tf.constant(labels) if g.num_classes else None,
+            training=self.sampling.training, update_u=False, return_attention=return_attention)
     if return_attention:
       return out[0].numpy(), {k: v.numpy() for k, v in out[1].items()}
     return out.numpy(), {}
@@ -134,9 +166,9 @@ class KerasSampler(Sampler):
     by (1 - a) * table[A] + a * table[B] (everything else unchanged). a = 0 and a = 1 give
     exactly G's images for class A and class B.
 
-    Implementation: a copy of G with num_classes = len(alphas), whose class k holds the blend
-    at alphas[k]; every other weight (including BN moving statistics and spectral-norm u) is
-    copied unchanged.
+    Implementation: a copy of the sampled G (with its BN statistics: see bn_stats) with
+    num_classes = len(alphas), whose class k holds the blend at alphas[k]; every other weight
+    (including BN statistics and spectral-norm u) is copied unchanged.
 
     Returns float32 [len(z), len(alphas), R, R, 3].
     """
@@ -146,6 +178,7 @@ class KerasSampler(Sampler):
     self.check_labels([class_a, class_b])
     alphas = np.asarray(alphas, np.float32).reshape([-1])
     g = self.generator
+    self.check_count(len(z) * len(alphas))
     clone = type(g)(**{**g.get_config(), "num_classes": len(alphas)}).build_weights()
     tables = {w.path for layer in g._flatten_layers()
               if isinstance(layer, ConditionalBatchNorm) and layer.num_classes
@@ -169,12 +202,26 @@ class KerasSampler(Sampler):
 class ExportSampler(Sampler):
   """A sampler over an exported SavedModel (no project code needed to load it)."""
 
-  def __init__(self, path, model=None):
-    """path: BASE (latest version) or BASE/<version>; model: that SavedModel if loaded."""
+  def __init__(self, path, model=None, bn_stats=None, max_batch=DEFAULT_MAX_BATCH):
+    """path: BASE (latest version) or BASE/<version>; model: that SavedModel if loaded.
+
+    bn_stats: None (use what the export baked) or the BNStats the caller asks for: a request
+    that differs from the baked statistics is refused (an export cannot re-estimate them).
+    """
+    from sagan_tf.export import exporter
     self.path = exporter.resolve_version_dir(path)
+    self.metadata = exporter.read_metadata(self.path)
+    baked = self.metadata.get("bn_stats")
+    if bn_stats is not None and baked is not None and bn_stats.identity() != baked:
+      raise ValueError(
+          f"The export {self.path} was made with BN statistics {baked}; the flags ask for "
+          f"{bn_stats.identity()}. Drop the --bn_stats* flags to use the export's, or export "
+          f"again with the settings you want (python -m sagan_tf.export --bn_stats=...).")
+    self.bn_stats = bn_stats_lib.BNStats(**{k: v for k, v in baked.items() if k != "seed" and
+                                            v is not None}) if baked else None
+    self.max_batch = int(max_batch)
     self.model = model if model is not None else tf.saved_model.load(self.path)
     self.signatures = self.model.signatures
-    self.metadata = exporter.read_metadata(self.path)
     default = self.signatures["serving_default"]
     self.z_dim = int(default.structured_input_signature[1]["z"].shape[-1])
     self.resolution = int(default.structured_outputs["images"].shape[1])
@@ -182,7 +229,8 @@ class ExportSampler(Sampler):
     if "generate_with_attention" in self.signatures:
       outputs = self.signatures["generate_with_attention"].structured_outputs
       self.attention_layers = tuple(sorted(k for k in outputs if k.startswith("attention")))
-    self.source = f"export {self.path}"
+    self.source = f"export {self.path}" + (
+        f", {self.bn_stats.describe()}" if self.bn_stats else "")
 
   def _generate(self, z, labels, return_attention):
     name = "generate_with_attention" if return_attention else "serving_default"
@@ -191,15 +239,22 @@ class ExportSampler(Sampler):
     return out["images"].numpy(), maps
 
 
-def load_sampler(config=None, workdir=None, export_dir=None, checkpoint=None, use_ema=True):
-  """Returns a KerasSampler (workdir + config) or an ExportSampler (export_dir)."""
+def load_sampler(config=None, workdir=None, export_dir=None, checkpoint=None, use_ema=True,
+                 bn_stats=None, max_batch=DEFAULT_MAX_BATCH):
+  """Returns a KerasSampler (workdir + its config) or an ExportSampler (export_dir).
+
+  bn_stats: BNStats; for a workdir None means standing with the defaults, for an export None
+  means the statistics the export baked (ExportSampler).
+  """
   if bool(workdir) == bool(export_dir):
-    raise ValueError("Pass exactly one of --workdir (with --config) or --export_dir.")
+    raise ValueError("Pass exactly one of --workdir or --export_dir.")
+  if int(max_batch) < 1:
+    raise ValueError(f"--max_batch must be >= 1, got {max_batch}.")
   if export_dir:
-    return ExportSampler(export_dir)
-  if config is None:
-    raise ValueError(f"--workdir={workdir} needs --config=experiments/<name>.py: the config "
-                     f"the checkpoint was trained with.")
+    return ExportSampler(export_dir, bn_stats=bn_stats, max_batch=max_batch)
   if not os.path.isdir(workdir):
     raise FileNotFoundError(f"--workdir={workdir} does not exist.")
-  return KerasSampler.from_workdir(config, workdir, checkpoint or None, use_ema)
+  if config is None:
+    raise ValueError(f"--workdir={workdir} needs the config it was trained with.")
+  return KerasSampler.from_workdir(config, workdir, checkpoint or None, use_ema,
+                                   bn_stats=bn_stats, max_batch=max_batch)
