@@ -5,8 +5,8 @@ Format (read by sagan_tf.config.recorded_config):
    "history": [{"from_step": 0, "config": {key: value}},
                {"from_step": S, "changes": {key: [old, new]}}, ...]}
 An entry says what was in effect from its step on. An older flat {key: value} file is upgraded
-on resume. A resume at the step of the last entry replaces that entry's values (they trained no
-step that any checkpoint kept), so the history never holds a value that was not used.
+on resume. A resume at the step of the last entry replaces that entry (its values trained no step
+that a checkpoint kept), so the history never holds a value that was not used.
 
 On resume, CHANGEABLE keys may differ from the record: they take effect from the resumed step
 (the loop builds optimizers, EMA and schedules from the new config and assigns the learning
@@ -63,7 +63,12 @@ def read(workdir):
   if not tf.io.gfile.exists(path):
     return None
   with tf.io.gfile.GFile(path) as f:
-    record = json.load(f)
+    text = f.read()
+  try:
+    record = json.loads(text)
+  except json.JSONDecodeError as e:
+    raise ValueError(f"{path} is not valid JSON ({e}): restore it, or delete it to record the "
+                     f"config of this run from the resumed step.") from e
   if "config" in record and "history" in record:
     return record
   return {"config": record, "history": [{"from_step": 0, "config": dict(record), "note": (
@@ -111,27 +116,23 @@ def resume(record, config, step, checkpointed):
   if record is None:
     return {"config": values, "history": [{"from_step": step, "config": values}]}, {}
   record = json.loads(json.dumps(record))  # a copy
+  history = record["history"]
+  if history[-1]["from_step"] == step and "changes" in history[-1]:
+    for key, (old, _) in history.pop()["changes"].items():  # trained no kept step: undone
+      record["config"][key] = old
   for key, used in checkpointed.items():
     if not _float32_equal(record["config"].get(key, config_lib.base_config()[key]), used):
-      used = float(str(np.float32(used)))  # shortest decimal of the float32 value
+      used = float(str(np.float32(used)))  # the shortest decimal of the float32 value
       logging.warning("config.json says %s=%s, but the checkpoint trained with %s: recording "
                       "%s.", key, record["config"].get(key), used, used)
       record["config"][key] = used
-      if record["history"][0].get("note"):  # upgraded flat file: the value since step 0
-        record["history"][0]["config"][key] = used
+      if history[0].get("note"):  # an upgraded flat file: older versions never changed it
+        history[0]["config"][key] = used
   changes = _differences(record, config)
-  history = record["history"]
-  if changes:
-    last = history[-1]
-    if last["from_step"] == step and "changes" in last:  # its new values trained no kept step
-      merged = {k: [old, values[k]] for k, (old, _) in last["changes"].items()}
-      merged.update({k: [merged.get(k, [old])[0], new] for k, (old, new) in changes.items()})
-      merged = {k: v for k, v in merged.items() if v[0] != v[1]}
-      history[-1:] = [{"from_step": step, "changes": merged}] if merged else []
-    elif last["from_step"] == step:
-      last["config"] = values
-    else:
-      history.append({"from_step": step, "changes": changes})
+  if history[-1]["from_step"] == step:  # the first entry, recorded at this step
+    history[-1]["config"] = values
+  elif changes:
+    history.append({"from_step": step, "changes": changes})
   return {"config": values, "history": history}, changes
 
 
