@@ -1,11 +1,19 @@
-"""The README's main command: trains on the built-in data, writes checkpoints and events,
-and a second run resumes from the last step."""
+"""The training binary as the README shows it: trains and resumes, on one device and on two
+logical CPU devices; exit codes (0 finished, 75 stopped early, 1 error as one line); the
+one-writer lock; a full disk during a save."""
 
 import glob
+import json
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
 
+import pytest
+
+from sagan_tf import config as config_lib
 from sagan_tf.training import checkpoint as ckpt_lib
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -13,13 +21,17 @@ TINY = ["--config.g_ch=8", "--config.d_ch=8", "--config.global_batch_size=4",
         "--config.steps_per_loop=2", "--config.checkpoint_every_steps=2",
         "--config.log_every_steps=2", "--config.image_every_steps=2",
         "--config.num_image_samples=4"]
+ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+
+
+def _command(workdir, steps, *extra):
+  return [sys.executable, "-m", "sagan_tf.train", "--config=experiments/cpu_demo.py",
+          f"--workdir={workdir}", f"--config.num_train_steps={steps}"] + TINY + list(extra)
 
 
 def _train(workdir, steps, *extra):
-  cmd = [sys.executable, "-m", "sagan_tf.train", "--config=experiments/cpu_demo.py",
-         f"--workdir={workdir}", f"--config.num_train_steps={steps}"] + TINY + list(extra)
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-  return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+  return subprocess.run(_command(workdir, steps, *extra), cwd=REPO, env=ENV, capture_output=True,
+                        text=True, timeout=900)
 
 
 def test_main_command_trains_and_resumes(tmp_path):
@@ -45,16 +57,18 @@ def test_unknown_override_fails_cleanly_before_training(tmp_path):
   assert not (tmp_path / "w").exists()
 
 
-def test_sigterm_saves_a_checkpoint_and_exits(tmp_path):
-  # Preemption: SIGTERM lets the current loop finish, saves, and exits 0.
-  import signal
-  import time
+@pytest.mark.parametrize("sig, flags, code", [
+    (signal.SIGTERM, [], 75),                           # the documented default
+    (signal.SIGINT, ["--preempted_exit_code=3"], 3),    # Ctrl-C; the code is configurable
+])
+def test_stop_signal_saves_a_checkpoint_and_exits_with_the_restart_code(tmp_path, sig, flags,
+                                                                        code):
+  # Preemption: the current loop finishes, a checkpoint is saved, and the exit code says
+  # "stopped early, restart me" (0 is kept for a finished run).
   workdir = str(tmp_path / "preempted")
-  cmd = [sys.executable, "-m", "sagan_tf.train", "--config=experiments/cpu_demo.py",
-         f"--workdir={workdir}", "--config.num_train_steps=100000",
-         "--config.checkpoint_every_steps=100000"] + TINY
-  proc = subprocess.Popen(cmd, cwd=REPO, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
-                          stderr=subprocess.PIPE, text=True)
+  proc = subprocess.Popen(_command(workdir, 100000, "--config.checkpoint_every_steps=100000",
+                                   *flags),
+                          cwd=REPO, env=ENV, stderr=subprocess.PIPE, text=True)
   lines = []
   deadline = time.time() + 600
   while time.time() < deadline:
@@ -62,10 +76,115 @@ def test_sigterm_saves_a_checkpoint_and_exits(tmp_path):
     lines.append(line)
     if "step 2/100000" in line or not line:
       break
-  proc.send_signal(signal.SIGTERM)
+  proc.send_signal(sig)
   _, rest = proc.communicate(timeout=300)
   log = "".join(lines) + rest
-  assert proc.returncode == 0, log[-3000:]
+  assert proc.returncode == code, log[-3000:]
   assert "on request; checkpoint saved" in log
+  assert f"exit code {code}" in log
   steps = [ckpt_lib.checkpoint_step(p) for p in ckpt_lib.list_checkpoints(workdir)]
   assert len(steps) == 1 and steps[0] >= 2 and steps[0] % 2 == 0  # a whole loop, saved
+  assert ckpt_lib.restore_models(config_lib.recorded_config(workdir), workdir)["step"] == steps[0]
+
+
+def test_readme_mirrored_cpu_command_trains_with_two_replicas(tmp_path):
+  # README: python -m sagan_tf.train --config=experiments/cpu_demo.py --workdir=/tmp/m
+  #         --strategy=mirrored --num_cpu_devices=2   (tiny overrides appended)
+  workdir = str(tmp_path / "m")
+  cmd = [sys.executable, "-m", "sagan_tf.train", "--config=experiments/cpu_demo.py",
+         f"--workdir={workdir}", "--strategy=mirrored", "--num_cpu_devices=2",
+         "--config.num_train_steps=2"] + TINY
+  result = subprocess.run(cmd, cwd=REPO, env=ENV, capture_output=True, text=True, timeout=900)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert "device:CPU:0', '/job:localhost/replica:0/task:0/device:CPU:1')" in result.stderr
+  assert "step 2/2" in result.stderr
+  assert ckpt_lib.checkpoint_step(ckpt_lib.list_checkpoints(workdir)[-1]) == 2
+
+
+@pytest.mark.parametrize("args, env, message", [
+    (["--strategy=mirrored", "--num_cpu_devices=2", "--config.global_batch_size=3"], {},
+     "Error: global_batch_size=3 is not divisible by the 2 replicas of the strategy: use a "
+     "multiple of 2."),
+    (["--config=experiments/no_such.py"], {},
+     "Error: --config=experiments/no_such.py: no such file"),
+    (["--config", "experiments/no_such.py", "--config.g_ch=8"], {},
+     "Error: --config=experiments/no_such.py: no such file"),
+    (["--workdir=FILE"], {}, "is a regular file, not a directory"),
+    (["--strategy=multi_worker"], {"TF_CONFIG": "{'cluster': 1}"},
+     "Error: TF_CONFIG is not valid JSON"),
+    (["--strategy=multi_worker"],
+     {"TF_CONFIG": json.dumps({"cluster": {"worker": ["127.0.0.1:1"]},
+                               "task": {"type": "worker", "index": 1}})},
+     "Error: TF_CONFIG task index 1 is outside the cluster"),
+])
+def test_bad_input_is_one_line_before_any_work(tmp_path, args, env, message):
+  workdir = tmp_path / "w"
+  (tmp_path / "file").write_text("not a directory")
+  args = [a.replace("FILE", str(tmp_path / "file")) for a in args]
+  cmd = [sys.executable, "-m", "sagan_tf.train", "--config=experiments/cpu_demo.py",
+         f"--workdir={workdir}"] + TINY + args
+  result = subprocess.run(cmd, cwd=REPO, env=dict(ENV, **env), capture_output=True, text=True,
+                          timeout=600)
+  assert result.returncode == 1
+  errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+  assert len(errors) == 1 and message in errors[0], result.stderr[-3000:]
+  assert "Traceback" not in result.stderr
+  assert not workdir.exists()
+
+
+def _snapshot(root):
+  return {os.path.relpath(os.path.join(d, f), root): open(os.path.join(d, f), "rb").read()
+          for d, _, files in os.walk(root) for f in files}
+
+
+def test_second_trainer_is_refused_until_the_first_dies(tmp_path):
+  workdir = str(tmp_path / "w")
+  holder = subprocess.Popen(
+      [sys.executable, "-c", "import sys, time; from sagan_tf.training.workdir import "
+       "WorkdirLock; WorkdirLock(sys.argv[1]).__enter__(); print('locked', flush=True); "
+       "time.sleep(900)", workdir], cwd=REPO, env=ENV, stdout=subprocess.PIPE, text=True)
+  try:
+    assert holder.stdout.readline().strip() == "locked"
+    before = _snapshot(workdir)
+    refused = _train(workdir, 2)
+    assert refused.returncode == 1
+    assert (f"Error: Workdir {workdir} is being trained by another process (pid {holder.pid} "
+            f"on host {socket.gethostname()}") in refused.stderr, refused.stderr[-3000:]
+    assert "Traceback" not in refused.stderr
+    assert _snapshot(workdir) == before
+  finally:
+    holder.kill()  # SIGKILL: the kernel releases the flock
+    holder.wait()
+  second = _train(workdir, 2)
+  assert second.returncode == 0, second.stderr[-3000:]
+  assert "step 2/2" in second.stderr
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path):
+  """A 4 MB tmpfs (needs root; skipped otherwise), unmounted afterwards."""
+  mount = tmp_path / "tmpfs"
+  mount.mkdir()
+  if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)],
+                    capture_output=True).returncode:
+    pytest.skip("cannot mount a tmpfs here (needs root)")
+  yield mount
+  subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_full_disk_during_a_save_is_one_line_and_keeps_the_earlier_checkpoint(small_tmpfs):
+  workdir = str(small_tmpfs / "w")
+  first = _train(workdir, 2)
+  assert first.returncode == 0, first.stderr[-3000:]
+  stat = os.statvfs(small_tmpfs)
+  with open(small_tmpfs / "filler", "wb") as f:  # leave less than a checkpoint (~470 KB)
+    f.write(b"\0" * (stat.f_bavail * stat.f_frsize - 100_000))
+  second = _train(workdir, 4)
+  assert second.returncode == 1
+  errors = [line for line in second.stderr.splitlines() if line.startswith("Error: ")]
+  assert len(errors) == 1, second.stderr[-3000:]
+  assert f"No space left in {ckpt_lib.checkpoint_dir(workdir)} while saving checkpoint ckpt-4" \
+      in errors[0]
+  assert "Traceback" not in second.stderr
+  assert not glob.glob(os.path.join(ckpt_lib.checkpoint_dir(workdir), "ckpt-4*"))
+  assert ckpt_lib.restore_models(config_lib.recorded_config(workdir), workdir)["step"] == 2

@@ -1,5 +1,7 @@
 """Tests of the training job: equivalences (replicas, resume), XLA, NaN stop, bad input."""
 
+import glob
+import logging
 import os
 import runpy
 
@@ -135,3 +137,64 @@ def test_mixed_precision_trains_and_keeps_float32_weights(tmp_path, policy):
   assert keras.mixed_precision.global_policy().name == "float32"  # not leaked
   restored = ckpt_lib.restore_models(tiny_config(mixed_precision=policy), str(tmp_path))
   assert all(v.dtype == "float32" for v in restored["generator"].weights)
+
+
+def _divergence_warnings(caplog):
+  return [r for r in caplog.records if "TRAINING LOOKS DIVERGED" in r.getMessage()]
+
+
+def test_health_warning_stays_quiet_on_normal_training(tmp_path, caplog):
+  caplog.set_level(logging.WARNING)
+  train_and_evaluate(tiny_config(num_train_steps=4, steps_per_loop=1), str(tmp_path))
+  assert not _divergence_warnings(caplog)
+
+
+def test_huge_learning_rates_warn_once(tmp_path, caplog):
+  # lr 1e3 stays finite (no NaN stop) but moves every weight by ~1e3 per step.
+  caplog.set_level(logging.WARNING)
+  result = train_and_evaluate(
+      tiny_config(num_train_steps=4, steps_per_loop=1, g_lr=1e3, d_lr=1e3), str(tmp_path))
+  assert result["step"] == 4
+  warnings = _divergence_warnings(caplog)
+  assert len(warnings) == 1
+  text = warnings[0].getMessage()
+  assert "at step 1:" in text and "g_lr=1000.0" in text and "--config.g_lr=" in text
+
+
+def test_health_bounds_hold_for_initial_weights():
+  # Every freshly initialized variable is far inside the weight bound, and the bound is not
+  # met by a merely large weight (x10) but by a diverged one (x1e3), as a numpy reference says.
+  from sagan_tf import config as config_lib
+  from sagan_tf.training import health
+  g, d = config_lib.build_models(tiny_config())
+  watch = health.HealthWatch(g, d)
+  rms, _ = watch.max_weight_rms()
+  reference = max(np.sqrt(np.mean(np.square(v.numpy())))
+                  for v in g.trainable_variables + d.trainable_variables)
+  np.testing.assert_allclose(rms, reference, rtol=1e-5)
+  assert rms * 10 < health.WEIGHT_RMS_BOUND < rms * 1e3
+  kernel = d.trainable_variables[0]
+  kernel.assign(kernel * 1e3 / np.sqrt(np.mean(np.square(kernel.numpy()))))
+  assert watch.max_weight_rms() == pytest.approx((1e3, f"{d.name}/{kernel.path}"), rel=1e-5)
+  assert watch.check(7, {"d_loss": 1.0, "g_loss": 2.0}, tiny_config()) is not None
+  assert watch.check(8, {"d_loss": 1.0, "g_loss": 2.0}, tiny_config()) is None  # once
+
+
+def test_disk_full_during_save_removes_the_partial_save(tmp_path, monkeypatch):
+  from tensorflow.python.ops import gen_io_ops  # pylint: disable=g-direct-tensorflow-import
+  workdir = str(tmp_path)
+  train_and_evaluate(tiny_config(num_train_steps=2), workdir)
+  ckpt_dir = ckpt_lib.checkpoint_dir(workdir)
+
+  def full_disk(*args, **kwargs):  # the shards are in ckpt-4_temp/ when the merge runs
+    assert glob.glob(os.path.join(ckpt_dir, "ckpt-4_temp*", "*"))
+    raise tf.errors.ResourceExhaustedError(None, None, "No space left on device")
+
+  monkeypatch.setattr(gen_io_ops, "merge_v2_checkpoints", full_disk)
+  with pytest.raises(ckpt_lib.DiskFullError, match=f"No space left in {ckpt_dir} while saving "
+                     f"checkpoint ckpt-4.*latest checkpoint is still .*ckpt-2"):
+    train_and_evaluate(tiny_config(num_train_steps=4), workdir)
+  assert sorted(os.listdir(ckpt_dir)) == [
+      "checkpoint", "ckpt-2.data-00000-of-00001", "ckpt-2.index"]
+  assert tf.train.latest_checkpoint(ckpt_dir).endswith("ckpt-2")
+  assert ckpt_lib.restore_models(tiny_config(), workdir)["step"] == 2

@@ -8,6 +8,7 @@ Randomness is stateless, derived from (config.seed, step), so `step` is the RNG 
 
 import os
 
+from absl import logging
 import tensorflow as tf
 
 from sagan_tf import config as config_lib
@@ -31,6 +32,34 @@ def list_checkpoints(workdir):
   """Returns the checkpoint paths in workdir, oldest first ([] if none)."""
   state = tf.train.get_checkpoint_state(checkpoint_dir(workdir))
   return list(state.all_model_checkpoint_paths) if state else []
+
+
+class DiskFullError(OSError):
+  """A checkpoint save ran out of disk space (its partial files were removed)."""
+
+
+def save(manager, step):
+  """Saves ckpt-<step> with a tf.train.CheckpointManager; returns its path.
+
+  On a full disk (ResourceExhaustedError from the write) it removes what the save left behind
+  (the ckpt-<step>_temp directory, and ckpt-<step> files the checkpoint list does not name),
+  so the previous checkpoint stays the latest, and raises DiskFullError naming the directory.
+  """
+  try:
+    return manager.save(checkpoint_number=step)
+  except tf.errors.ResourceExhaustedError as e:
+    prefix = os.path.join(manager.directory, f"ckpt-{step}")
+    latest = tf.train.latest_checkpoint(manager.directory)
+    partial = tf.io.gfile.glob(prefix + "_temp*")
+    if latest != prefix:
+      partial += tf.io.gfile.glob(prefix + ".*")
+    for path in partial:
+      (tf.io.gfile.rmtree if tf.io.gfile.isdir(path) else tf.io.gfile.remove)(path)
+    logging.info("Disk full while saving %s (%s); removed %s.", prefix, e.message, partial)
+    raise DiskFullError(
+        f"No space left in {manager.directory} while saving checkpoint ckpt-{step}: the "
+        f"partial save was removed and the latest checkpoint is still {latest}. Free space "
+        f"there (or lower keep_checkpoints) and run the same command to resume.") from None
 
 
 def checkpoint_step(path):

@@ -3,12 +3,15 @@
 Data flow: config -> validated; strategy.distribute_datasets_from_function(build_dataset)
 -> iterator -> GANTrainer.train(iterator, steps_per_loop) -> metrics -> console line,
 TensorBoard (workdir/train), checkpoints (workdir/checkpoints, CheckpointManager, keep-N).
-Resumes automatically from the latest checkpoint in workdir. SIGTERM or Ctrl-C stops after the
-current loop with a checkpoint (a second Ctrl-C aborts at once); a non-finite loss stops with
-FloatingPointError and saves nothing, so the last good checkpoint stays the latest.
+Resumes automatically from the latest checkpoint in workdir, with the config's changeable keys
+taking effect and recorded in workdir/config.json (run_record). The chief holds the workdir's
+lock (workdir.WorkdirLock) while it trains. SIGTERM or Ctrl-C stops after the current loop with
+a checkpoint (a second Ctrl-C aborts at once); a non-finite loss stops with FloatingPointError
+and saves nothing, so the last good checkpoint stays the latest; diverging losses or weights are
+warned about once (health).
 """
 
-import json
+import contextlib
 import os
 import shutil
 import signal
@@ -20,10 +23,12 @@ import tensorflow as tf
 from sagan_tf import config as config_lib
 from sagan_tf import data as data_lib
 from sagan_tf.training import checkpoint as ckpt_lib
+from sagan_tf.training import run_record
 from sagan_tf.training import summaries
+from sagan_tf.training import workdir as workdir_lib
 from sagan_tf.training.gan_step import GANTrainer
+from sagan_tf.training.health import HealthWatch
 from sagan_tf.training.strategy import is_chief
-
 
 
 class _StopRequest:
@@ -153,15 +158,53 @@ def train_and_evaluate(config, workdir, strategy=None):
 
   Args:
     config: an ml_collections.ConfigDict of sagan_tf.config's schema.
-    workdir: output directory (checkpoints/, train/ TensorBoard events, config.json).
+    workdir: output directory (checkpoints/, train/ TensorBoard events, config.json,
+      train.lock).
     strategy: a tf.distribute.Strategy (default: the default strategy).
 
   Returns:
-    dict(step=final step, metrics=last metrics (None if nothing ran)).
+    dict(step=final step, metrics=last metrics (None if nothing ran), stopped=True when SIGTERM
+    or Ctrl-C stopped the run before num_train_steps).
+
+  Raises (all before any training, and before writing anything unless noted):
+    NotADirectoryError: workdir is a regular file.
+    ValueError / FileNotFoundError: a bad config or missing data; on resume, a change of a key
+      that cannot change (run_record.FIXED).
+    workdir.WorkdirBusyError: another process trains in workdir.
+    checkpoint.DiskFullError: (during training) no space for a checkpoint.
+    FloatingPointError: (during training) a non-finite loss.
   """
+  workdir_lib.check_usable(workdir)
   strategy = strategy or tf.distribute.get_strategy()
   _check_inputs(config, strategy)
-  chief = is_chief(strategy)
+  if tf.train.latest_checkpoint(ckpt_lib.checkpoint_dir(workdir)):
+    run_record.check_resumable(run_record.read(workdir), config)
+  chief = is_chief(strategy)  # workers share the workdir: the chief locks it for all
+  with workdir_lib.WorkdirLock(workdir) if chief else contextlib.nullcontext():
+    return _train(config, workdir, strategy, chief)
+
+
+def _apply_config(config, workdir, trainer, restored, chief):
+  """Puts config in effect from the restored step: the optimizers' learning rates (which the
+  checkpoint restored) are assigned, the changes logged and config.json updated. Every other
+  changeable key is read from config when the trainer and loop are built."""
+  step = int(trainer.step.numpy())
+  record, used = None, {}
+  if restored:
+    record = run_record.read(workdir)
+    run_record.check_resumable(record, config)  # again: the record may have changed
+    used = {"g_lr": float(trainer.g_optimizer.learning_rate.numpy()),
+            "d_lr": float(trainer.d_optimizer.learning_rate.numpy())}
+  trainer.g_optimizer.learning_rate = config.g_lr
+  trainer.d_optimizer.learning_rate = config.d_lr
+  record, changes = run_record.resume(record, config, step, used)
+  if changes:
+    logging.warning("Config changed on resume: %s.", run_record.describe(changes, step))
+  if chief:
+    run_record.write(workdir, record)
+
+
+def _train(config, workdir, strategy, chief):
   ckpt_dir = ckpt_lib.checkpoint_dir(workdir)
   if not chief:  # other workers take part in the (collective) save into a scratch dir
     ckpt_dir = os.path.join(workdir, "tmp_worker", str(strategy.cluster_resolver.task_id))
@@ -175,16 +218,15 @@ def train_and_evaluate(config, workdir, strategy=None):
   if step >= config.num_train_steps:
     logging.info("Already trained %d >= num_train_steps=%d steps.", step,
                  config.num_train_steps)
-    return {"step": step, "metrics": None}
-  if chief:
-    tf.io.gfile.makedirs(workdir)
-    with tf.io.gfile.GFile(os.path.join(workdir, "config.json"), "w") as f:
-      f.write(json.dumps(config.to_dict(), indent=2, default=str))
+    return {"step": step, "metrics": None, "stopped": False}
+  _apply_config(config, workdir, trainer, restored, chief)
   writer = (tf.summary.create_file_writer(os.path.join(workdir, "train")) if chief
             else tf.summary.create_noop_writer())
   iterator = _distributed_iterator(config, strategy, step)
   reporter = _Reporter(config, trainer, writer, step, workdir if chief else None)
+  health = HealthWatch(trainer.generator, trainer.discriminator)
   metrics = None
+  stopped = False
   agree = _stop_agreement(strategy)
   with _StopRequest() as stop:
     while step < config.num_train_steps:
@@ -197,16 +239,18 @@ def train_and_evaluate(config, workdir, strategy=None):
             f"Non-finite loss between steps {previous} and {step} ({metrics}); training "
             f"stopped without saving. The last good checkpoint is "
             f"{tf.train.latest_checkpoint(ckpt_lib.checkpoint_dir(workdir))}. Lower the "
-            f"learning rates or use float32 (mixed_precision='').")
+            f"learning rates (--config.g_lr / --config.d_lr take effect on resume) or train "
+            f"in float32 (mixed_precision='', in a new --workdir).")
+      health.check(step, metrics, config)
       crossed = lambda every: step // every > previous // every or step == config.num_train_steps
       if crossed(config.log_every_steps):
         reporter.scalars(step, metrics)
       if crossed(config.image_every_steps):
         reporter.images(step)
-      stopping = agree(stop.requested)
-      if crossed(config.checkpoint_every_steps) or stopping:
-        manager.save(checkpoint_number=step)
-      if stopping:
+      stopped = agree(stop.requested)
+      if crossed(config.checkpoint_every_steps) or stopped:
+        ckpt_lib.save(manager, step)
+      if stopped:
         logging.info("Stopped at step %d on request; checkpoint saved.", step)
         break
   writer.flush()
@@ -214,4 +258,5 @@ def train_and_evaluate(config, workdir, strategy=None):
     shutil.rmtree(ckpt_dir, ignore_errors=True)
   if reporter.samples and reporter.samples.latest_png:
     print(f"Latest sample grid (EMA generator): {reporter.samples.latest_png}", flush=True)
-  return {"step": step, "metrics": metrics}
+  return {"step": step, "metrics": metrics,
+          "stopped": stopped and step < config.num_train_steps}

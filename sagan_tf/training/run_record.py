@@ -1,0 +1,152 @@
+"""workdir/config.json: the config in effect and its history; which keys a resume may change.
+
+Format (read by sagan_tf.config.recorded_config):
+  {"config": {key: value in effect now},
+   "history": [{"from_step": 0, "config": {key: value}},
+               {"from_step": S, "changes": {key: [old, new]}}, ...]}
+An entry says what was in effect from its step on. An older flat {key: value} file is upgraded
+on resume. A resume at the step of the last entry replaces that entry (its values trained no step
+that a checkpoint kept), so the history never holds a value that was not used.
+
+On resume, CHANGEABLE keys may differ from the record: they take effect from the resumed step
+(the loop builds optimizers, EMA and schedules from the new config and assigns the learning
+rates, which checkpoints carry, after the restore). Every other key is fixed: a difference is
+refused before any work, naming the keys.
+"""
+
+import json
+import os
+
+from absl import logging
+import numpy as np
+import tensorflow as tf
+
+from sagan_tf import config as config_lib
+
+# Keys a resumed run may change: optimization hyperparameters, the schedule, execution
+# (same math), logging / checkpoint cadence, where the data lives, and evaluation / sampling
+# settings that training does not use.
+CHANGEABLE = frozenset({
+    "g_lr", "d_lr", "beta1", "beta2", "adam_epsilon", "ema_decay", "ema_start_step",
+    "num_train_steps", "steps_per_loop", "jit_compile", "attention_impl",
+    "checkpoint_every_steps", "keep_checkpoints", "log_every_steps", "image_every_steps",
+    "num_image_samples", "data_dir", "shuffle_buffer",
+    "eval_num_samples", "eval_batch_size", "eval_use_ema", "eval_truncation", "eval_split",
+    "classifier_path", "eval_stats_dir", "eval_allow_small_n",
+    "sample_bn_stats", "standing_stats_batches", "standing_stats_batch_size",
+})
+# Keys fixed for the life of a workdir: the architecture and what the checkpoint's weights
+# mean (resolution, classes, z_dim, normalization), the data set and its order (dataset,
+# tfds_name, split, data_seed, global_batch_size: the resumed data position is
+# step * d_steps * global_batch_size), the training procedure (loss, d_steps, substep_order,
+# seed: the stateless noise), and mixed_precision.
+FIXED = frozenset({
+    "resolution", "g_ch", "d_ch", "z_dim", "num_classes", "g_attention", "d_attention",
+    "sn_power_iterations", "sn_stop_gradient", "bn_momentum", "head_bn_momentum",
+    "cross_replica_bn", "dataset", "tfds_name", "split", "data_seed", "loss",
+    "global_batch_size", "d_steps", "substep_order", "seed", "mixed_precision",
+})
+# Keys a checkpoint also stores (the optimizers' learning-rate variables): the checkpoint is
+# the truth for their old values.
+CHECKPOINTED = ("g_lr", "d_lr")
+
+
+def _plain(config):
+  """The config as JSON stores it (tuples as lists), with every schema key."""
+  return json.loads(json.dumps(config.to_dict(), default=str))
+
+
+def read(workdir):
+  """Returns workdir/config.json as {"config":, "history":} (a flat file is upgraded: its
+  values as the config from step 0), or None when the workdir has none. Reads only."""
+  path = os.path.join(workdir, config_lib.RECORD_FILE)
+  if not tf.io.gfile.exists(path):
+    return None
+  with tf.io.gfile.GFile(path) as f:
+    text = f.read()
+  try:
+    record = json.loads(text)
+  except json.JSONDecodeError as e:
+    raise ValueError(f"{path} is not valid JSON ({e}): restore it, or delete it to record the "
+                     f"config of this run from the resumed step.") from e
+  if "config" in record and "history" in record:
+    return record
+  return {"config": record, "history": [{"from_step": 0, "config": dict(record), "note": (
+      "upgraded from a flat config.json: the values of its latest start")}]}
+
+
+def _differences(record, config):
+  """{key: [recorded, new]} for every key whose value differs (schema defaults fill keys the
+  record predates)."""
+  old = _plain(config_lib.config_from_dict(record["config"]))
+  new = _plain(config)
+  return {k: [old[k], new[k]] for k in new if old[k] != new[k]}
+
+
+def check_resumable(record, config):
+  """Raises ValueError naming every FIXED key whose value differs from the record."""
+  if record is None:
+    return
+  fixed = {k: v for k, v in _differences(record, config).items() if k not in CHANGEABLE}
+  if fixed:
+    listed = ", ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in sorted(fixed.items()))
+    raise ValueError(
+        f"This workdir was trained with another config, and these keys cannot change on "
+        f"resume: {listed}. Use the workdir's values (its config.json) or another --workdir. "
+        f"Changeable on resume: {', '.join(sorted(CHANGEABLE))}.")
+
+
+def _float32_equal(a, b):
+  return np.float32(a) == np.float32(b)
+
+
+def resume(record, config, step, checkpointed):
+  """Returns (new record, changes {key: [old, new]}) for training config from `step` on.
+
+  Args:
+    record: read(workdir) when a checkpoint was restored, else None (the config is then
+      recorded from `step`: a record without a checkpoint trained no kept step).
+    config: the config now in effect (already checked with check_resumable).
+    step: int, the restored step (0 for a fresh run).
+    checkpointed: {key in CHECKPOINTED: float} values the restored checkpoint trained with,
+      or {} without a checkpoint. Where a record disagrees (a flat file written by older
+      versions, which kept the checkpoint's learning rates on resume), the checkpoint wins.
+  """
+  values = _plain(config)
+  if record is None:
+    return {"config": values, "history": [{"from_step": step, "config": values}]}, {}
+  record = json.loads(json.dumps(record))  # a copy
+  history = record["history"]
+  if history[-1]["from_step"] == step and "changes" in history[-1]:
+    for key, (old, _) in history.pop()["changes"].items():  # trained no kept step: undone
+      record["config"][key] = old
+  for key, used in checkpointed.items():
+    if not _float32_equal(record["config"].get(key, config_lib.base_config()[key]), used):
+      used = float(str(np.float32(used)))  # the shortest decimal of the float32 value
+      logging.warning("config.json says %s=%s, but the checkpoint trained with %s: recording "
+                      "%s.", key, record["config"].get(key), used, used)
+      record["config"][key] = used
+      if history[0].get("note"):  # an upgraded flat file: older versions never changed it
+        history[0]["config"][key] = used
+  changes = _differences(record, config)
+  if history[-1]["from_step"] == step:  # the first entry, recorded at this step
+    history[-1]["config"] = values
+  elif changes:
+    history.append({"from_step": step, "changes": changes})
+  return {"config": values, "history": history}, changes
+
+
+def write(workdir, record):
+  """Writes workdir/config.json atomically (a temporary file renamed over it)."""
+  path = os.path.join(workdir, config_lib.RECORD_FILE)
+  tmp = path + ".tmp"
+  tf.io.gfile.makedirs(workdir)
+  with tf.io.gfile.GFile(tmp, "w") as f:
+    f.write(json.dumps(record, indent=2))
+  tf.io.gfile.rename(tmp, path, overwrite=True)
+
+
+def describe(changes, step):
+  """'g_lr 0.0001 -> 5e-05, d_lr ... from step S' for the log."""
+  listed = ", ".join(f"{k} {old} -> {new}" for k, (old, new) in sorted(changes.items()))
+  return f"{listed} from step {step}"

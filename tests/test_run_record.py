@@ -1,0 +1,140 @@
+"""Resuming with another config: changeable keys take effect (the optimizers really use the new
+learning rates) and are recorded in config.json's history; fixed keys are refused before
+anything in the workdir changes."""
+
+import glob
+import json
+import logging
+import os
+import shutil
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from sagan_tf import config as config_lib
+from sagan_tf.training import checkpoint as ckpt_lib
+from sagan_tf.training import run_record
+from sagan_tf.training.loop import train_and_evaluate
+from test_training import tiny_config
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+  """A workdir trained 2 steps with tiny_config (g_lr 1e-4, d_lr 4e-4); copy before use."""
+  workdir = str(tmp_path_factory.mktemp("trained") / "w")
+  train_and_evaluate(tiny_config(num_train_steps=2), workdir)
+  return workdir
+
+
+def _copy(trained, tmp_path):
+  workdir = str(tmp_path / "w")
+  shutil.copytree(trained, workdir)
+  return workdir
+
+
+def _snapshot(root):
+  """{relative path: bytes} of every file under root (directories as None)."""
+  out = {}
+  for dirpath, dirnames, filenames in os.walk(root):
+    for d in dirnames:
+      out[os.path.relpath(os.path.join(dirpath, d), root)] = None
+    for f in filenames:
+      with open(os.path.join(dirpath, f), "rb") as fh:
+        out[os.path.relpath(os.path.join(dirpath, f), root)] = fh.read()
+  return out
+
+
+def _scalars(workdir, tag):
+  """{step: value} of a scalar summary in workdir/train."""
+  out = {}
+  for path in glob.glob(os.path.join(workdir, "train", "events.out.tfevents.*")):
+    for event in tf.compat.v1.train.summary_iterator(path):
+      for v in event.summary.value:
+        if v.tag == tag:
+          out[event.step] = float(tf.make_ndarray(v.tensor))
+  return out
+
+
+def test_every_key_is_changeable_or_fixed():
+  keys = set(config_lib.base_config().keys())
+  assert run_record.CHANGEABLE | run_record.FIXED == keys
+  assert not run_record.CHANGEABLE & run_record.FIXED
+
+
+@pytest.mark.parametrize("overrides, named", [
+    (dict(g_ch=16), "g_ch: 8 -> 16"),
+    (dict(global_batch_size=8, seed=3), "global_batch_size: 4 -> 8, seed: 0 -> 3"),
+    (dict(mixed_precision="mixed_bfloat16", g_lr=1e-3), "mixed_precision: '' -> 'mixed_bfloat16'"),
+])
+def test_fixed_change_is_refused_and_workdir_untouched(trained, tmp_path, overrides, named):
+  workdir = _copy(trained, tmp_path)
+  before = _snapshot(workdir)
+  with pytest.raises(ValueError, match="cannot change on resume") as e:
+    train_and_evaluate(tiny_config(num_train_steps=4, **overrides), workdir)
+  assert named in str(e.value)
+  assert "g_lr" not in str(e.value).split("cannot change on resume")[1].split(". Use")[0]
+  assert _snapshot(workdir) == before
+
+
+def test_changed_learning_rates_take_effect_and_are_recorded(trained, tmp_path, caplog):
+  workdir = _copy(trained, tmp_path)
+  caplog.set_level(logging.WARNING)
+  # g_lr = 0: Adam's update is lr * m / (sqrt(v) + eps), so G's trained weights must not move
+  # at all over steps 3-4 while D's do, if (and only if) the optimizer uses the new rate.
+  train_and_evaluate(tiny_config(num_train_steps=4, g_lr=0.0, d_lr=2e-4, beta2=0.99), workdir)
+  ckpts = ckpt_lib.list_checkpoints(workdir)
+  assert [ckpt_lib.checkpoint_step(p) for p in ckpts] == [2, 4]
+  at2, at4 = (ckpt_lib.restore_models(tiny_config(), workdir, p) for p in ckpts)
+  for a, b in zip(at2["generator"].trainable_variables, at4["generator"].trainable_variables):
+    np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
+  moved = [not np.array_equal(a.numpy(), b.numpy()) for a, b in
+           zip(at2["discriminator"].trainable_variables, at4["discriminator"].trainable_variables)]
+  assert sum(moved) > len(moved) // 2
+  # TensorBoard shows the rates in effect.
+  assert _scalars(workdir, "lr/generator") == pytest.approx({2: 1e-4, 4: 0.0})
+  assert _scalars(workdir, "lr/discriminator") == pytest.approx({2: 4e-4, 4: 2e-4})
+  # The log names the change and its step; config.json records what was used from when.
+  assert ("Config changed on resume: beta2 0.999 -> 0.99, d_lr 0.0004 -> 0.0002, g_lr 0.0001 "
+          "-> 0.0, num_train_steps 2 -> 4 from step 2." in caplog.text)
+  with open(os.path.join(workdir, "config.json")) as f:
+    record = json.load(f)
+  assert record["config"]["g_lr"] == 0.0 and record["config"]["d_lr"] == 2e-4
+  assert [h["from_step"] for h in record["history"]] == [0, 2]
+  assert record["history"][0]["config"]["g_lr"] == 1e-4
+  assert record["history"][1] == {"from_step": 2, "changes": {
+      "g_lr": [1e-4, 0.0], "d_lr": [4e-4, 2e-4], "beta2": [0.999, 0.99],
+      "num_train_steps": [2, 4]}}
+  assert config_lib.recorded_config(workdir).g_lr == 0.0
+
+
+def test_flat_config_json_is_upgraded_with_the_rates_the_checkpoint_used(trained, tmp_path):
+  # Older versions wrote a flat config.json with the overrides of the latest start, although
+  # the optimizers kept the checkpoint's learning rates: the checkpoint is the truth.
+  workdir = _copy(trained, tmp_path)
+  flat = json.loads(json.dumps(tiny_config(g_lr=5e-5).to_dict()))
+  with open(os.path.join(workdir, "config.json"), "w") as f:
+    json.dump(flat, f)
+  train_and_evaluate(tiny_config(num_train_steps=4, g_lr=5e-5), workdir)
+  with open(os.path.join(workdir, "config.json")) as f:
+    record = json.load(f)
+  assert record["history"][0]["from_step"] == 0
+  assert record["history"][0]["config"]["g_lr"] == 1e-4
+  assert record["history"][1] == {"from_step": 2, "changes": {"g_lr": [1e-4, 5e-5]}}
+  assert record["config"]["g_lr"] == 5e-5
+
+
+def test_a_change_that_trained_no_kept_step_is_replaced():
+  # A run resumed at step 6 with g_lr 2e-4 died before its next checkpoint (ckpt-6 trained with
+  # 1e-4); resuming at 6 again with 3e-4 must not keep 2e-4 (it trained no kept step); going
+  # back to 1e-4 removes the entry.
+  base = tiny_config()
+  record, _ = run_record.resume(None, base, 0, {})
+  record, changes = run_record.resume(record, tiny_config(g_lr=2e-4), 6, {"g_lr": 1e-4})
+  assert changes == {"g_lr": [1e-4, 2e-4]}
+  again, _ = run_record.resume(record, tiny_config(g_lr=3e-4, d_lr=1e-3), 6, {"g_lr": 1e-4})
+  assert again["history"][1:] == [
+      {"from_step": 6, "changes": {"g_lr": [1e-4, 3e-4], "d_lr": [4e-4, 1e-3]}}]
+  back, _ = run_record.resume(again, tiny_config(), 6, {"g_lr": 1e-4})
+  assert back["history"] == record["history"][:1]
+  assert back["config"] == record["history"][0]["config"]
