@@ -252,7 +252,8 @@ def test_blocked_compiles_with_xla():
 def test_blocked_under_mixed_precision_keeps_dtypes_and_float32_softmax():
   # bfloat16 q, k, v (as under mixed_bfloat16): output and gradients in bfloat16, close to the
   # naive path's; the map returned on request stays float32.
-  from sagan_tf.layers.attention import blocked_attention, naive_attention  # pylint: disable=import-outside-toplevel
+  from sagan_tf.layers.attention import (  # pylint: disable=import-outside-toplevel
+      blocked_attention, naive_attention)
   rng = np.random.default_rng(13)
   q, k, v = (tf.constant(rng.standard_normal(s), tf.bfloat16)
              for s in ((2, 20, 2), (2, 5, 2), (2, 5, 8)))
@@ -377,7 +378,7 @@ def test_models_with_blocked_attention_equal_naive():
     for fn in (lambda: g(z, labels, training=True, update_u=False), lambda: d(images, labels)):
       ops = {op.type for op in tf.function(fn).get_concrete_function().graph.get_operations()}
       assert bool(ops & {"While", "StatelessWhile"}) == (impl == "blocked"), ops
-    results.append([images.numpy(), logits.numpy()] + [tf.convert_to_tensor(t).numpy() for t in grads]
-                   + [maps["attention16"].numpy()])
+    grads = [tf.convert_to_tensor(t).numpy() for t in grads]  # embedding: IndexedSlices
+    results.append([images.numpy(), logits.numpy()] + grads + [maps["attention16"].numpy()])
   for got, want in zip(results[1], results[0]):
     _close(got, want)

@@ -24,6 +24,27 @@ matrices (2048) timed in the same run. Then each SelfAttention layer of the conf
 alone (forward, and forward + backward to its input and weights) at its input shape in G and D,
 with its estimated share of the iteration. Timings are whatever the machine gives at that
 moment: nothing here asserts on them.
+
+--attention_impls=naive,blocked times the iteration and the layers once per SelfAttention
+implementation (rows 'mode, impl'; sagan_tf/layers/attention.py), with the peak memory of each
+layer's forward + backward next to the size of one attention map, e.g. at 256 px with attention
+at 128x128:
+
+  python tools/benchmark.py --config=experiments/imagenet128.py --config.resolution=256 \
+      --config.g_ch=16 --config.d_ch=16 "--config.g_attention=(128,)" \
+      "--config.d_attention=(128,)" --batch_size=8 --modes=function \
+      --attention_impls=blocked,naive --repeats=2
+
+--pipeline_sources=folder,tfrecord,tfds,resized_png,resized_jpeg then times the input pipeline
+alone (sagan_tf.data.build_dataset at the config's resolution and --batch_size) on
+--pipeline_images generated photo-like JPEGs of --pipeline_image_size, stored once per source
+in a temporary directory (a folder of files; the same JPEG bytes in TFRecords; a locally built
+TFDS dataset; TFRecords pre-resized by tools/prepare_tfrecords.py as PNG or JPEG), next to the
+images/s the training step consumes (its first 'function' row):
+
+  python tools/benchmark.py --config=experiments/imagenet128.py --config.g_ch=16 \
+      --config.d_ch=16 --batch_size=8 --modes=function --noattention \
+      --pipeline_sources=folder,tfrecord,tfds,resized_png,resized_jpeg
 """
 
 import os
@@ -68,8 +89,8 @@ def define_flags():
                     f"data, any of {', '.join(PIPELINE_SOURCES)}; empty: not timed.")
   flags.DEFINE_integer("pipeline_images", 256, "Generated images per pipeline source.",
                        lower_bound=8)
-  flags.DEFINE_string("pipeline_image_size", "375x500", "HEIGHTxWIDTH of the generated JPEGs "
-                      "(375x500: ImageNet's most common size).")
+  flags.DEFINE_string("pipeline_image_size", "500x375", "WIDTHxHEIGHT of the generated JPEGs "
+                      "(500x375: ImageNet's most common size).")
   flags.DEFINE_float("pipeline_seconds", 10.0, "Seconds each pipeline is timed.", lower_bound=0.1)
   flags.mark_flag_as_required("config")
 
@@ -570,10 +591,12 @@ def time_pipeline(config, batch, seconds, warmup_batches=5):
 
 
 def _pipeline_table(config, batch, sources, num_images, size, seconds, root, step_rows, out):
+  """Times each source's pipeline on generated images of size (width, height); prints a table
+  next to the step's images/s (the first 'function' row of step_rows). Returns {source: img/s}."""
   step_label = next((label for label in step_rows if label.startswith("function")),
                     next(iter(step_rows)))
   consumed = step_rows[step_label]["images_per_s"]
-  made = make_pipeline_data(config, root, sources, num_images, size[0], size[1])
+  made = make_pipeline_data(config, root, sources, num_images, height=size[1], width=size[0])
   out("")
   out(f"Input pipeline alone (sagan_tf.data.build_dataset at {config.resolution} px, batch "
       f"{batch}, {num_images} generated photo-like images, {seconds:g} s per source after 5 "
@@ -619,7 +642,7 @@ def main(argv):
     assert len(size) == 2 and min(size) >= 1
   except (ValueError, AssertionError):
     raise app.UsageError(f"--pipeline_image_size={FLAGS.pipeline_image_size!r}: give "
-                         "HEIGHTxWIDTH, e.g. 375x500.") from None
+                         "WIDTHxHEIGHT, e.g. 500x375.") from None
   config = FLAGS.config
   batch = FLAGS.batch_size or int(config.global_batch_size)
   rows = run_benchmark(config, config_flags.get_config_filename(FLAGS["config"]), batch, modes,
