@@ -35,6 +35,7 @@ def base_config():
   c.head_bn_momentum = 0.9999
   c.cross_replica_bn = False      # authors: per-replica moments; TF-GAN TPU: cross-replica
   c.attention_impl = "auto"       # one of ATTENTION_IMPLS: how SelfAttention computes (same math)
+  c.attention_query_block = 1024  # "blocked": queries per block (map memory block x N/4 per image)
   # Data.
   c.dataset = "synthetic"         # one of DATASETS
   c.tfds_name = "imagenet2012"
@@ -108,7 +109,7 @@ def validate(config):
   for key in ("g_ch", "d_ch", "z_dim", "global_batch_size", "num_train_steps", "d_steps",
               "steps_per_loop", "checkpoint_every_steps", "keep_checkpoints",
               "log_every_steps", "eval_batch_size", "eval_num_samples",
-              "standing_stats_batches", "standing_stats_batch_size"):
+              "standing_stats_batches", "standing_stats_batch_size", "attention_query_block"):
     need(int(config[key]) >= 1, f"{key}={config[key]} must be >= 1.")
   need(config.num_classes >= 0, f"num_classes={config.num_classes} must be >= 0.")
   need(0.0 <= config.ema_decay < 1.0, f"ema_decay={config.ema_decay} must be in [0, 1).")
@@ -126,7 +127,8 @@ def build_generator(config, build=True):
                 sn_power_iterations=config.sn_power_iterations,
                 sn_stop_gradient=config.sn_stop_gradient, bn_momentum=config.bn_momentum,
                 head_bn_momentum=config.head_bn_momentum,
-                cross_replica_bn=config.cross_replica_bn)
+                cross_replica_bn=config.cross_replica_bn, attention_impl=config.attention_impl,
+                attention_query_block=config.attention_query_block)
   return g.build_weights() if build else g
 
 
@@ -135,7 +137,9 @@ def build_discriminator(config, build=True):
   d = Discriminator(config.resolution, ch=config.d_ch, num_classes=config.num_classes,
                     attention_resolutions=config.d_attention,
                     sn_power_iterations=config.sn_power_iterations,
-                    sn_stop_gradient=config.sn_stop_gradient)
+                    sn_stop_gradient=config.sn_stop_gradient,
+                    attention_impl=config.attention_impl,
+                    attention_query_block=config.attention_query_block)
   return d.build_weights() if build else d
 
 

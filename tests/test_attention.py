@@ -155,3 +155,230 @@ def test_get_config():
   config = layer.get_config()
   assert config["power_iterations"] == 2 and config["stop_gradient"] is True
   assert SelfAttention.from_config(config).get_config() == config
+
+
+# ---------------------------------------------------------------- blocked implementation
+
+
+def _layer_pair(rng, h, w, c, block):
+  """A naive and a blocked SelfAttention with the same random weights (gamma 0.7)."""
+  layers = []
+  for impl in ("naive", "blocked"):
+    layer = SelfAttention(impl=impl, query_block_size=block)
+    layer.build((None, h, w, c))
+    layers.append(layer)
+  for name in ("query", "key", "value", "output"):
+    conv = getattr(layers[0], f"{name}_conv")
+    kernel = rng.standard_normal(conv.kernel.shape).astype(np.float32)
+    u = rng.standard_normal(conv.sn_u.shape).astype(np.float32)
+    for layer in layers:
+      getattr(layer, f"{name}_conv").kernel.assign(kernel)
+      getattr(layer, f"{name}_conv").sn_u.assign(u)
+  for layer in layers:
+    layer.gamma.assign(0.7)
+  return layers
+
+
+def _output_and_grads(layer, x, up, fn=None):
+  """(y, [dL/dx, dL/dgamma, dL/dkernels...]) for L = sum(y * up), optionally under fn."""
+  def run(x):
+    with tf.GradientTape() as tape:
+      tape.watch(x)
+      y = layer(x)
+      loss = tf.reduce_sum(y * up)
+    return [y] + tape.gradient(loss, [x] + layer.trainable_variables)
+  outs = (fn(run) if fn else run)(tf.constant(x))
+  return [t.numpy() for t in outs]
+
+
+def _close(got, want, tol=1e-5):
+  """max |got - want| <= tol * max(1, max |want|) (a relative bound for large gradients)."""
+  scale = max(1.0, float(np.max(np.abs(want))))
+  assert np.max(np.abs(got - want)) <= tol * scale, (np.max(np.abs(got - want)), scale)
+
+
+# N = H*W = 60 queries, 15 keys: blocks of 7 (do not divide N), 16, 60 (one block), 64 (> N), 1.
+@pytest.mark.parametrize("block", [7, 16, 60, 64, 1])
+def test_blocked_equals_naive_outputs_and_gradients(block):
+  rng = np.random.default_rng(10 + block)
+  naive, blocked = _layer_pair(rng, 6, 10, 16, block)
+  assert not naive.uses_blocked(60) and blocked.uses_blocked(60)
+  x = rng.standard_normal((3, 6, 10, 16)).astype(np.float32)
+  up = rng.standard_normal((3, 6, 10, 16)).astype(np.float32)
+  want = _output_and_grads(naive, x, up)
+  got = _output_and_grads(blocked, x, up)
+  assert len(got) == 7  # y, dx, gamma, four kernels
+  for g, w in zip(got, want):
+    _close(g, w)
+  # The naive path itself is the numpy reference's (test_matches_numpy_reference).
+  convs = {n: (getattr(naive, f"{n}_conv").kernel.numpy(), getattr(naive, f"{n}_conv").sn_u
+               .numpy()) for n in ("query", "key", "value", "output")}
+  y_ref, _, _, _ = np_self_attention(x, convs, 0.7)
+  _close(got[0], y_ref, 1e-4)
+
+
+def test_blocked_attention_function_matches_autodiff_of_softmax():
+  # The function alone, against plain TF autodiff through softmax(q k^T) v: outputs and the
+  # gradients to q, k, v, with B = 2, N = 37 queries (prime), M = 11 keys, blocks of 8.
+  from sagan_tf.layers.attention import blocked_attention  # pylint: disable=import-outside-toplevel
+  rng = np.random.default_rng(11)
+  q, k, v = (tf.constant(rng.standard_normal(s) * 2, tf.float32)
+             for s in ((2, 37, 3), (2, 11, 3), (2, 11, 5)))
+  up = tf.constant(rng.standard_normal((2, 37, 5)), tf.float32)
+
+  def grads(fn):
+    with tf.GradientTape() as tape:
+      tape.watch([q, k, v])
+      out = fn()
+      loss = tf.reduce_sum(out * up)
+    return [out] + tape.gradient(loss, [q, k, v])
+  want = grads(lambda: tf.matmul(tf.nn.softmax(tf.matmul(q, k, transpose_b=True)), v))
+  got = grads(lambda: blocked_attention(q, k, v, block_size=8))
+  for g, w in zip(got, want):
+    _close(g.numpy(), w.numpy())
+
+
+def test_blocked_compiles_with_xla():
+  rng = np.random.default_rng(12)
+  naive, blocked = _layer_pair(rng, 6, 10, 16, 7)
+  x = rng.standard_normal((2, 6, 10, 16)).astype(np.float32)
+  up = rng.standard_normal((2, 6, 10, 16)).astype(np.float32)
+  want = _output_and_grads(naive, x, up)
+  got = _output_and_grads(blocked, x, up, fn=lambda f: tf.function(f, jit_compile=True))
+  for g, w in zip(got, want):
+    _close(g, w)
+
+
+def test_blocked_under_mixed_precision_keeps_dtypes_and_float32_softmax():
+  # bfloat16 q, k, v (as under mixed_bfloat16): output and gradients in bfloat16, close to the
+  # naive path's; the map returned on request stays float32.
+  from sagan_tf.layers.attention import (  # pylint: disable=import-outside-toplevel
+      blocked_attention, naive_attention)
+  rng = np.random.default_rng(13)
+  q, k, v = (tf.constant(rng.standard_normal(s), tf.bfloat16)
+             for s in ((2, 20, 2), (2, 5, 2), (2, 5, 8)))
+
+  def grads(fn):
+    with tf.GradientTape() as tape:
+      tape.watch([q, k, v])
+      out = fn()
+      loss = tf.reduce_sum(tf.cast(out, tf.float32))
+    return [out] + tape.gradient(loss, [q, k, v])
+  want = grads(lambda: naive_attention(q, k, v)[0])
+  got = grads(lambda: blocked_attention(q, k, v, block_size=6))
+  for g, w in zip(got, want):
+    assert g.dtype == tf.bfloat16
+    _close(tf.cast(g, tf.float32).numpy(), tf.cast(w, tf.float32).numpy(), 5e-2)
+  assert naive_attention(q, k, v)[1].dtype == tf.float32
+
+
+def _fwd_bwd_peak_bytes(layer, x):
+  """Peak bytes of TF's CPU allocator over one forward + backward of layer (under tf.function)."""
+  @tf.function
+  def step(x):
+    with tf.GradientTape() as tape:
+      tape.watch(x)
+      loss = tf.reduce_sum(layer(x))
+    return tape.gradient(loss, [x] + layer.trainable_variables)
+  step(x)  # trace and warm up
+  tf.config.experimental.reset_memory_stats("CPU:0")
+  step(x)
+  return tf.config.experimental.get_memory_info("CPU:0")["peak"]
+
+
+def test_blocked_never_holds_the_whole_map_and_auto_switches():
+  # 64x64 positions, batch 2: the map is 2 x 4096 x 1024 float32 = 32 MiB. Naive forward +
+  # backward holds at least that; blocked (blocks of 128 queries: 1 MiB) stays far below,
+  # and "auto" follows auto_min_positions. (Allocator bytes, not time.)
+  x = tf.random.stateless_normal([2, 64, 64, 8], [0, 1])
+  map_bytes = 2 * 4096 * 1024 * 4
+
+  def peak(**kwargs):
+    layer = SelfAttention(query_block_size=128, **kwargs)
+    layer.build(x.shape)
+    layer.gamma.assign(1.0)
+    return _fwd_bwd_peak_bytes(layer, x)
+  assert peak(impl="naive") > map_bytes
+  assert peak(impl="blocked") < map_bytes / 4
+  assert peak(impl="auto", auto_min_positions=4095) < map_bytes / 4
+  assert peak(impl="auto", auto_min_positions=4096) > map_bytes
+
+
+def test_blocked_layer_returns_the_map_on_request():
+  rng = np.random.default_rng(14)
+  naive, blocked = _layer_pair(rng, 4, 6, 16, 5)
+  x = rng.standard_normal((2, 4, 6, 16)).astype(np.float32)
+  y_n, a_n = naive(x, return_attention=True)
+  y_b, a_b = blocked(x, return_attention=True)
+  np.testing.assert_allclose(a_b.numpy(), a_n.numpy(), atol=1e-6)
+  np.testing.assert_allclose(y_b.numpy(), y_n.numpy(), atol=1e-5)
+  assert a_b.shape == (2, 24, 6) and a_b.dtype == tf.float32
+
+
+def test_impl_arguments_round_trip_and_errors():
+  layer = SelfAttention(impl="blocked", query_block_size=33, auto_min_positions=99)
+  config = layer.get_config()
+  assert (config["impl"], config["query_block_size"], config["auto_min_positions"]) == (
+      "blocked", 33, 99)
+  assert SelfAttention.from_config(config).get_config() == config
+  assert SelfAttention().impl == "auto"
+  auto = SelfAttention()
+  assert not auto.uses_blocked(64 * 64) and auto.uses_blocked(128 * 128)
+  with pytest.raises(ValueError, match="impl='fast'.*'auto', 'naive', 'blocked'"):
+    SelfAttention(impl="fast")
+  with pytest.raises(ValueError, match="query_block_size=0 must be >= 1"):
+    SelfAttention(query_block_size=0)
+
+
+def test_config_passes_the_impl_to_every_attention_layer():
+  from sagan_tf import config as config_lib  # pylint: disable=import-outside-toplevel
+  c = config_lib.base_config()
+  c.update(resolution=32, g_ch=16, d_ch=16, num_classes=3, g_attention=(16,), d_attention=(16,),
+           attention_impl="blocked", attention_query_block=40)
+  g, d = config_lib.build_models(c, build=False)
+  layers = list(g.attention.values()) + list(d.attention.values())
+  assert len(layers) == 2
+  assert all(l.impl == "blocked" and l.query_block_size == 40 for l in layers)
+  assert g.get_config()["attention_impl"] == d.get_config()["attention_impl"] == "blocked"
+  assert g.get_config()["attention_query_block"] == 40
+  for bad, match in ((dict(attention_impl="fast"), "attention_impl='fast'"),
+                     (dict(attention_query_block=0), "attention_query_block=0 must be >= 1")):
+    c2 = config_lib.base_config()
+    c2.update(bad)
+    with pytest.raises(ValueError, match=match):
+      config_lib.validate(c2)
+
+
+def test_models_with_blocked_attention_equal_naive():
+  # A 32 px G and D at ch 8 with attention at 16x16 (N = 256) in both, blocks of 40 queries:
+  # same images, logits and gradients as naive; the maps are still returned on request.
+  from sagan_tf import config as config_lib  # pylint: disable=import-outside-toplevel
+  results, weights = [], None
+  for impl in ("naive", "blocked"):
+    c = config_lib.base_config()
+    c.update(resolution=32, g_ch=8, d_ch=8, num_classes=3, g_attention=(16,),
+             d_attention=(16,), attention_impl=impl, attention_query_block=40)
+    g, d = config_lib.build_models(c)
+    if weights is None:
+      for layer in list(g.attention.values()) + list(d.attention.values()):
+        layer.gamma.assign(0.5)
+      weights = (g.get_weights(), d.get_weights())
+    g.set_weights(weights[0])
+    d.set_weights(weights[1])
+    z = tf.random.stateless_normal([4, c.z_dim], [1, 2])
+    labels = tf.constant([0, 1, 2, 1])
+    with tf.GradientTape() as tape:
+      images = g(z, labels, training=True, update_u=False)
+      logits = d(images, labels)
+      loss = tf.reduce_sum(logits)
+    grads = tape.gradient(loss, g.trainable_variables + d.trainable_variables)
+    _, maps = g(z, labels, training=True, update_u=False, return_attention=True)
+    # Without return_attention the models let the layers pick their path: a while loop over
+    # query blocks appears in the graphs of G and D exactly when blocked.
+    for fn in (lambda: g(z, labels, training=True, update_u=False), lambda: d(images, labels)):
+      ops = {op.type for op in tf.function(fn).get_concrete_function().graph.get_operations()}
+      assert bool(ops & {"While", "StatelessWhile"}) == (impl == "blocked"), ops
+    grads = [tf.convert_to_tensor(t).numpy() for t in grads]  # embedding: IndexedSlices
+    results.append([images.numpy(), logits.numpy()] + grads + [maps["attention16"].numpy()])
+  for got, want in zip(results[1], results[0]):
+    _close(got, want)

@@ -27,7 +27,12 @@ def _start(*args):
 @pytest.fixture(scope="module")
 def runs():
   """Both subprocesses start at once, so the cheap one overlaps the benchmark run."""
-  procs = {"tiny": _start(*TINY), "bad_mode": _start(*TINY, "--modes=eager,jit")}
+  procs = {"tiny": _start(*TINY), "bad_mode": _start(*TINY, "--modes=eager,jit"),
+           "compare": _start(*TINY, "--modes=function", "--attention_impls=naive,blocked",
+                             "--pipeline_sources=folder,tfrecord,resized_png",
+                             "--pipeline_images=12", "--pipeline_image_size=40x60",
+                             "--pipeline_seconds=0.2"),
+           "bad_impl": _start(*TINY, "--attention_impls=naive,fast")}
   return {name: (p, *p.communicate(timeout=600)) for name, p in procs.items()}
 
 
@@ -67,20 +72,43 @@ def test_prints_a_row_per_mode_with_positive_numbers(runs):
 def test_times_the_attention_layer_alone(runs):
   _, out, _ = runs["tiny"]
   header, body = _table(out, "| layer |")
-  assert header[:3] == ["layer", "input [B, H, W, C]", "mode"]
-  # cpu_demo at ch 8: attention at 16x16 in G and D, both [4, 16, 16, 8]: timed once per mode.
-  assert [(row[0], row[1], row[2]) for row in body] == [
-      ("G attention16 + D attention16", "[4, 16, 16, 8]", mode)
+  assert header[:4] == ["layer", "input [B, H, W, C]", "mode", "impl"]
+  # cpu_demo at ch 8: attention at 16x16 in G and D, both [4, 16, 16, 8]: timed once per mode
+  # with the config's implementation ("auto").
+  assert [tuple(row[:4]) for row in body] == [
+      ("G attention16 + D attention16", "[4, 16, 16, 8]", mode, "auto")
       for mode in ("eager", "function", "xla")]
   for row in body:
-    assert all(_number(cell) > 0 for cell in row[3:5] + row[6:]), row
+    numbers = row[4:8] + row[9:]  # all but the label columns and 'calls/iter'
+    assert all(_number(cell) > 0 for cell in numbers if cell != "n/a"), row
+    assert _number(row[7]) == 4 * 256 * 64 * 4 / 2**20  # map MiB: float32 [4, 256, 64]
   assert "Attention layers together" in out
+
+
+def test_compares_attention_impls_and_times_the_pipeline(runs):
+  proc, out, err = runs["compare"]
+  assert proc.returncode == 0, err[-3000:]
+  _, body = _table(out, "| mode |")
+  assert [row[0] for row in body] == ["function, naive", "function, blocked"]
+  _, body = _table(out, "| layer |")
+  assert [(row[2], row[3]) for row in body] == [("function", "naive"), ("function", "blocked")]
+  header, body = _table(out, "| source |")
+  assert header == ["source", "stored as", "MiB on disk", "images/s", "x step consumption",
+                    ">= 2x"]
+  assert [row[0] for row in body] == ["folder", "tfrecord", "resized_png"]
+  assert "40x60 JPEG q90" in body[0][1] and "32 px PNG" in body[2][1]
+  step = _number(_table(out, "| mode |")[1][0][3])  # function, naive images/s
+  for row in body:
+    assert _number(row[3]) > 0 and row[5] in ("yes", "no")
+    assert abs(_number(row[4]) - _number(row[3]) / step) <= 0.01 + 0.01 * _number(row[4])
 
 
 def test_rejects_unknown_mode(runs):
   proc, out, err = runs["bad_mode"]
   assert proc.returncode != 0
   assert "jit" in err and "eager, function, xla" in err
+  proc, _, err = runs["bad_impl"]
+  assert proc.returncode != 0 and "fast" in err and "auto, naive, blocked" in err
 
 
 def test_rejects_unknown_config_key():

@@ -24,6 +24,27 @@ matrices (2048) timed in the same run. Then each SelfAttention layer of the conf
 alone (forward, and forward + backward to its input and weights) at its input shape in G and D,
 with its estimated share of the iteration. Timings are whatever the machine gives at that
 moment: nothing here asserts on them.
+
+--attention_impls=naive,blocked times the iteration and the layers once per SelfAttention
+implementation (rows 'mode, impl'; sagan_tf/layers/attention.py), with the peak memory of each
+layer's forward + backward next to the size of one attention map, e.g. at 256 px with attention
+at 128x128:
+
+  python tools/benchmark.py --config=experiments/imagenet128.py --config.resolution=256 \
+      --config.g_ch=16 --config.d_ch=16 "--config.g_attention=(128,)" \
+      "--config.d_attention=(128,)" --batch_size=8 --modes=function \
+      --attention_impls=blocked,naive --repeats=2
+
+--pipeline_sources=folder,tfrecord,tfds,resized_png,resized_jpeg then times the input pipeline
+alone (sagan_tf.data.build_dataset at the config's resolution and --batch_size) on
+--pipeline_images generated photo-like JPEGs of --pipeline_image_size, stored once per source
+in a temporary directory (a folder of files; the same JPEG bytes in TFRecords; a locally built
+TFDS dataset; TFRecords pre-resized by tools/prepare_tfrecords.py as PNG or JPEG), next to the
+images/s the training step consumes (its first 'function' row):
+
+  python tools/benchmark.py --config=experiments/imagenet128.py --config.g_ch=16 \
+      --config.d_ch=16 --batch_size=8 --modes=function --noattention \
+      --pipeline_sources=folder,tfrecord,tfds,resized_png,resized_jpeg
 """
 
 import os
@@ -62,6 +83,15 @@ def define_flags():
   flags.DEFINE_integer("matmul_size", 2048, "Side of the fp32 tf.matmul that measures the "
                        "machine's reference GFLOP/s.", lower_bound=64)
   flags.DEFINE_bool("attention", True, "Also time each SelfAttention layer alone.")
+  flags.DEFINE_list("attention_impls", [], "SelfAttention implementations to compare (rows "
+                    "'mode, impl'), any of auto, naive, blocked; empty: config.attention_impl.")
+  flags.DEFINE_list("pipeline_sources", [], "Also time the input pipeline alone on generated "
+                    f"data, any of {', '.join(PIPELINE_SOURCES)}; empty: not timed.")
+  flags.DEFINE_integer("pipeline_images", 256, "Generated images per pipeline source.",
+                       lower_bound=8)
+  flags.DEFINE_string("pipeline_image_size", "500x375", "WIDTHxHEIGHT of the generated JPEGs "
+                      "(500x375: ImageNet's most common size).")
+  flags.DEFINE_float("pipeline_seconds", 10.0, "Seconds each pipeline is timed.", lower_bound=0.1)
   flags.mark_flag_as_required("config")
 
 
@@ -240,12 +270,13 @@ def _attention_layers(config, batch):
           for shape, (labels, n_fwd, n_fb) in layers.items()}
 
 
-def _attention_fns(tf, config, shape, modes):
-  """A fresh SelfAttention at `shape`: ({mode: (forward, forward + backward) callables}, the
-  graph of forward + backward)."""
+def _attention_fns(tf, config, shape, modes, impl):
+  """A fresh SelfAttention at `shape` with implementation `impl`: ({mode: (forward, forward +
+  backward) callables}, the graph of forward + backward)."""
   from sagan_tf.layers.attention import SelfAttention
   layer = SelfAttention(power_iterations=config.sn_power_iterations,
-                        stop_gradient=config.sn_stop_gradient)
+                        stop_gradient=config.sn_stop_gradient, impl=impl,
+                        query_block_size=config.attention_query_block)
   layer.build(shape)
   layer.gamma.assign(1.0)
   x = tf.random.normal(shape)
@@ -275,44 +306,55 @@ def _fmt(x, digits=1):
   return "n/a" if x is None else f"{x:,.{digits}f}"
 
 
+def _row_label(mode, impl, impls):
+  """A table row's name: the mode, plus the attention implementation when several are timed."""
+  return mode if len(impls) == 1 else f"{mode}, {impl}"
+
+
 def run_benchmark(config, config_path, batch, modes, warmup, repeats, steps, matmul_size,
-                  attention=True, out=print):
-  """Times the modes and prints the tables; returns {mode: row dict} (for tests and scripts)."""
+                  attention=True, out=print, attention_impls=()):
+  """Times the modes and prints the tables; returns {row label: row dict} (for tests and
+  scripts). attention_impls: SelfAttention implementations to time one after the other (rows
+  'mode, impl'); empty: the config's attention_impl only (rows named by mode)."""
   import keras
   import tensorflow as tf
   from sagan_tf.training.gan_step import GANTrainer
 
   config.global_batch_size = batch
+  impls = list(attention_impls) or [config.attention_impl]
   config_lib.validate(config)
   if config.mixed_precision:
     keras.mixed_precision.set_global_policy(config.mixed_precision)
   strategy = tf.distribute.get_strategy()
-  trainer = GANTrainer(config, strategy)
   r, n = config.resolution, int(config.d_steps)
   classes = max(int(config.num_classes), 1)
   batches = tuple((tf.random.uniform([batch, r, r, 3], -1.0, 1.0),
                    tf.random.uniform([batch], 0, classes, dtype=tf.int32)) for _ in range(n))
   step = tf.constant(0, tf.int64)
-  function_fn = tf.function(trainer._replica_step, jit_compile=False)
-  fns = {"eager": trainer._replica_step, "function": function_fn,
-         "xla": tf.function(trainer._replica_step, jit_compile=True)}
+  timings, counted_fn = {}, None
+  for impl in impls:
+    config.attention_impl = impl
+    trainer = GANTrainer(config, strategy)
+    function_fn = tf.function(trainer._replica_step, jit_compile=False)
+    counted_fn = counted_fn or function_fn
+    fns = {"eager": trainer._replica_step, "function": function_fn,
+           "xla": tf.function(trainer._replica_step, jit_compile=True)}
+    for mode in modes:
+      fn = fns[mode]
 
-  timings = {}
-  for mode in modes:
-    fn = fns[mode]
+      def call(fn=fn):
+        metrics = strategy.run(fn, args=(batches, step))
+        return float(metrics["g_loss"])  # waits for the result
 
-    def call(fn=fn):
-      metrics = strategy.run(fn, args=(batches, step))
-      return float(metrics["g_loss"])  # waits for the result
-
-    with _Eagerly(tf) if mode == "eager" else _NullContext():
-      first, runs, memory = _time_calls(call, warmup, repeats, steps,
-                                        measure=lambda: _Memory(tf))
-    timings[mode] = (first, runs, memory.tf_peak, memory.rss_peak)
+      with _Eagerly(tf) if mode == "eager" else _NullContext():
+        first, runs, memory = _time_calls(call, warmup, repeats, steps,
+                                          measure=lambda: _Memory(tf))
+      timings[_row_label(mode, impl, impls)] = (first, runs, memory.tf_peak, memory.rss_peak)
+    del trainer, fns, function_fn
 
   # Counted after timing, so that the function mode's first call includes its tracing (the
-  # graph counted here is then the one it traced).
-  flops, uncounted = count_flops(tf, function_fn.get_concrete_function(batches, step).graph)
+  # graph counted here is then the one it traced). With several implementations: the first's.
+  flops, uncounted = count_flops(tf, counted_fn.get_concrete_function(batches, step).graph)
   peak_best, peak_median = matmul_gflops(tf, matmul_size)
   rows = {}
   for mode, (first, runs, tf_peak, rss_peak) in timings.items():
@@ -327,12 +369,13 @@ def run_benchmark(config, config_path, batch, modes, warmup, repeats, steps, mat
   out(f"SAGAN training iteration benchmark: {config_path}")
   out(f"  {r}x{r}, G ch {config.g_ch}, D ch {config.d_ch}, z {config.z_dim}, classes "
       f"{config.num_classes}, attention G {tuple(config.g_attention)} D "
-      f"{tuple(config.d_attention)}, loss {config.loss}, d_steps {n}, batch {batch}, "
+      f"{tuple(config.d_attention)} ({', '.join(impls)}; query block "
+      f"{config.attention_query_block}), loss {config.loss}, d_steps {n}, batch {batch}, "
       f"mixed_precision {config.mixed_precision or 'float32'}; "
       f"{len(tf.config.list_physical_devices('CPU'))} CPU device(s), "
       f"{os.cpu_count()} logical cores, TF {tf.__version__}")
   out(f"  FLOPs per iteration: {flops / 1e9:,.3f} GFLOP (TensorFlow profiler, float_operation, "
-      f"on the graph of the per-replica step)")
+      f"on the graph of the per-replica step{', ' + impls[0] if len(impls) > 1 else ''})")
   out(f"  reference: {matmul_size}x{matmul_size} fp32 tf.matmul {peak_best:,.1f} GFLOP/s "
       f"(best of 5; median {peak_median:,.1f})")
   out("")
@@ -366,8 +409,12 @@ def run_benchmark(config, config_path, batch, modes, warmup, repeats, steps, mat
         f"all: about {100.0 * elements / max(flops, 1):.1f}% of the counted FLOPs at 1 FLOP "
         "per element. Ops that only move or reshape data are not listed.")
 
+  if len(impls) > 1:
+    out("With several attention implementations, GFLOP/s and % of matmul use the FLOPs of "
+        f"the {impls[0]} graph for every row (the blocked path recomputes the attention "
+        "softmax in its backward pass, and the profiler does not count ops inside while loops).")
   if attention:
-    _attention_table(tf, config, batch, modes, rows, flops, out)
+    _attention_table(tf, config, batch, modes, impls, rows, flops, out)
   out("")
   out(f"Process peak RSS (getrusage ru_maxrss): "
       f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / MiB:,.1f} MiB. "
@@ -375,7 +422,7 @@ def run_benchmark(config, config_path, batch, modes, warmup, repeats, steps, mat
   return rows
 
 
-def _attention_table(tf, config, batch, modes, rows, flops, out):
+def _attention_table(tf, config, batch, modes, impls, rows, flops, out):
   layers = _attention_layers(config, batch)
   out("")
   if not layers:
@@ -384,34 +431,193 @@ def _attention_table(tf, config, batch, modes, rows, flops, out):
   out("SelfAttention alone (a layer at its input shape in this config, forward and forward "
       "+ backward to its input and weights; layers of one shape are timed once)")
   out("")
-  out("| layer | input [B, H, W, C] | mode | fwd ms | fwd+bwd ms | calls/iter fwd, fwd+bwd "
-      "| est. ms/iter | est. share of iter |")
-  out("|---|---|---|---|---|---|---|---|")
+  out("| layer | input [B, H, W, C] | mode | impl | fwd ms | fwd+bwd ms | fwd+bwd TF peak MiB "
+      "| map MiB | calls/iter fwd, fwd+bwd | est. ms/iter | est. share of iter |")
+  out("|---|---|---|---|---|---|---|---|---|---|---|")
   attention_flops = 0.0
-  totals = {mode: 0.0 for mode in modes}
+  totals = {label: 0.0 for label in rows}
   for shape, (label, n_fwd, n_fb) in layers.items():
-    fns, graph = _attention_fns(tf, config, shape, modes)
-    for mode in modes:
-      fwd, fb = fns[mode]
-      with _Eagerly(tf) if mode == "eager" else _NullContext():
-        _, fwd_runs, _ = _time_calls(fwd, 1, 3, 1)
-        _, fb_runs, _ = _time_calls(fb, 1, 3, 1)
-      t_fwd, t_fb = statistics.median(fwd_runs) * 1e3, statistics.median(fb_runs) * 1e3
-      est = n_fwd * t_fwd + n_fb * t_fb
-      totals[mode] += est
-      out(f"| {label} | {list(shape)} | {mode} | {_fmt(t_fwd, 2)} | {_fmt(t_fb, 2)} | "
-          f"{n_fwd}, {n_fb} | {_fmt(est, 2)} | "
-          f"{_fmt(100.0 * est / rows[mode]['ms_median'])}% |")
-    layer_flops, _ = count_flops(tf, graph)
-    attention_flops += (n_fwd + n_fb) * layer_flops  # fwd-only calls counted as fwd+bwd
+    b, h, w, _ = shape
+    map_mib = b * (h * w) * (h * w // 4) * 4 / MiB  # the float32 [B, N, N/4] map
+    for impl in impls:
+      fns, graph = _attention_fns(tf, config, shape, modes, impl)
+      for mode in modes:
+        fwd, fb = fns[mode]
+        with _Eagerly(tf) if mode == "eager" else _NullContext():
+          _, fwd_runs, _ = _time_calls(fwd, 1, 3, 1)
+          _, fb_runs, memory = _time_calls(fb, 1, 3, 1, measure=lambda: _Memory(tf))
+        t_fwd, t_fb = statistics.median(fwd_runs) * 1e3, statistics.median(fb_runs) * 1e3
+        est = n_fwd * t_fwd + n_fb * t_fb
+        row = _row_label(mode, impl, impls)
+        totals[row] += est
+        peak = None if memory.tf_peak is None else memory.tf_peak / MiB
+        out(f"| {label} | {list(shape)} | {mode} | {impl} | {_fmt(t_fwd, 2)} | {_fmt(t_fb, 2)} "
+            f"| {_fmt(peak)} | {_fmt(map_mib)} | {n_fwd}, {n_fb} | {_fmt(est, 2)} | "
+            f"{_fmt(100.0 * est / rows[row]['ms_median'])}% |")
+      if impl == impls[0]:
+        layer_flops, _ = count_flops(tf, graph)
+        attention_flops += (n_fwd + n_fb) * layer_flops  # fwd-only calls counted as fwd+bwd
   out("")
-  shares = ", ".join(f"{m} {100.0 * totals[m] / rows[m]['ms_median']:.1f}%" for m in modes)
+  shares = ", ".join(f"{m} {100.0 * totals[m] / rows[m]['ms_median']:.1f}%" for m in rows)
   out(f"Attention layers together: estimated {shares} of the iteration time; at most "
       f"{100.0 * attention_flops / max(flops, 1):.1f}% of its FLOPs (profiler, forward-only "
       "calls counted as forward + backward). est. ms/iter = fwd calls x fwd ms + fwd+bwd calls "
       "x fwd+bwd ms: an estimate from the layer timed alone (in the iteration XLA and Grappler "
-      "may fuse it with its neighbours). The layer has one implementation (no memory-efficient "
-      "variant), so there is nothing to compare it with here.")
+      "may fuse it with its neighbours). fwd+bwd TF peak = peak bytes of TensorFlow's CPU "
+      "allocator during the layer's timed forward + backward runs (input and weights "
+      "included); map MiB = one float32 [B, N, N/4] attention map, which the naive path holds "
+      "(and more) and the blocked path never does (per block: block x N/4 floats per image).")
+
+
+# ---------------------------------------------------------------- input pipeline
+
+PIPELINE_SOURCES = ("folder", "tfrecord", "tfds", "resized_png", "resized_jpeg")
+PIPELINE_CLASSES = 10  # class subfolders of the generated data (labels do not change speed)
+PIPELINE_TFDS_NAME = "sagan_benchmark_photos"
+
+
+def _photo(rng, height, width):
+  """A photo-like uint8 [height, width, 3]: a bicubic upsampling of a random coarse colour
+  grid (one cell per ~32 px) plus pixel noise (sigma 6 levels), so JPEG sizes are realistic."""
+  import numpy as np
+  from PIL import Image
+  coarse = rng.integers(0, 256, [height // 32 + 2, width // 32 + 2, 3], dtype=np.uint8)
+  image = np.asarray(Image.fromarray(coarse).resize((width, height), Image.BICUBIC), np.float32)
+  return np.clip(image + rng.normal(0, 6, image.shape), 0, 255).astype(np.uint8)
+
+
+def _build_local_tfds(data_dir, paths, labels):
+  """Prepares a real TFDS dataset PIPELINE_TFDS_NAME in data_dir from the JPEG files (stored
+  as JPEG bytes, as imagenet2012's are). Returns the builder."""
+  import tensorflow_datasets as tfds
+  tfds.disable_progress_bar()
+
+  class SaganBenchmarkPhotos(tfds.core.GeneratorBasedBuilder):
+    """The benchmark's generated photos as a TFDS dataset (one 'train' split)."""
+    VERSION = tfds.core.Version("1.0.0")
+
+    def _info(self):
+      return tfds.core.DatasetInfo(builder=self, features=tfds.features.FeaturesDict({
+          "image": tfds.features.Image(shape=(None, None, 3), encoding_format="jpeg"),
+          "label": tfds.features.ClassLabel(num_classes=PIPELINE_CLASSES)}))
+
+    def _split_generators(self, dl_manager):
+      del dl_manager
+      return {"train": self._generate_examples()}
+
+    def _generate_examples(self):
+      for i, (path, label) in enumerate(zip(paths, labels)):
+        yield i, {"image": path, "label": label}
+
+  builder = SaganBenchmarkPhotos(data_dir=data_dir)
+  builder.download_and_prepare(download_config=tfds.download.DownloadConfig(num_shards=4))
+  return builder
+
+
+def make_pipeline_data(config, root, sources, num_images, height, width, seed=0):
+  """Writes num_images photo-like JPEGs (quality 90, height x width) once per requested source
+  under root. Returns {source: (config for it, what is stored, MiB on disk)}."""
+  import numpy as np
+  from PIL import Image
+  import tensorflow as tf
+  from sagan_tf.data import prepare
+  from sagan_tf.data import tfrecord
+
+  rng = np.random.default_rng(seed)
+  base = config_lib.base_config()
+  base.update(resolution=config.resolution, num_classes=PIPELINE_CLASSES)
+  folder_dir = os.path.join(root, "folder")
+  paths, labels = [], []
+  for i in range(num_images):
+    label = i % PIPELINE_CLASSES
+    path = os.path.join(folder_dir, f"class{label}", f"{i:05d}.jpg")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    Image.fromarray(_photo(rng, height, width)).save(path, quality=90)
+    paths.append(path)
+    labels.append(label)
+
+  def size_mib(files):
+    return sum(os.path.getsize(f) for f in files) / MiB
+
+  def cfg(**kw):
+    c = config_lib.base_config()
+    c.update(base)
+    c.update(kw)
+    return c
+  full = f"{width}x{height} JPEG q90"
+  made = {}
+  folder_cfg = cfg(dataset="folder", data_dir=folder_dir)
+  if "folder" in sources:
+    made["folder"] = (folder_cfg, f"{full} files", size_mib(paths))
+  if "tfrecord" in sources:
+    files = [os.path.join(root, "tfrecord", f"full-{s}.tfrecord") for s in range(4)]
+    os.makedirs(os.path.dirname(files[0]), exist_ok=True)
+    writers = [tf.io.TFRecordWriter(f) for f in files]
+    for i, (path, label) in enumerate(zip(paths, labels)):
+      with open(path, "rb") as f:
+        writers[i % 4].write(tfrecord.serialize_example(f.read(), label))
+    for w in writers:
+      w.close()
+    made["tfrecord"] = (cfg(dataset="tfrecord", data_dir=os.path.join(root, "tfrecord", "*")),
+                        f"{full} in 4 TFRecords", size_mib(files))
+  if "tfds" in sources:
+    tfds_dir = os.path.join(root, "tfds")
+    _build_local_tfds(tfds_dir, paths, labels)
+    files = [os.path.join(d, f) for d, _, fs in os.walk(tfds_dir) for f in fs]
+    made["tfds"] = (cfg(dataset="tfds", tfds_name=PIPELINE_TFDS_NAME, data_dir=tfds_dir),
+                    f"{full}, TFDS (4 shards)", size_mib(files))
+  for fmt in ("png", "jpeg"):
+    if f"resized_{fmt}" in sources:
+      prefix = os.path.join(root, f"resized_{fmt}", "train")
+      _, files = prepare.write_resized_shards(folder_cfg, prefix, 4, fmt)
+      made[f"resized_{fmt}"] = (cfg(dataset="tfrecord", data_dir=f"{prefix}-*.tfrecord"),
+                                f"{config.resolution} px {fmt.upper()} in 4 TFRecords "
+                                "(tools/prepare_tfrecords.py)", size_mib(files))
+  return made
+
+
+def time_pipeline(config, batch, seconds, warmup_batches=5):
+  """Images/s of sagan_tf.data.build_dataset(config, batch) alone: batches drawn as fast as
+  it gives them for `seconds` after warmup_batches (the training input, prefetch included)."""
+  from sagan_tf import data
+  iterator = iter(data.build_dataset(config, batch))
+  for _ in range(warmup_batches):
+    next(iterator)
+  count, start = 0, time.perf_counter()
+  while time.perf_counter() - start < seconds:
+    next(iterator)
+    count += 1
+  return count * batch / (time.perf_counter() - start)
+
+
+def _pipeline_table(config, batch, sources, num_images, size, seconds, root, step_rows, out):
+  """Times each source's pipeline on generated images of size (width, height); prints a table
+  next to the step's images/s (the first 'function' row of step_rows). Returns {source: img/s}."""
+  step_label = next((label for label in step_rows if label.startswith("function")),
+                    next(iter(step_rows)))
+  consumed = step_rows[step_label]["images_per_s"]
+  made = make_pipeline_data(config, root, sources, num_images, height=size[1], width=size[0])
+  out("")
+  out(f"Input pipeline alone (sagan_tf.data.build_dataset at {config.resolution} px, batch "
+      f"{batch}, {num_images} generated photo-like images, {seconds:g} s per source after 5 "
+      f"batches; {os.cpu_count()} logical cores) vs the training step's consumption "
+      f"({step_label}: {consumed:,.1f} images/s)")
+  out("")
+  out("| source | stored as | MiB on disk | images/s | x step consumption | >= 2x |")
+  out("|---|---|---|---|---|---|")
+  results = {}
+  for source in sources:
+    source_cfg, stored, mib = made[source]
+    rate = time_pipeline(source_cfg, batch, seconds)
+    results[source] = rate
+    out(f"| {source} | {stored} | {_fmt(mib)} | {_fmt(rate)} | {_fmt(rate / consumed, 2)} | "
+        f"{'yes' if rate >= 2 * consumed else 'no'} |")
+  out("")
+  out("images/s = images per second the pipeline delivers with nothing else running in the "
+      "process (decode, central square, antialiased resize, [-1, 1], shuffle, batch, "
+      "prefetch; tf.data AUTOTUNE parallelism over all cores). In training it shares the "
+      "cores with the step. x step consumption = images/s / the step's images/s above.")
+  return results
 
 
 def main(argv):
@@ -421,10 +627,32 @@ def main(argv):
   bad = sorted(set(modes) - set(MODES))
   if bad or not modes:
     raise app.UsageError(f"--modes: unknown {bad}; choose from {', '.join(MODES)}.")
+  impls = [i.strip() for i in FLAGS.attention_impls if i.strip()]
+  bad = sorted(set(impls) - set(config_lib.ATTENTION_IMPLS))
+  if bad:
+    raise app.UsageError(f"--attention_impls: unknown {bad}; choose from "
+                         f"{', '.join(config_lib.ATTENTION_IMPLS)}.")
+  sources = [s.strip() for s in FLAGS.pipeline_sources if s.strip()]
+  bad = sorted(set(sources) - set(PIPELINE_SOURCES))
+  if bad:
+    raise app.UsageError(f"--pipeline_sources: unknown {bad}; choose from "
+                         f"{', '.join(PIPELINE_SOURCES)}.")
+  try:
+    size = tuple(int(v) for v in FLAGS.pipeline_image_size.lower().split("x"))
+    assert len(size) == 2 and min(size) >= 1
+  except (ValueError, AssertionError):
+    raise app.UsageError(f"--pipeline_image_size={FLAGS.pipeline_image_size!r}: give "
+                         "WIDTHxHEIGHT, e.g. 500x375.") from None
   config = FLAGS.config
   batch = FLAGS.batch_size or int(config.global_batch_size)
-  run_benchmark(config, config_flags.get_config_filename(FLAGS["config"]), batch, modes,
-                FLAGS.warmup, FLAGS.repeats, FLAGS.steps, FLAGS.matmul_size, FLAGS.attention)
+  rows = run_benchmark(config, config_flags.get_config_filename(FLAGS["config"]), batch, modes,
+                       FLAGS.warmup, FLAGS.repeats, FLAGS.steps, FLAGS.matmul_size,
+                       FLAGS.attention, attention_impls=impls)
+  if sources:
+    import tempfile
+    with tempfile.TemporaryDirectory(prefix="sagan_pipeline_") as root:
+      _pipeline_table(config, batch, sources, FLAGS.pipeline_images, size,
+                      FLAGS.pipeline_seconds, root, rows, print)
 
 
 if __name__ == "__main__":

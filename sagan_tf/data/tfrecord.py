@@ -1,7 +1,9 @@
 """TFRecord files matched by a glob pattern (config.data_dir, e.g. '/data/train-*.tfrecord').
 
 Each record is a tf.train.Example with 'image': encoded PNG / JPEG / BMP / GIF bytes (any size)
-and 'label': int64 (may be absent when num_classes = 0). `write_tfrecords` writes this format.
+and 'label': int64 (may be absent when num_classes = 0). `write_tfrecords` writes this format
+from arrays; `sagan_tf.data.prepare` writes any dataset pre-resized in it
+(tools/prepare_tfrecords.py).
 Labels outside [0, num_classes) stop the pipeline with an InvalidArgumentError; corrupt records
 or images do too (a TFRecord set is a prepared dataset: corruption means a broken conversion).
 """
@@ -71,6 +73,30 @@ def dataset(config, *, split=None, training, seed=0, num_shards=1, shard_index=0
   return ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
+IMAGE_FORMATS = ("png", "jpeg")
+JPEG_QUALITY = 95
+
+
+def check_image_format(image_format):
+  if image_format not in IMAGE_FORMATS:
+    raise ValueError(f"image_format={image_format!r}; choose 'png' (lossless) or 'jpeg'.")
+
+
+def encode_image(image_uint8, image_format="png"):
+  """uint8 [H, W, 1 or 3] tensor -> scalar string tensor: PNG, or JPEG at JPEG_QUALITY."""
+  if image_format == "png":
+    return tf.io.encode_png(image_uint8)
+  return tf.io.encode_jpeg(image_uint8, quality=JPEG_QUALITY)
+
+
+def serialize_example(encoded, label=None):
+  """Encoded image bytes and an int label (None: no 'label' feature) -> a serialized Example."""
+  feature = {"image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[encoded]))}
+  if label is not None:
+    feature["label"] = tf.train.Feature(int64_list=tf.train.Int64List(value=[int(label)]))
+  return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+
+
 def write_tfrecords(images_uint8, labels, path, image_format="png"):
   """Writes images and labels as one TFRecord file in the format `dataset` reads.
 
@@ -79,12 +105,11 @@ def write_tfrecords(images_uint8, labels, path, image_format="png"):
       arrays of any sizes (the reader crops and resizes).
     labels: N integers, or None to write no labels (for unconditional data).
     path: the output file; parent directories are created.
-    image_format: 'png' (lossless, default) or 'jpeg' (quality 95).
+    image_format: 'png' (lossless, default) or 'jpeg' (quality JPEG_QUALITY = 95).
   Returns:
     The number of records written.
   """
-  if image_format not in ("png", "jpeg"):
-    raise ValueError(f"image_format={image_format!r}; choose 'png' or 'jpeg'.")
+  check_image_format(image_format)
   images = list(images_uint8)
   if labels is not None:
     labels = [int(v) for v in np.asarray(labels).reshape(-1)]
@@ -99,14 +124,6 @@ def write_tfrecords(images_uint8, labels, path, image_format="png"):
       if image.dtype != np.uint8 or image.ndim != 3 or image.shape[-1] not in (1, 3):
         raise ValueError(f"Image {i}: expected uint8 [H, W, 3] or [H, W, 1], got "
                          f"{image.dtype} {image.shape}.")
-      if image_format == "png":
-        encoded = tf.io.encode_png(image)
-      else:
-        encoded = tf.io.encode_jpeg(image, quality=95)
-      feature = {"image": tf.train.Feature(
-          bytes_list=tf.train.BytesList(value=[encoded.numpy()]))}
-      if labels is not None:
-        feature["label"] = tf.train.Feature(int64_list=tf.train.Int64List(value=[labels[i]]))
-      writer.write(tf.train.Example(
-          features=tf.train.Features(feature=feature)).SerializeToString())
+      encoded = encode_image(image, image_format).numpy()
+      writer.write(serialize_example(encoded, None if labels is None else labels[i]))
   return len(images)

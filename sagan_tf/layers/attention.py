@@ -8,12 +8,95 @@
     y = x + gamma * o,   gamma a trainable scalar initialised to 0.
 
 All four 1x1 convolutions have no bias.
+
+Two implementations of `a v`, with the same math:
+  naive    the whole map `a` at once: N * N/4 float32 per image (256 MiB at 128x128), kept
+           for the backward pass by autodiff.
+  blocked  queries in blocks of `query_block_size`: each block's softmax rows over all N/4
+           keys (exact, max-subtracted), one block at a time in a tf.while_loop; the gradient
+           recomputes each block's rows instead of storing them (tf.custom_gradient). Peak
+           memory of the map: block * N/4 floats per image, O(N) for a fixed block.
+Keys and values are only N/4 rows, so every query block sees all keys at once and no
+running (online) softmax over key blocks is needed. The blocked gradient is first-order only
+(no gradient of the gradient, which the GAN losses here never take).
 """
 
 import keras
 import tensorflow as tf
 
 from sagan_tf.layers.spectral import SNConv2D
+
+IMPLS = ("auto", "naive", "blocked")
+DEFAULT_QUERY_BLOCK = 1024
+# "auto" takes the blocked path above this many positions N = H*W: at 128x128 (a 256 MiB map per
+# image) and above; at 64x64 (16 MiB per image) and below the naive path is kept.
+DEFAULT_AUTO_MIN_POSITIONS = 64 * 64
+
+
+def attention_weights(q, k):
+  """softmax(q k^T) over keys, in float32: q [B, T, D], k [B, M, D] -> float32 [B, T, M]."""
+  logits = tf.matmul(q, k, transpose_b=True)
+  return tf.nn.softmax(tf.cast(logits, tf.float32), axis=-1)
+
+
+def naive_attention(q, k, v):
+  """(a v in v's dtype [B, N, Dv], the map a float32 [B, N, M]) for q [B, N, D], k [B, M, D],
+  v [B, M, Dv]."""
+  attention = attention_weights(q, k)
+  return tf.matmul(tf.cast(attention, v.dtype), v), attention
+
+
+def blocked_attention(q, k, v, block_size=DEFAULT_QUERY_BLOCK):
+  """softmax(q k^T) v without the whole [B, N, M] map, in forward and in backward.
+
+  q [B, N, D], k [B, M, D], v [B, M, Dv] with static N, M, D, Dv (B may be dynamic); returns
+  [B, N, Dv] in v's dtype, equal to naive_attention(q, k, v)[0]. N need not be a multiple of
+  block_size: the last block is padded with zero queries whose rows are dropped. Softmax, its
+  gradient and the accumulated dk, dv are float32, as in the naive path under mixed precision.
+  """
+  n = int(q.shape[1])
+  block = max(1, min(int(block_size), n))
+  num_blocks = -(-n // block)
+  batch = tf.shape(q)[0]
+
+  def split(t):  # [B, N, D] -> [num_blocks, B, block, D] (zero-padded rows at the end)
+    t = tf.pad(t, [[0, 0], [0, num_blocks * block - n], [0, 0]])
+    t = tf.reshape(t, [batch, num_blocks, block, t.shape[-1]])
+    return tf.transpose(t, [1, 0, 2, 3])
+
+  def merge(t):  # [num_blocks, B, block, D] -> [B, N, D]
+    t = tf.reshape(tf.transpose(t, [1, 0, 2, 3]), [batch, num_blocks * block, t.shape[-1]])
+    return t[:, :n]
+
+  @tf.custom_gradient
+  def attend(q, k, v):
+    q_blocks = split(q)
+    out = tf.map_fn(lambda qi: naive_attention(qi, k, v)[0], q_blocks,
+                    fn_output_signature=v.dtype, parallel_iterations=1)
+
+    def grad(d_out):
+      d_blocks = split(tf.cast(d_out, v.dtype))
+
+      def body(i, dq, dk, dv):
+        qi, di = q_blocks[i], d_blocks[i]
+        p = attention_weights(qi, k)                                  # [B, T, M] float32
+        dv += tf.cast(tf.matmul(tf.cast(p, v.dtype), di, transpose_a=True), tf.float32)
+        dp = tf.cast(tf.matmul(di, v, transpose_b=True), tf.float32)  # d loss / d p
+        dlogits = p * (dp - tf.reduce_sum(dp * p, axis=-1, keepdims=True))
+        dlogits = tf.cast(dlogits, q.dtype)
+        dk += tf.cast(tf.matmul(dlogits, qi, transpose_a=True), tf.float32)
+        return i + 1, dq.write(i, tf.matmul(dlogits, k)), dk, dv
+
+      zeros = lambda t: tf.zeros(tf.shape(t), tf.float32)
+      dq = tf.TensorArray(q.dtype, size=num_blocks, element_shape=q_blocks.shape[1:])
+      _, dq, dk, dv = tf.while_loop(lambda i, *_: i < num_blocks, body,
+                                    (tf.constant(0), dq, zeros(k), zeros(v)),
+                                    parallel_iterations=1)
+      return merge(dq.stack()), tf.cast(dk, k.dtype), tf.cast(dv, v.dtype)
+
+    return merge(out), grad
+
+  return attend(q, k, v)
 
 
 class SelfAttention(keras.layers.Layer):
@@ -23,12 +106,32 @@ class SelfAttention(keras.layers.Layer):
   Output: float [B, H, W, C]; with `return_attention=True` also the attention map
   float32 [B, H*W, H*W/4] (row i: the weights query i gives to the pooled key positions, in
   row-major order over the [H/2, W/2] pooled grid; each row sums to 1).
+
+  impl: "naive" | "blocked" | "auto" (blocked when H*W > auto_min_positions); see the module
+  docstring. query_block_size: queries per block of the blocked path. A call with
+  return_attention=True computes the whole map (it is returned) and so always runs naive.
   """
 
-  def __init__(self, power_iterations=1, stop_gradient=False, **kwargs):
+  def __init__(self, power_iterations=1, stop_gradient=False, impl="auto",
+               query_block_size=DEFAULT_QUERY_BLOCK,
+               auto_min_positions=DEFAULT_AUTO_MIN_POSITIONS, **kwargs):
     super().__init__(**kwargs)
+    if impl not in IMPLS:
+      raise ValueError(f"SelfAttention impl={impl!r}; choose one of {IMPLS}.")
+    for key, value in (("query_block_size", query_block_size),
+                       ("auto_min_positions", auto_min_positions)):
+      if int(value) < 1:
+        raise ValueError(f"SelfAttention {key}={value} must be >= 1.")
     self.power_iterations = int(power_iterations)
     self.stop_gradient = bool(stop_gradient)
+    self.impl = impl
+    self.query_block_size = int(query_block_size)
+    self.auto_min_positions = int(auto_min_positions)
+
+  def uses_blocked(self, positions):
+    """Whether a call over `positions` = H*W queries (without the map) takes the blocked path."""
+    return self.impl == "blocked" or (self.impl == "auto"
+                                      and positions > self.auto_min_positions)
 
   def build(self, input_shape):
     _, h, w, c = input_shape
@@ -56,9 +159,10 @@ class SelfAttention(keras.layers.Layer):
     q = tf.reshape(self.query_conv(x, update_u=update_u), [b, h * w, c // 8])
     k = tf.reshape(pool(self.key_conv(x, update_u=update_u)), [b, h * w // 4, c // 8])
     v = tf.reshape(pool(self.value_conv(x, update_u=update_u)), [b, h * w // 4, c // 2])
-    logits = tf.matmul(q, k, transpose_b=True)
-    attention = tf.nn.softmax(tf.cast(logits, tf.float32), axis=-1)
-    o = tf.matmul(tf.cast(attention, v.dtype), v)
+    if return_attention or not self.uses_blocked(h * w):
+      o, attention = naive_attention(q, k, v)
+    else:
+      o, attention = blocked_attention(q, k, v, self.query_block_size), None
     o = self.output_conv(tf.reshape(o, [b, h, w, c // 2]), update_u=update_u)
     y = x + tf.cast(self.gamma, x.dtype) * o
     return (y, attention) if return_attention else y
@@ -69,5 +173,7 @@ class SelfAttention(keras.layers.Layer):
   def get_config(self):
     config = super().get_config()
     config.update({"power_iterations": self.power_iterations,
-                   "stop_gradient": self.stop_gradient})
+                   "stop_gradient": self.stop_gradient, "impl": self.impl,
+                   "query_block_size": self.query_block_size,
+                   "auto_min_positions": self.auto_min_positions})
     return config

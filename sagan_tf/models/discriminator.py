@@ -5,6 +5,7 @@ import keras
 import tensorflow as tf
 
 from sagan_tf.layers import SelfAttention, SNConv2D, SNDense, SNEmbedding
+from sagan_tf.layers.attention import DEFAULT_QUERY_BLOCK
 from sagan_tf.models import architectures
 from sagan_tf.models.block_stack import BlockStackMixin
 from sagan_tf.models.validation import check_labels, check_width
@@ -56,23 +57,27 @@ class Discriminator(BlockStackMixin, keras.Model):
     images: float [B, R, R, 3] in [-1, 1]; labels: int [B] in [0, num_classes) (ignored when
     num_classes = 0: no projection term). Returns logits float32 [B]; with return_attention also
     a dict {layer name: attention map float32 [B, N, N/4]}.
+  attention_impl, attention_query_block: as in Generator (maps computed only when returned).
   Spectral-norm u moves only when update_u is True (the authors': on real data, not on fake).
   """
 
   def __init__(self, resolution, ch=64, num_classes=1000, attention_resolutions=(32,),
-               sn_power_iterations=1, sn_stop_gradient=False, **kwargs):
+               sn_power_iterations=1, sn_stop_gradient=False, attention_impl="auto",
+               attention_query_block=DEFAULT_QUERY_BLOCK, **kwargs):
     kwargs.setdefault("name", "discriminator")
     super().__init__(**kwargs)
     specs = architectures.discriminator_blocks(resolution, ch, attention_resolutions)
     self.resolution, self.ch, self.num_classes = int(resolution), int(ch), int(num_classes)
     self.attention_resolutions = tuple(int(r) for r in attention_resolutions)
     self._config = dict(sn_power_iterations=sn_power_iterations,
-                        sn_stop_gradient=sn_stop_gradient)
+                        sn_stop_gradient=sn_stop_gradient, attention_impl=attention_impl,
+                        attention_query_block=attention_query_block)
     sn = dict(power_iterations=sn_power_iterations, stop_gradient=sn_stop_gradient)
     self._set_blocks(
         [DBlock(spec.out_channels, spec.downsample, i == 0, sn, name=f"block{i}")
          for i, spec in enumerate(specs)],
-        {i: SelfAttention(name=f"attention{spec.resolution}", **sn)
+        {i: SelfAttention(name=f"attention{spec.resolution}", impl=attention_impl,
+                          query_block_size=attention_query_block, **sn)
          for i, spec in enumerate(specs) if spec.attention})
     self.linear = SNDense(1, name="linear", **sn)
     self.embedding = (SNEmbedding(self.num_classes, specs[-1].out_channels, name="embedding",
@@ -88,7 +93,8 @@ class Discriminator(BlockStackMixin, keras.Model):
       h = block(h, update_u=update_u)
       if i in attention:
         layer = attention[i]
-        h, maps[layer.name] = layer(h, update_u=update_u, return_attention=True)
+        out = layer(h, update_u=update_u, return_attention=return_attention)
+        h, maps[layer.name] = out if return_attention else (out, None)
     h = tf.reduce_sum(tf.nn.relu(h), axis=[1, 2])  # sum pooling [B, C]
     logits = tf.squeeze(self.linear(h, update_u=update_u), axis=1)
     if self.embedding is not None:

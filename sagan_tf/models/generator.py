@@ -4,6 +4,7 @@ import keras
 import tensorflow as tf
 
 from sagan_tf.layers import ConditionalBatchNorm, SelfAttention, SNConv2D, SNDense
+from sagan_tf.layers.attention import DEFAULT_QUERY_BLOCK
 from sagan_tf.models import architectures
 from sagan_tf.models.block_stack import BlockStackMixin
 from sagan_tf.models.validation import check_labels, check_width
@@ -43,6 +44,8 @@ class Generator(BlockStackMixin, keras.Model):
     z: float32 [B, z_dim]; labels: int [B] in [0, num_classes) (ignored when num_classes = 0).
     Returns images float32 [B, R, R, 3] in [-1, 1]; with return_attention also a dict
     {layer name: attention map float32 [B, N, N/4]}.
+  attention_impl, attention_query_block: SelfAttention's impl and query_block_size (same math;
+  "blocked" keeps the attention map's memory O(H*W)); maps are computed only when returned.
   BN uses batch moments when training and moving statistics otherwise. Spectral-norm u moves
   when update_u is True; by default it moves exactly when training (the authors' code moves
   G's u on every training forward pass).
@@ -50,7 +53,8 @@ class Generator(BlockStackMixin, keras.Model):
 
   def __init__(self, resolution, ch=64, z_dim=128, num_classes=1000,
                attention_resolutions=(32,), sn_power_iterations=1, sn_stop_gradient=False,
-               bn_momentum=0.999, head_bn_momentum=0.9999, cross_replica_bn=False, **kwargs):
+               bn_momentum=0.999, head_bn_momentum=0.9999, cross_replica_bn=False,
+               attention_impl="auto", attention_query_block=DEFAULT_QUERY_BLOCK, **kwargs):
     kwargs.setdefault("name", "generator")
     super().__init__(**kwargs)
     initial, blocks = architectures.generator_blocks(resolution, ch, attention_resolutions)
@@ -59,7 +63,8 @@ class Generator(BlockStackMixin, keras.Model):
     self.attention_resolutions = tuple(int(r) for r in attention_resolutions)
     self._config = dict(sn_power_iterations=sn_power_iterations,
                         sn_stop_gradient=sn_stop_gradient, bn_momentum=bn_momentum,
-                        head_bn_momentum=head_bn_momentum, cross_replica_bn=cross_replica_bn)
+                        head_bn_momentum=head_bn_momentum, cross_replica_bn=cross_replica_bn,
+                        attention_impl=attention_impl, attention_query_block=attention_query_block)
     sn = dict(power_iterations=sn_power_iterations, stop_gradient=sn_stop_gradient)
     bn = dict(momentum=bn_momentum, cross_replica=cross_replica_bn)
     self.initial_channels = initial
@@ -67,7 +72,8 @@ class Generator(BlockStackMixin, keras.Model):
     self._set_blocks(
         [GBlock(spec.out_channels, self.num_classes, sn, bn, name=f"block{i}")
          for i, spec in enumerate(blocks)],
-        {i: SelfAttention(name=f"attention{spec.resolution}", **sn)
+        {i: SelfAttention(name=f"attention{spec.resolution}", impl=attention_impl,
+                          query_block_size=attention_query_block, **sn)
          for i, spec in enumerate(blocks) if spec.attention})
     self.head_bn = ConditionalBatchNorm(0, momentum=head_bn_momentum,
                                         cross_replica=cross_replica_bn, name="head_bn")
@@ -84,7 +90,8 @@ class Generator(BlockStackMixin, keras.Model):
       h = block(h, labels, training=training, update_u=update_u)
       if i in attention:
         layer = attention[i]
-        h, maps[layer.name] = layer(h, update_u=update_u, return_attention=True)
+        out = layer(h, update_u=update_u, return_attention=return_attention)
+        h, maps[layer.name] = out if return_attention else (out, None)
     h = tf.nn.relu(self.head_bn(h, training=training))
     images = tf.cast(tf.tanh(self.head_conv(h, update_u=update_u)), tf.float32)
     return (images, maps) if return_attention else images
