@@ -81,7 +81,7 @@ def test_times_the_attention_layer_alone(runs):
   for row in body:
     numbers = row[4:8] + row[9:]  # all but the label columns and 'calls/iter'
     assert all(_number(cell) > 0 for cell in numbers if cell != "n/a"), row
-    assert _number(row[7]) == 4 * 256 * 64 * 4 / 2**20  # map MiB: float32 [4, 256, 64]
+    assert abs(_number(row[7]) - 4 * 256 * 64 * 4 / 2**20) <= 0.05  # map: f32 [4, 256, 64]
   assert "Attention layers together" in out
 
 
