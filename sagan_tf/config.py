@@ -149,11 +149,21 @@ def build_models(config, build=True):
 
 
 def check_overrides(argv, flag="config"):
-  """Raises SystemExit with a clear message if argv overrides a key the schema lacks.
+  """Raises SystemExit with one clear line if argv's --config names no file or overrides a key
+  the schema lacks.
 
   Binaries call it before absl parses flags: ml_collections would otherwise fail deep in flag
-  parsing with a bare KeyError for `--config.no_such_key=1`.
+  parsing with a bare KeyError for `--config.no_such_key=1`, and defer a missing file to its
+  first use as two chained tracebacks.
   """
+  import os  # pylint: disable=import-outside-toplevel
+  for i, arg in enumerate(argv[1:], 1):
+    name, eq, value = arg.lstrip("-").partition("=")
+    if arg.startswith("-") and name == flag:
+      path = (value if eq else (argv[i + 1] if i + 1 < len(argv) else "")).split(":", 1)[0]
+      if not os.path.isfile(path):
+        raise SystemExit(f"Error: --{flag}={path}: no such file; pass an experiment file such "
+                         f"as experiments/cpu_demo.py.")
   keys = set(base_config().keys())
   for arg in argv[1:]:
     if arg.startswith(f"--{flag}."):

@@ -9,7 +9,6 @@ EX_TEMPFAIL) stopped early by SIGTERM or Ctrl-C after saving a checkpoint (run t
 to resume), 1 an error, printed as one line on stderr.
 """
 
-import os
 import sys
 
 from absl import app
@@ -36,18 +35,6 @@ flags.DEFINE_integer("preempted_exit_code", 75,
 flags.mark_flags_as_required(["config", "workdir"])
 
 
-def _check_config_file(argv):
-  """Exits with one line if --config names no file. ml_collections would defer the failed load
-  to the first use of the config, or to a --config.key override, as two chained tracebacks."""
-  for i, arg in enumerate(argv[1:], 1):
-    name, eq, value = arg.lstrip("-").partition("=")
-    if arg.startswith("-") and name == "config":
-      path = (value if eq else (argv[i + 1] if i + 1 < len(argv) else "")).split(":", 1)[0]
-      if not os.path.isfile(path):
-        raise SystemExit(f"Error: --config={path}: no such file; pass an experiment file such "
-                         f"as experiments/cpu_demo.py.")
-
-
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
@@ -72,7 +59,6 @@ def main(argv):
 
 
 def run():
-  _check_config_file(sys.argv)
   config_lib.check_overrides(sys.argv)
   app.run(main)
 
