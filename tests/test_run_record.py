@@ -16,7 +16,13 @@ from sagan_tf import config as config_lib
 from sagan_tf.training import checkpoint as ckpt_lib
 from sagan_tf.training import run_record
 from sagan_tf.training.loop import train_and_evaluate
-from test_training import tiny_config
+import test_training
+
+
+def tiny_config(**overrides):
+  """test_training's tiny config with the authors' optimizer settings pinned (g_lr 1e-4, d_lr
+  4e-4, beta2 0.999), the values the expectations below are written in."""
+  return test_training.tiny_config(**{"g_lr": 1e-4, "d_lr": 4e-4, "beta2": 0.999, **overrides})
 
 
 @pytest.fixture(scope="module")
