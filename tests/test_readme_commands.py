@@ -26,7 +26,7 @@ OVERRIDES = {
     "tools/train_classifier.py": ["--num_steps=4"],
     "tools/benchmark.py": ["--batch_size=2", "--repeats=1", "--warmup=1", "--modes=function",
                            "--matmul_size=64", "--config.g_ch=8", "--config.d_ch=8",
-                           "--pipeline_images=8", "--pipeline_seconds=0.2"],
+                           "--pipeline_images=10", "--pipeline_seconds=0.2"],
 }
 LINKED = ("experiments", "tools", "requirements.txt", "setup.py")  # what commands read from .
 

@@ -87,8 +87,8 @@ def define_flags():
                     "'mode, impl'), any of auto, naive, blocked; empty: config.attention_impl.")
   flags.DEFINE_list("pipeline_sources", [], "Also time the input pipeline alone on generated "
                     f"data, any of {', '.join(PIPELINE_SOURCES)}; empty: not timed.")
-  flags.DEFINE_integer("pipeline_images", 256, "Generated images per pipeline source.",
-                       lower_bound=8)
+  flags.DEFINE_integer("pipeline_images", 256, "Generated images per pipeline source (at least "
+                       "one per generated class).", lower_bound=PIPELINE_CLASSES)
   flags.DEFINE_string("pipeline_image_size", "500x375", "WIDTHxHEIGHT of the generated JPEGs "
                       "(500x375: ImageNet's most common size).")
   flags.DEFINE_float("pipeline_seconds", 10.0, "Seconds each pipeline is timed.", lower_bound=0.1)
