@@ -50,6 +50,8 @@ def base_config():
   c.d_steps = 1
   c.substep_order = "g_then_d"    # authors: tfgan.gan_train with sequential hooks runs the G
                                   # sub-step, then the D sub-step(s); "d_then_g" also offered
+  c.d_fused_pass = True           # one D forward on [real; fake] per D sub-step (faster; the
+                                  # authors' graph allows it: see training/gan_step.py)
   c.g_lr = 1e-4
   c.d_lr = 4e-4
   c.beta1 = 0.0

@@ -34,14 +34,18 @@ DEFAULT_AUTO_MIN_POSITIONS = 64 * 64
 
 
 def attention_weights(q, k):
-  """softmax(q k^T) over keys, in float32: q [B, T, D], k [B, M, D] -> float32 [B, T, M]."""
-  logits = tf.matmul(q, k, transpose_b=True)
-  return tf.nn.softmax(tf.cast(logits, tf.float32), axis=-1)
+  """softmax(q k^T) over keys in q's dtype: q [B, T, D], k [B, M, D] -> [B, T, M].
+
+  Under mixed_bfloat16 the logits come out of a bfloat16 matmul and the weights go into one, so
+  a float32 softmax in between (two casts of the whole map) would change only the rounding of a
+  map that is rounded to bfloat16 next anyway; the softmax kernel itself subtracts the row max.
+  """
+  return tf.nn.softmax(tf.matmul(q, k, transpose_b=True), axis=-1)
 
 
 def naive_attention(q, k, v):
-  """(a v in v's dtype [B, N, Dv], the map a float32 [B, N, M]) for q [B, N, D], k [B, M, D],
-  v [B, M, Dv]."""
+  """(a v in v's dtype [B, N, Dv], the map a [B, N, M] in q's dtype) for q [B, N, D],
+  k [B, M, D], v [B, M, Dv]."""
   attention = attention_weights(q, k)
   return tf.matmul(tf.cast(attention, v.dtype), v), attention
 
@@ -51,8 +55,8 @@ def blocked_attention(q, k, v, block_size=DEFAULT_QUERY_BLOCK):
 
   q [B, N, D], k [B, M, D], v [B, M, Dv] with static N, M, D, Dv (B may be dynamic); returns
   [B, N, Dv] in v's dtype, equal to naive_attention(q, k, v)[0]. N need not be a multiple of
-  block_size: the last block is padded with zero queries whose rows are dropped. Softmax, its
-  gradient and the accumulated dk, dv are float32, as in the naive path under mixed precision.
+  block_size: the last block is padded with zero queries whose rows are dropped. The softmax
+  runs in q's dtype as in the naive path; its gradient and the accumulated dk, dv are float32.
   """
   n = int(q.shape[1])
   block = max(1, min(int(block_size), n))
@@ -79,7 +83,7 @@ def blocked_attention(q, k, v, block_size=DEFAULT_QUERY_BLOCK):
 
       def body(i, dq, dk, dv):
         qi, di = q_blocks[i], d_blocks[i]
-        p = attention_weights(qi, k)                                  # [B, T, M] float32
+        p = tf.cast(attention_weights(qi, k), tf.float32)             # [B, T, M]
         dv += tf.cast(tf.matmul(tf.cast(p, v.dtype), di, transpose_a=True), tf.float32)
         dp = tf.cast(tf.matmul(di, v, transpose_b=True), tf.float32)  # d loss / d p
         dlogits = p * (dp - tf.reduce_sum(dp * p, axis=-1, keepdims=True))
@@ -104,7 +108,7 @@ class SelfAttention(keras.layers.Layer):
 
   Input: float [B, H, W, C] with H, W even and C divisible by 8.
   Output: float [B, H, W, C]; with `return_attention=True` also the attention map
-  float32 [B, H*W, H*W/4] (row i: the weights query i gives to the pooled key positions, in
+  float32 [B, H*W, H*W/4] (computed in the compute dtype) (row i: the weights query i gives to the pooled key positions, in
   row-major order over the [H/2, W/2] pooled grid; each row sums to 1).
 
   impl: "naive" | "blocked" | "auto" (blocked when H*W > auto_min_positions); see the module
@@ -163,9 +167,10 @@ class SelfAttention(keras.layers.Layer):
       o, attention = naive_attention(q, k, v)
     else:
       o, attention = blocked_attention(q, k, v, self.query_block_size), None
-    o = self.output_conv(tf.reshape(o, [b, h, w, c // 2]), update_u=update_u)
-    y = x + tf.cast(self.gamma, x.dtype) * o
-    return (y, attention) if return_attention else y
+    # gamma * conv(o) as conv(o) with gamma * kernel: no full-size multiply (or its gradients).
+    y = x + self.output_conv(tf.reshape(o, [b, h, w, c // 2]), update_u=update_u,
+                             output_scale=tf.cast(self.gamma, tf.float32))
+    return (y, tf.cast(attention, tf.float32)) if return_attention else y
 
   def compute_output_shape(self, input_shape):
     return tuple(input_shape)

@@ -20,7 +20,8 @@ class DBlock(keras.layers.Layer):
 
   optimized (first block): SN conv3, ReLU, SN conv3, avgpool; shortcut avgpool, SN conv1.
   otherwise (pre-activation): ReLU, SN conv3, ReLU, SN conv3, [avgpool]; shortcut SN conv1,
-  [avgpool], present only when downsampling or the channel count changes.
+  [avgpool] (computed as [avgpool], SN conv1: the same values, fewer FLOPs), present only when
+  downsampling or the channel count changes.
   """
 
   def __init__(self, out_channels, downsample, optimized, sn, **kwargs):
@@ -36,17 +37,21 @@ class DBlock(keras.layers.Layer):
       self.shortcut = SNConv2D(self.out_channels, 1, name="shortcut", **self._sn)
 
   def call(self, x, update_u=False):
-    h = x if self.optimized else tf.nn.relu(x)
+    # max(x, 0), not tf.nn.relu: x (the previous block's residual sum) also feeds this block's
+    # sum, and TF 2.21's Grappler remapper fuses "conv, bias, add, Relu" without checking the
+    # add's other uses, then fails on the whole graph ("remapper failed: ... fanout ... exist for
+    # missing node"), losing every fusion. The same values; the gradient differs only at x == 0.
+    h = x if self.optimized else tf.maximum(x, tf.zeros([], x.dtype))
     h = self.conv2(tf.nn.relu(self.conv1(h, update_u=update_u)), update_u=update_u)
     if self.downsample:
       h = _downsample(h)
     if self.optimized:
       return h + self.shortcut(_downsample(x), update_u=update_u)
-    sc = x
+    # avgpool(conv1x1(x)) = conv1x1(avgpool(x)) (both linear, the 1x1 conv per pixel): pooling
+    # first costs a quarter of the FLOPs.
+    sc = _downsample(x) if self.downsample else x
     if self.shortcut is not None:
-      sc = self.shortcut(x, update_u=update_u)
-      if self.downsample:
-        sc = _downsample(sc)
+      sc = self.shortcut(sc, update_u=update_u)
     return h + sc
 
 

@@ -15,7 +15,8 @@ def _upsample(x):
 
 
 class GBlock(keras.layers.Layer):
-  """Residual up-block: CBN, ReLU, 2x up, SN conv3, CBN, ReLU, SN conv3; shortcut 2x up, SN conv1.
+  """Residual up-block: CBN, ReLU, 2x up, SN conv3, CBN, ReLU, SN conv3; shortcut 2x up, SN conv1
+  (computed as SN conv1, 2x up: the same values, a quarter of the FLOPs).
 
   Input [B, H, W, C_in] and labels [B]; output [B, 2H, 2W, out_channels].
   """
@@ -34,7 +35,8 @@ class GBlock(keras.layers.Layer):
     h = self.conv1(_upsample(h), update_u=update_u)
     h = tf.nn.relu(self.bn2(h, labels, training=training))
     h = self.conv2(h, update_u=update_u)
-    return h + self.shortcut(_upsample(x), update_u=update_u)
+    # conv1x1(up(x)) = up(conv1x1(x)) (a 1x1 conv acts per pixel): convolving first costs 1/4.
+    return h + _upsample(self.shortcut(x, update_u=update_u))
 
 
 class Generator(BlockStackMixin, keras.Model):

@@ -6,7 +6,12 @@ the order config.substep_order says: "g_then_d" (default) is the authors' train_
 (tfgan.gan_train with get_sequential_train_hooks runs the G step, then the D step);
 "d_then_g" is the order of many later implementations. Then the step counter and the EMA
 generator are updated. Spectral-norm u moves on every G
-forward pass and on D's real-data pass, not on D's fake-data pass. Losses are per example,
+forward pass and once per D sub-step. With config.d_fused_pass (default) D runs once on the
+concatenated [real; fake] batch, so both halves use sigma from u' and u <- u'; otherwise D runs
+on real data (u <- u') and then on fake data, whose pass starts one more power iteration from
+u' without storing it. The authors' graph builds the two passes with no order between the
+fake pass's read of u and the real pass's update, so it allows both; D has no batch
+normalization, so the batch composition changes nothing else. Losses are per example,
 reduced with the global batch size, and the Keras optimizers sum gradients over replicas.
 
 Randomness is stateless: the noise of sub-step k of iteration s is drawn for the whole global
@@ -92,7 +97,7 @@ class GANTrainer:
     optimizer.apply_gradients(zip(grads, variables))  # unscales under loss scaling
 
   def _d_substep(self, images, labels, step, k, per_replica):
-    """D sub-step k: hinge loss on a real batch and on G(z_k, y_k); u moves on real data only."""
+    """D sub-step k: hinge loss on a real batch and on G(z_k, y_k); u moves once (real data)."""
     g, d, c = self.generator, self.discriminator, self.config
     # Static shapes for XLA / TPU (some strategies' iterators drop the batch dimension).
     images = tf.ensure_shape(images, [per_replica, c.resolution, c.resolution, 3])
@@ -100,8 +105,13 @@ class GANTrainer:
     z, fake_labels = self._noise(step, k, per_replica)
     fake = tf.stop_gradient(g(z, fake_labels, training=True))
     with tf.GradientTape() as tape:
-      d_real = d(images, labels, training=True, update_u=True)
-      d_fake = d(fake, fake_labels, training=True, update_u=False)
+      if c.d_fused_pass:  # one pass on [real; fake]: sigma from u' for both halves, u <- u'
+        logits = d(tf.concat([images, fake], 0), tf.concat([labels, fake_labels], 0),
+                   training=True, update_u=True)
+        d_real, d_fake = logits[:per_replica], logits[per_replica:]
+      else:  # the fake pass runs one more power iteration from the stored u' (not stored)
+        d_real = d(images, labels, training=True, update_u=True)
+        d_fake = d(fake, fake_labels, training=True, update_u=False)
       d_loss = tf.nn.compute_average_loss(self.d_loss_fn(d_real, d_fake),
                                           global_batch_size=self.global_batch)
       d_scaled = self._scaled(self.d_optimizer, d_loss)

@@ -28,7 +28,7 @@ from sagan_tf import config as config_lib
 # settings that training does not use.
 CHANGEABLE = frozenset({
     "g_lr", "d_lr", "beta1", "beta2", "adam_epsilon", "ema_decay", "ema_start_step",
-    "num_train_steps", "steps_per_loop", "jit_compile", "attention_impl",
+    "num_train_steps", "steps_per_loop", "jit_compile", "attention_impl", "d_fused_pass",
     "attention_query_block",
     "checkpoint_every_steps", "keep_checkpoints", "log_every_steps", "image_every_steps",
     "num_image_samples", "data_dir", "shuffle_buffer",
