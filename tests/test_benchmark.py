@@ -29,10 +29,12 @@ def runs():
   """Both subprocesses start at once, so the cheap one overlaps the benchmark run."""
   procs = {"tiny": _start(*TINY), "bad_mode": _start(*TINY, "--modes=eager,jit"),
            "compare": _start(*TINY, "--modes=function", "--attention_impls=naive,blocked",
+                             "--precisions=float32,mixed_bfloat16", "--profile_ops=5",
                              "--pipeline_sources=folder,tfrecord,resized_png",
                              "--pipeline_images=12", "--pipeline_image_size=40x60",
                              "--pipeline_seconds=0.2"),
-           "bad_impl": _start(*TINY, "--attention_impls=naive,fast")}
+           "bad_impl": _start(*TINY, "--attention_impls=naive,fast"),
+           "bad_precision": _start(*TINY, "--precisions=float32,bf16")}
   return {name: (p, *p.communicate(timeout=600)) for name, p in procs.items()}
 
 
@@ -89,9 +91,20 @@ def test_compares_attention_impls_and_times_the_pipeline(runs):
   proc, out, err = runs["compare"]
   assert proc.returncode == 0, err[-3000:]
   _, body = _table(out, "| mode |")
-  assert [row[0] for row in body] == ["function, naive", "function, blocked"]
+  labels = ["function, naive, fp32", "function, blocked, fp32", "function, naive, bf16",
+            "function, blocked, bf16"]
+  assert [row[0] for row in body] == labels
   _, body = _table(out, "| layer |")
-  assert [(row[2], row[3]) for row in body] == [("function", "naive"), ("function", "blocked")]
+  assert [(row[2], row[3]) for row in body] == [
+      ("function, fp32", "naive"), ("function, fp32", "blocked"), ("function, bf16", "naive"),
+      ("function, bf16", "blocked")]
+  assert re.search(r"CPU: bfloat16 instructions: ", out)
+  for label in labels:  # one op-type table per row, led by the op kernels TensorFlow ran
+    header, ops = _table(out[out.index(f"Profile of '{label}'"):], "| op type |")
+    assert header == ["op type", "ms/iter", "share of op time", "ops/iter"] and len(ops) == 5
+    assert all(_number(row[1]) >= 0 and _number(row[3]) > 0 for row in ops)
+    assert sum(_number(row[2]) for row in ops) <= 100.5
+  assert len(re.findall(r"Convolutions and matmuls .*: [\d.,]+ ms/iter", out)) == 4
   header, body = _table(out, "| source |")
   assert header == ["source", "stored as", "MiB on disk", "images/s", "x step consumption",
                     ">= 2x"]
@@ -109,6 +122,8 @@ def test_rejects_unknown_mode(runs):
   assert "jit" in err and "eager, function, xla" in err
   proc, _, err = runs["bad_impl"]
   assert proc.returncode != 0 and "fast" in err and "auto, naive, blocked" in err
+  proc, _, err = runs["bad_precision"]
+  assert proc.returncode != 0 and "bf16" in err and "mixed_bfloat16" in err
 
 
 def test_rejects_unknown_config_key():
@@ -133,3 +148,13 @@ def test_flop_count_follows_the_profiler_convention():
   total, uncounted = bench.count_flops(tf, graph)
   assert total == 2 * 8 * 16 * 32
   assert uncounted == {"Relu": [1, 8 * 32]}
+
+
+def test_profile_event_names_map_to_op_types():
+  bench = _benchmark_module()
+  assert bench._op_type("generator/block0/conv1/Conv2D:_MklNativeConv2D") == "_MklNativeConv2D"
+  assert bench._op_type("Conv2D.12") == "Conv2D"              # an XLA:CPU thunk
+  assert bench._op_type("multiply_reduce_fusion.3") == "XLA fusion"
+  for wrapper in ("ExecutorState::Process", "end: Conv2D.1", "BlockUntilReady",
+                  "__inference_f_23:__inference_f_23", "EagerLocalExecute: __inference_f"):
+    assert bench._op_type(wrapper) is None, wrapper

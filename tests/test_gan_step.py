@@ -50,3 +50,72 @@ def test_generator_step_sees_the_discriminator_of_its_order(order):
     np.testing.assert_allclose(metrics["g_loss"], expected_if_g_first, rtol=1e-5, atol=1e-6)
   else:  # D moved first (lr 4e-4 on random data): G's loss reads the updated D
     assert abs(metrics["g_loss"] - expected_if_g_first) > 1e-4
+
+
+def _hinge_d_loss(d_real, d_fake):
+  return tf.reduce_mean(tf.nn.relu(1.0 - d_real)) + tf.reduce_mean(tf.nn.relu(1.0 + d_fake))
+
+
+def test_fused_discriminator_pass_equals_two_passes_for_a_frozen_u():
+  # One D call on [real; fake] against two calls, both with u frozen: the same logits and the
+  # same gradients for every D variable (D has no batch coupling; sigma comes from one power
+  # iteration from the stored u in each call).
+  config = _config("g_then_d")
+  t = GANTrainer(config, tf.distribute.get_strategy())
+  d, n = t.discriminator, config.global_batch_size
+  rng = np.random.RandomState(1)
+  real = tf.constant(rng.uniform(-1, 1, (n, 32, 32, 3)), tf.float32)
+  fake = tf.constant(rng.uniform(-1, 1, (n, 32, 32, 3)), tf.float32)
+  y_real = tf.constant(rng.randint(0, config.num_classes, n), tf.int32)
+  y_fake = tf.constant(rng.randint(0, config.num_classes, n), tf.int32)
+  u_before = [v.numpy() for v in d.non_trainable_variables]
+
+  def loss_and_grads(fused):
+    with tf.GradientTape() as tape:
+      if fused:
+        logits = d(tf.concat([real, fake], 0), tf.concat([y_real, y_fake], 0), update_u=False)
+        d_real, d_fake = logits[:n], logits[n:]
+      else:
+        d_real, d_fake = d(real, y_real, update_u=False), d(fake, y_fake, update_u=False)
+      loss = _hinge_d_loss(d_real, d_fake)
+    return [d_real, d_fake] + tape.gradient(loss, d.trainable_variables)
+
+  two, one = loss_and_grads(False), loss_and_grads(True)
+  assert len(one) == len(d.trainable_variables) + 2
+  for got, want in zip(one, two):
+    scale = max(1.0, float(np.max(np.abs(want))))
+    np.testing.assert_allclose(got.numpy(), want.numpy(), atol=1e-5 * scale, rtol=0)
+  for v, before in zip(d.non_trainable_variables, u_before):
+    np.testing.assert_array_equal(v.numpy(), before)
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_discriminator_substep_reads_u_as_documented(fused):
+  # The D sub-step's logits against an independent recomputation on a second trainer with the
+  # same initial weights: fused, both halves use sigma from one power iteration from the stored
+  # u (so equal the frozen-u logits); separate, the real half does and stores u', and the fake
+  # half starts one more iteration from u' (equal to the frozen-u logits only up to that step).
+  config = _config("g_then_d")
+  config.d_fused_pass = fused
+  trainer = GANTrainer(config, tf.distribute.get_strategy())
+  reference = GANTrainer(config, tf.distribute.get_strategy())
+  n, step = config.global_batch_size, tf.constant(0, tf.int64)
+  rng = np.random.RandomState(2)
+  images = tf.constant(rng.uniform(-1, 1, (n, 32, 32, 3)), tf.float32)
+  labels = tf.constant(rng.randint(0, config.num_classes, n), tf.int32)
+  d_loss, d_real, d_fake = trainer._d_substep(images, labels, step, 0, n)
+  z, fake_labels = reference._noise(step, 0, n)
+  fake = reference.generator(z, fake_labels, training=True)
+  d = reference.discriminator
+  want_real = d(images, labels, update_u=False)
+  want_fake = d(fake, fake_labels, update_u=False)
+  np.testing.assert_allclose(d_real.numpy(), want_real.numpy(), rtol=1e-5, atol=1e-5)
+  if fused:
+    np.testing.assert_allclose(d_fake.numpy(), want_fake.numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(float(d_loss), float(_hinge_d_loss(want_real, want_fake)),
+                               rtol=1e-5)
+  else:
+    assert np.max(np.abs(d_fake.numpy() - want_fake.numpy())) > 1e-6
+  d(images, labels, update_u=True)  # stores u' in the reference: both D's now hold the same u
+  for got, want in zip(trainer.discriminator.non_trainable_variables, d.non_trainable_variables):
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-6)

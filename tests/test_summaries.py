@@ -81,3 +81,31 @@ def test_training_writes_sample_pngs_and_prints_the_latest(tmp_path, capsys):
       "step_000002_ema.png", "step_000002_raw.png"]
   latest = os.path.join(workdir, "samples", "step_000002_ema.png")
   assert f"Latest sample grid (EMA generator): {latest}" in capsys.readouterr().out
+
+
+def test_attention_maps_of_sample_zero_only():
+  # With per-sample statistics the maps come from a pass on sample 0 alone: the same maps as a
+  # full pass's sample 0, and no other call asks for maps (at 128x128 each map is 256 MiB).
+  # With batch statistics one full pass returns both.
+  from sagan_tf import config as config_lib  # pylint: disable=import-outside-toplevel
+  from sagan_tf.sampling import bn_stats  # pylint: disable=import-outside-toplevel
+  config = _tiny_config()
+  g = config_lib.build_generator(config)
+  for mode in ("standing", "moving", "batch"):
+    config.sample_bn_stats = mode
+    samples = summaries.SampleImages(config)
+    sampling = bn_stats.prepare(g, samples.stats)
+    calls = []
+
+    def spy(z, labels=None, return_attention=False, sampling=sampling):
+      calls.append((int(z.shape[0]), return_attention))
+      return sampling(z, labels, return_attention=return_attention)
+    images, maps = samples._images_and_first_maps(spy)  # pylint: disable=protected-access
+    full_images, full_maps = sampling(samples.z, samples.labels, return_attention=True)
+    np.testing.assert_allclose(images.numpy(), full_images.numpy(), atol=1e-5)
+    assert set(maps) == set(full_maps)
+    for layer, amap in maps.items():
+      assert amap.shape[0] == (4 if mode == "batch" else 1)
+      np.testing.assert_allclose(amap[0].numpy(), full_maps[layer][0].numpy(), atol=1e-5)
+    want = [(4, True)] if mode == "batch" else [(1, True), (4, False)]
+    assert calls == want, (mode, calls)

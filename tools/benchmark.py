@@ -47,6 +47,7 @@ images/s the training step consumes (its first 'function' row):
       --pipeline_sources=folder,tfrecord,tfds,resized_png,resized_jpeg
 """
 
+import itertools
 import os
 import resource
 import statistics
@@ -64,6 +65,7 @@ from ml_collections import config_flags  # noqa: E402
 from sagan_tf import config as config_lib  # noqa: E402
 
 MODES = ("eager", "function", "xla")
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 FLAGS = flags.FLAGS
 MiB = 2.0 ** 20
 
@@ -85,6 +87,10 @@ def define_flags():
   flags.DEFINE_bool("attention", True, "Also time each SelfAttention layer alone.")
   flags.DEFINE_list("attention_impls", [], "SelfAttention implementations to compare (rows "
                     "'mode, impl'), any of auto, naive, blocked; empty: config.attention_impl.")
+  flags.DEFINE_list("precisions", [], "Precisions to compare (rows 'mode, precision'), any of "
+                    f"{', '.join(PRECISIONS)}; empty: config.mixed_precision.")
+  flags.DEFINE_integer("profile_ops", 0, "Also profile each timed row (TensorFlow's profiler) "
+                       "and print its N most expensive op types; 0: no profile.", lower_bound=0)
   flags.DEFINE_list("pipeline_sources", [], "Also time the input pipeline alone on generated "
                     f"data, any of {', '.join(PIPELINE_SOURCES)}; empty: not timed.")
   flags.DEFINE_integer("pipeline_images", 256, "Generated images per pipeline source (at least "
@@ -124,24 +130,26 @@ class _RssSampler:
     self.peak = max(self.peak, self._rss())
 
 
-def _tf_memory(tf, reset=False):
-  """Peak bytes of TensorFlow's CPU allocator (None if this build does not track it)."""
+def _tf_memory(tf, reset=False, key="peak"):
+  """Peak (or current) bytes of TensorFlow's CPU allocator (None if this build does not track
+  it); reset=True first resets the peak to the current bytes."""
   try:
     if reset:
       tf.config.experimental.reset_memory_stats("CPU:0")
-    return tf.config.experimental.get_memory_info("CPU:0")["peak"]
+    return tf.config.experimental.get_memory_info("CPU:0")[key]
   except (ValueError, RuntimeError, tf.errors.OpError):
     return None
 
 
 class _Memory:
-  """Peak TF-allocator bytes and peak process RSS while the block runs."""
+  """Peak TF-allocator bytes (and those allocated before the block: tf_base) and peak
+  process RSS while the block runs."""
 
   def __init__(self, tf):
-    self.tf, self.tf_peak, self.rss_peak = tf, None, 0
+    self.tf, self.tf_peak, self.tf_base, self.rss_peak = tf, None, None, 0
 
   def __enter__(self):
-    _tf_memory(self.tf, reset=True)
+    self.tf_base = _tf_memory(self.tf, reset=True, key="current")
     self._rss = _RssSampler().__enter__()
     return self
 
@@ -270,13 +278,13 @@ def _attention_layers(config, batch):
           for shape, (labels, n_fwd, n_fb) in layers.items()}
 
 
-def _attention_fns(tf, config, shape, modes, impl):
-  """A fresh SelfAttention at `shape` with implementation `impl`: ({mode: (forward, forward +
-  backward) callables}, the graph of forward + backward)."""
+def _attention_fns(tf, config, shape, modes, impl, precision="float32"):
+  """A fresh SelfAttention at `shape` with implementation `impl` under the Keras dtype policy
+  `precision`: ({mode: (forward, forward + backward) callables}, the graph of fwd + bwd)."""
   from sagan_tf.layers.attention import SelfAttention
   layer = SelfAttention(power_iterations=config.sn_power_iterations,
                         stop_gradient=config.sn_stop_gradient, impl=impl,
-                        query_block_size=config.attention_query_block)
+                        query_block_size=config.attention_query_block, dtype=precision)
   layer.build(shape)
   layer.gamma.assign(1.0)
   x = tf.random.normal(shape)
@@ -302,55 +310,159 @@ def _attention_fns(tf, config, shape, modes, impl):
   return fns, tf.function(forward_backward).get_concrete_function(x).graph
 
 
+DENSE_MARKERS = ("Conv2D", "MatMul", "Einsum", "convolution", "dot")
+NOT_OPS = frozenset(("BlockUntilReady", "MemoryAllocation", "MemoryDeallocation",
+                     "ValidateInputTypeAndPlacement"))
+
+
+def _op_type(name):
+  """The op type of a profiler event name, or None for events that are not op kernels:
+  TensorFlow kernels are 'node name:OpType'; XLA:CPU thunks are 'hlo_name.N' (fusions are
+  grouped as 'XLA fusion')."""
+  if name.startswith(("end: ", "TFE_", "Eager")) or "::" in name or name in NOT_OPS:
+    return None
+  if ":" in name:
+    op_type = name.rsplit(":", 1)[1]
+    return None if not op_type or op_type.startswith("__") or " " in op_type else op_type
+  base = name.rsplit(".", 1)[0] if name.rsplit(".", 1)[-1].isdigit() else name
+  return "XLA fusion" if "fusion" in base else base
+
+
+def profile_op_types(tf, call, iterations):
+  """{op type: [ms per iteration, ops per iteration]} summed over TensorFlow's threads, from
+  TensorFlow's profiler (tf.profiler.experimental) around `iterations` calls of `call`: the op
+  kernels of a tf.function, or the thunks of an XLA:CPU executable (on the intra-op threads,
+  or inside CpuExecutable::ExecuteAsyncOnStream on the Python thread, whose other events are
+  Python-level). {} if the profile cannot be read."""
+  import glob
+  import tempfile
+  try:
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+  except ImportError:
+    return {}
+  with tempfile.TemporaryDirectory(prefix="sagan_profile_") as logdir:
+    tf.profiler.experimental.start(logdir)
+    try:
+      for _ in range(iterations):
+        call()
+    finally:
+      tf.profiler.experimental.stop()
+    files = glob.glob(os.path.join(logdir, "**", "*.xplane.pb"), recursive=True)
+    if not files:
+      return {}
+    space = xplane_pb2.XSpace()
+    with open(files[0], "rb") as f:
+      space.ParseFromString(f.read())
+  totals = {}
+  for plane in space.planes:
+    if not plane.name.startswith("/host:CPU"):
+      continue
+    names = {k: m.name for k, m in plane.event_metadata.items()}
+    for line in plane.lines:
+      python = any(names[e.metadata_id].startswith("TFE_Py") for e in line.events)
+      xla_until = -1  # end of the enclosing XLA executable's event, if any
+      for event in sorted(line.events, key=lambda e: e.offset_ps):
+        name = names[event.metadata_id]
+        if name == "CpuExecutable::ExecuteAsyncOnStream":
+          xla_until = event.offset_ps + event.duration_ps
+          continue
+        op_type = _op_type(name)
+        if op_type is None or (python and ":" not in name and event.offset_ps > xla_until):
+          continue
+        entry = totals.setdefault(op_type, [0.0, 0.0])
+        entry[0] += event.duration_ps / 1e9 / iterations
+        entry[1] += 1.0 / iterations
+  return totals
+
+
+def _profile_tables(profiles, rows, flops, peak, top, out):
+  """Prints, per profiled row, its `top` op types by time and the convolutions' own speed."""
+  for label, totals in profiles.items():
+    out("")
+    if not totals:
+      out(f"Profile of '{label}': not available (no profiler trace).")
+      continue
+    op_ms = sum(ms for ms, _ in totals.values())
+    dense_ms = sum(ms for t, (ms, _) in totals.items() if any(m in t for m in DENSE_MARKERS))
+    out(f"Profile of '{label}' (TensorFlow profiler; op time summed over TensorFlow's threads, "
+        f"{op_ms:,.1f} ms per iteration against {rows[label]['ms_median']:,.1f} ms wall)")
+    out("")
+    out("| op type | ms/iter | share of op time | ops/iter |")
+    out("|---|---|---|---|")
+    for op_type, (ms, count) in sorted(totals.items(), key=lambda kv: -kv[1][0])[:top]:
+      out(f"| {op_type} | {ms:,.2f} | {100.0 * ms / op_ms:.1f}% | {count:,.0f} |")
+    dense_gflops = flops / (dense_ms / 1e3) / 1e9 if dense_ms else None
+    out("")
+    out(f"Convolutions and matmuls (op types containing {', '.join(DENSE_MARKERS)}): "
+        f"{dense_ms:,.1f} ms/iter, {100.0 * dense_ms / op_ms:.1f}% of op time. If nothing else "
+        f"took time, the iteration's FLOPs at their speed would give "
+        f"{_fmt(dense_gflops, 1)} GFLOP/s = {_fmt(dense_gflops and 100.0 * dense_gflops / peak)}"
+        "% of the matmul reference: the ceiling for this row at these layer sizes.")
+
+
 def _fmt(x, digits=1):
   return "n/a" if x is None else f"{x:,.{digits}f}"
 
 
-def _row_label(mode, impl, impls):
-  """A table row's name: the mode, plus the attention implementation when several are timed."""
-  return mode if len(impls) == 1 else f"{mode}, {impl}"
+def _row_label(mode, impl, impls, precision=None, precisions=()):
+  """A table row's name: the mode, plus the attention implementation and the precision when
+  several of them are timed."""
+  parts = [mode]
+  if len(impls) > 1:
+    parts.append(impl)
+  if len(precisions) > 1:
+    parts.append(SHORT_PRECISION[precision])
+  return ", ".join(parts)
+
+
+SHORT_PRECISION = {"float32": "fp32", "mixed_bfloat16": "bf16", "mixed_float16": "fp16"}
 
 
 def run_benchmark(config, config_path, batch, modes, warmup, repeats, steps, matmul_size,
-                  attention=True, out=print, attention_impls=()):
+                  attention=True, out=print, attention_impls=(), precisions=(), profile_ops=0):
   """Times the modes and prints the tables; returns {row label: row dict} (for tests and
-  scripts). attention_impls: SelfAttention implementations to time one after the other (rows
-  'mode, impl'); empty: the config's attention_impl only (rows named by mode)."""
-  import keras
+  scripts). attention_impls, precisions: SelfAttention implementations and mixed-precision
+  policies to time one after the other (rows 'mode, impl, precision'); empty: the config's
+  only (rows named by mode). profile_ops > 0: also print each row's most expensive op types."""
   import tensorflow as tf
+  from sagan_tf import hardware
   from sagan_tf.training.gan_step import GANTrainer
 
   config.global_batch_size = batch
   impls = list(attention_impls) or [config.attention_impl]
+  precisions = list(precisions) or [config.mixed_precision or "float32"]
   config_lib.validate(config)
-  if config.mixed_precision:
-    keras.mixed_precision.set_global_policy(config.mixed_precision)
   strategy = tf.distribute.get_strategy()
   r, n = config.resolution, int(config.d_steps)
   classes = max(int(config.num_classes), 1)
   batches = tuple((tf.random.uniform([batch, r, r, 3], -1.0, 1.0),
                    tf.random.uniform([batch], 0, classes, dtype=tf.int32)) for _ in range(n))
   step = tf.constant(0, tf.int64)
-  timings, counted_fn = {}, None
-  for impl in impls:
-    config.attention_impl = impl
-    trainer = GANTrainer(config, strategy)
-    function_fn = tf.function(trainer._replica_step, jit_compile=False)
-    counted_fn = counted_fn or function_fn
-    fns = {"eager": trainer._replica_step, "function": function_fn,
-           "xla": tf.function(trainer._replica_step, jit_compile=True)}
-    for mode in modes:
-      fn = fns[mode]
+  timings, profiles, counted_fn = {}, {}, None
+  for precision in precisions:
+    for impl in impls:
+      config.attention_impl = impl
+      config.mixed_precision = "" if precision == "float32" else precision
+      trainer = GANTrainer(config, strategy)  # builds its models under the config's policy
+      function_fn = tf.function(trainer._replica_step, jit_compile=False)
+      counted_fn = counted_fn or function_fn
+      fns = {"eager": trainer._replica_step, "function": function_fn,
+             "xla": tf.function(trainer._replica_step, jit_compile=True)}
+      for mode in modes:
+        fn = fns[mode]
 
-      def call(fn=fn):
-        metrics = strategy.run(fn, args=(batches, step))
-        return float(metrics["g_loss"])  # waits for the result
+        def call(fn=fn):
+          metrics = strategy.run(fn, args=(batches, step))
+          return float(metrics["g_loss"])  # waits for the result
 
-      with _Eagerly(tf) if mode == "eager" else _NullContext():
-        first, runs, memory = _time_calls(call, warmup, repeats, steps,
-                                          measure=lambda: _Memory(tf))
-      timings[_row_label(mode, impl, impls)] = (first, runs, memory.tf_peak, memory.rss_peak)
-    del trainer, fns, function_fn
+        label = _row_label(mode, impl, impls, precision, precisions)
+        with _Eagerly(tf) if mode == "eager" else _NullContext():
+          first, runs, memory = _time_calls(call, warmup, repeats, steps,
+                                            measure=lambda: _Memory(tf))
+          if profile_ops:
+            profiles[label] = profile_op_types(tf, call, steps * repeats)
+        timings[label] = (first, runs, memory.tf_peak, memory.rss_peak)
+      del trainer, fns, function_fn
 
   # Counted after timing, so that the function mode's first call includes its tracing (the
   # graph counted here is then the one it traced). With several implementations: the first's.
@@ -371,11 +483,12 @@ def run_benchmark(config, config_path, batch, modes, warmup, repeats, steps, mat
       f"{config.num_classes}, attention G {tuple(config.g_attention)} D "
       f"{tuple(config.d_attention)} ({', '.join(impls)}; query block "
       f"{config.attention_query_block}), loss {config.loss}, d_steps {n}, batch {batch}, "
-      f"mixed_precision {config.mixed_precision or 'float32'}; "
+      f"precision {', '.join(precisions)}; "
       f"{len(tf.config.list_physical_devices('CPU'))} CPU device(s), "
       f"{os.cpu_count()} logical cores, TF {tf.__version__}")
   out(f"  FLOPs per iteration: {flops / 1e9:,.3f} GFLOP (TensorFlow profiler, float_operation, "
       f"on the graph of the per-replica step{', ' + impls[0] if len(impls) > 1 else ''})")
+  out(f"  CPU: {hardware.bf16_summary()}")
   out(f"  reference: {matmul_size}x{matmul_size} fp32 tf.matmul {peak_best:,.1f} GFLOP/s "
       f"(best of 5; median {peak_median:,.1f})")
   out("")
@@ -409,12 +522,17 @@ def run_benchmark(config, config_path, batch, modes, warmup, repeats, steps, mat
         f"all: about {100.0 * elements / max(flops, 1):.1f}% of the counted FLOPs at 1 FLOP "
         "per element. Ops that only move or reshape data are not listed.")
 
+  if len(precisions) > 1:
+    out(f"With several precisions, GFLOP/s and % of matmul use the same FLOP count for every "
+        f"row; the reference stays the fp32 matmul, so a bf16 row can exceed 100%.")
+  if profiles:
+    _profile_tables(profiles, rows, flops, peak_best, profile_ops, out)
   if len(impls) > 1:
     out("With several attention implementations, GFLOP/s and % of matmul use the FLOPs of "
         f"the {impls[0]} graph for every row (the blocked path recomputes the attention "
         "softmax in its backward pass, and the profiler does not count ops inside while loops).")
   if attention:
-    _attention_table(tf, config, batch, modes, impls, rows, flops, out)
+    _attention_table(tf, config, batch, modes, impls, precisions, rows, flops, out)
   out("")
   out(f"Process peak RSS (getrusage ru_maxrss): "
       f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / MiB:,.1f} MiB. "
@@ -422,7 +540,7 @@ def run_benchmark(config, config_path, batch, modes, warmup, repeats, steps, mat
   return rows
 
 
-def _attention_table(tf, config, batch, modes, impls, rows, flops, out):
+def _attention_table(tf, config, batch, modes, impls, precisions, rows, flops, out):
   layers = _attention_layers(config, batch)
   out("")
   if not layers:
@@ -431,7 +549,7 @@ def _attention_table(tf, config, batch, modes, impls, rows, flops, out):
   out("SelfAttention alone (a layer at its input shape in this config, forward and forward "
       "+ backward to its input and weights; layers of one shape are timed once)")
   out("")
-  out("| layer | input [B, H, W, C] | mode | impl | fwd ms | fwd+bwd ms | fwd+bwd TF peak MiB "
+  out("| layer | input [B, H, W, C] | mode | impl | fwd ms | fwd+bwd ms | fwd+bwd TF MiB "
       "| map MiB | calls/iter fwd, fwd+bwd | est. ms/iter | est. share of iter |")
   out("|---|---|---|---|---|---|---|---|---|---|---|")
   attention_flops = 0.0
@@ -439,8 +557,8 @@ def _attention_table(tf, config, batch, modes, impls, rows, flops, out):
   for shape, (label, n_fwd, n_fb) in layers.items():
     b, h, w, _ = shape
     map_mib = b * (h * w) * (h * w // 4) * 4 / MiB  # the float32 [B, N, N/4] map
-    for impl in impls:
-      fns, graph = _attention_fns(tf, config, shape, modes, impl)
+    for precision, impl in itertools.product(precisions, impls):
+      fns, graph = _attention_fns(tf, config, shape, modes, impl, precision)
       for mode in modes:
         fwd, fb = fns[mode]
         with _Eagerly(tf) if mode == "eager" else _NullContext():
@@ -448,13 +566,14 @@ def _attention_table(tf, config, batch, modes, impls, rows, flops, out):
           _, fb_runs, memory = _time_calls(fb, 1, 3, 1, measure=lambda: _Memory(tf))
         t_fwd, t_fb = statistics.median(fwd_runs) * 1e3, statistics.median(fb_runs) * 1e3
         est = n_fwd * t_fwd + n_fb * t_fb
-        row = _row_label(mode, impl, impls)
+        row = _row_label(mode, impl, impls, precision, precisions)
         totals[row] += est
-        peak = None if memory.tf_peak is None else memory.tf_peak / MiB
-        out(f"| {label} | {list(shape)} | {mode} | {impl} | {_fmt(t_fwd, 2)} | {_fmt(t_fb, 2)} "
+        peak = None if memory.tf_peak is None else (memory.tf_peak - memory.tf_base) / MiB
+        shown = _row_label(mode, impl, [impl], precision, precisions)  # mode[, precision]
+        out(f"| {label} | {list(shape)} | {shown} | {impl} | {_fmt(t_fwd, 2)} | {_fmt(t_fb, 2)} "
             f"| {_fmt(peak)} | {_fmt(map_mib)} | {n_fwd}, {n_fb} | {_fmt(est, 2)} | "
             f"{_fmt(100.0 * est / rows[row]['ms_median'])}% |")
-      if impl == impls[0]:
+      if impl == impls[0] and precision == precisions[0]:
         layer_flops, _ = count_flops(tf, graph)
         attention_flops += (n_fwd + n_fb) * layer_flops  # fwd-only calls counted as fwd+bwd
   out("")
@@ -463,9 +582,10 @@ def _attention_table(tf, config, batch, modes, impls, rows, flops, out):
       f"{100.0 * attention_flops / max(flops, 1):.1f}% of its FLOPs (profiler, forward-only "
       "calls counted as forward + backward). est. ms/iter = fwd calls x fwd ms + fwd+bwd calls "
       "x fwd+bwd ms: an estimate from the layer timed alone (in the iteration XLA and Grappler "
-      "may fuse it with its neighbours). fwd+bwd TF peak = peak bytes of TensorFlow's CPU "
-      "allocator during the layer's timed forward + backward runs (input and weights "
-      "included); map MiB = one float32 [B, N, N/4] attention map, which the naive path holds "
+      "may fuse it with its neighbours). fwd+bwd TF MiB = peak bytes of TensorFlow's CPU "
+      "allocator during the layer's timed forward + backward runs above those allocated "
+      "before them (the layer's input and weights, and the models of the rows above, are "
+      "not counted); map MiB = one float32 [B, N, N/4] attention map, which the naive path holds "
       "(and more) and the blocked path never does (per block: block x N/4 floats per image).")
 
 
@@ -632,6 +752,10 @@ def main(argv):
   if bad:
     raise app.UsageError(f"--attention_impls: unknown {bad}; choose from "
                          f"{', '.join(config_lib.ATTENTION_IMPLS)}.")
+  precisions = [p.strip() for p in FLAGS.precisions if p.strip()]
+  bad = sorted(set(precisions) - set(PRECISIONS))
+  if bad:
+    raise app.UsageError(f"--precisions: unknown {bad}; choose from {', '.join(PRECISIONS)}.")
   sources = [s.strip() for s in FLAGS.pipeline_sources if s.strip()]
   bad = sorted(set(sources) - set(PIPELINE_SOURCES))
   if bad:
@@ -647,7 +771,8 @@ def main(argv):
   batch = FLAGS.batch_size or int(config.global_batch_size)
   rows = run_benchmark(config, config_flags.get_config_filename(FLAGS["config"]), batch, modes,
                        FLAGS.warmup, FLAGS.repeats, FLAGS.steps, FLAGS.matmul_size,
-                       FLAGS.attention, attention_impls=impls)
+                       FLAGS.attention, attention_impls=impls, precisions=precisions,
+                       profile_ops=FLAGS.profile_ops)
   if sources:
     import tempfile
     with tempfile.TemporaryDirectory(prefix="sagan_pipeline_") as root:

@@ -22,6 +22,7 @@ import tensorflow as tf
 
 from sagan_tf import config as config_lib
 from sagan_tf import data as data_lib
+from sagan_tf import hardware
 from sagan_tf.training import checkpoint as ckpt_lib
 from sagan_tf.training import run_record
 from sagan_tf.training import summaries
@@ -208,6 +209,8 @@ def _train(config, workdir, strategy, chief):
   ckpt_dir = ckpt_lib.checkpoint_dir(workdir)
   if not chief:  # other workers take part in the (collective) save into a scratch dir
     ckpt_dir = os.path.join(workdir, "tmp_worker", str(strategy.cluster_resolver.task_id))
+  accelerators = tf.config.list_logical_devices("GPU") + tf.config.list_logical_devices("TPU")
+  hardware.warn_if_bf16_is_emulated(config.mixed_precision, bool(accelerators), logging.warning)
   trainer = GANTrainer(config, strategy)
   ckpt = trainer.checkpoint()
   manager = tf.train.CheckpointManager(ckpt, ckpt_dir, max_to_keep=config.keep_checkpoints)

@@ -72,6 +72,18 @@ class SampleImages:
     self.latest_png = None
     self._copies = {}
 
+  def _images_and_first_maps(self, sampling):
+    """(images [n, R, R, 3], {layer: attention map of sample 0 [1, N, N/4]}). Only sample 0's
+    maps are shown, so with per-sample BN statistics (standing, moving) they come from a pass
+    on sample 0 alone and the n images from a pass without maps (SelfAttention's blocked path
+    at large N: n full maps at 128x128 would be n x 256 MiB). With batch statistics sample 0
+    depends on its batch, so one pass returns both."""
+    if self.stats.mode == "batch":
+      return sampling(self.z, self.labels, return_attention=True)
+    first = None if self.labels is None else self.labels[:1]
+    _, maps = sampling(self.z[:1], first, return_attention=True)
+    return sampling(self.z, self.labels), maps
+
   def write(self, step, generators):
     """Writes summaries samples/<name> and attention/<name>/<layer> (under the default
     summary writer, at `step`) and the PNG grid_png_path(workdir, step, name) for each
@@ -81,7 +93,7 @@ class SampleImages:
       sampling = bn_stats_lib.prepare(generator, self.stats, copy=self._copies.get(name))
       if sampling.model is not generator:
         self._copies[name] = sampling.model
-      images, maps = sampling(self.z, self.labels, return_attention=True)
+      images, maps = self._images_and_first_maps(sampling)
       grid = image_grid(images, self.columns)
       tf.summary.image(f"samples/{name}", grid, step=step)
       for layer, amap in maps.items():
