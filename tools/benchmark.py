@@ -1,7 +1,8 @@
 r"""Times one SAGAN training iteration (D + G steps) eagerly, under tf.function and with XLA.
 
   python tools/benchmark.py --config=experiments/cpu_demo.py [--batch_size=16] [--repeats=3] \
-      [--warmup=1] [--steps=1] [--modes=eager,function,xla] [--config.g_ch=64 ...]
+      [--warmup=1] [--steps=1] [--modes=eager,function,xla] [--precisions=float32,...] \
+      [--profile_ops=15] [--config.g_ch=64 ...]
 
 One iteration is GANTrainer._replica_step (sagan_tf/training/gan_step.py): d_steps D sub-steps
 (G forward, D forward on real and fake, D backward, Adam) and one G sub-step (G and D forward, G
@@ -34,6 +35,13 @@ at 128x128:
       --config.g_ch=16 --config.d_ch=16 "--config.g_attention=(128,)" \
       "--config.d_attention=(128,)" --batch_size=8 --modes=function \
       --attention_impls=blocked,naive --repeats=2
+
+--precisions=float32,mixed_bfloat16 times each row once per Keras mixed-precision policy (rows
+'mode, precision'); the header says which bfloat16 instruction sets the CPU has
+(sagan_tf/hardware.py). --profile_ops=N then profiles each row with TensorFlow's profiler and
+prints its N most expensive op types (TensorFlow kernels in function mode, XLA:CPU thunks in
+xla mode; op time summed over threads), and what the convolutions and matmuls alone achieve:
+the GFLOP/s the iteration would reach if nothing else took time.
 
 --pipeline_sources=folder,tfrecord,tfds,resized_png,resized_jpeg then times the input pipeline
 alone (sagan_tf.data.build_dataset at the config's resolution and --batch_size) on
@@ -391,13 +399,16 @@ def _profile_tables(profiles, rows, flops, peak, top, out):
     out("|---|---|---|---|")
     for op_type, (ms, count) in sorted(totals.items(), key=lambda kv: -kv[1][0])[:top]:
       out(f"| {op_type} | {ms:,.2f} | {100.0 * ms / op_ms:.1f}% | {count:,.0f} |")
-    dense_gflops = flops / (dense_ms / 1e3) / 1e9 if dense_ms else None
+    wall_ms = rows[label]["ms_median"]
+    dense_wall_ms = wall_ms * dense_ms / op_ms
+    dense_gflops = flops / (dense_wall_ms / 1e3) / 1e9 if dense_ms else None
     out("")
     out(f"Convolutions and matmuls (op types containing {', '.join(DENSE_MARKERS)}): "
-        f"{dense_ms:,.1f} ms/iter, {100.0 * dense_ms / op_ms:.1f}% of op time. If nothing else "
-        f"took time, the iteration's FLOPs at their speed would give "
-        f"{_fmt(dense_gflops, 1)} GFLOP/s = {_fmt(dense_gflops and 100.0 * dense_gflops / peak)}"
-        "% of the matmul reference: the ceiling for this row at these layer sizes.")
+        f"{dense_ms:,.1f} ms/iter, {100.0 * dense_ms / op_ms:.1f}% of op time, so about "
+        f"{dense_wall_ms:,.1f} ms of the {wall_ms:,.1f} ms wall time (op time shared out in "
+        f"proportion). If nothing else took time: {_fmt(dense_gflops, 1)} GFLOP/s = "
+        f"{_fmt(dense_gflops and 100.0 * dense_gflops / peak)}% of the matmul reference, the "
+        "ceiling for this row at these layer sizes.")
 
 
 def _fmt(x, digits=1):
