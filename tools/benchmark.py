@@ -400,6 +400,12 @@ def _profile_tables(profiles, rows, flops, peak, top, out):
     for op_type, (ms, count) in sorted(totals.items(), key=lambda kv: -kv[1][0])[:top]:
       out(f"| {op_type} | {ms:,.2f} | {100.0 * ms / op_ms:.1f}% | {count:,.0f} |")
     wall_ms = rows[label]["ms_median"]
+    if label.startswith("xla"):
+      out("")
+      out(f"XLA:CPU launches convolutions and dots on its thread pool: their thunk events above "
+          f"cover the launch, not the work, so op time ({op_ms:,.1f} ms) is not the whole "
+          f"iteration ({wall_ms:,.1f} ms) and no convolution ceiling is given for this row.")
+      continue
     dense_wall_ms = wall_ms * dense_ms / op_ms
     dense_gflops = flops / (dense_wall_ms / 1e3) / 1e9 if dense_ms else None
     out("")
