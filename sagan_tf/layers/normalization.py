@@ -17,6 +17,9 @@ class ConditionalBatchNorm(keras.layers.Layer):
   beta to 0. With num_classes = 0 it is plain batch norm (gamma and beta of shape [C]).
   With `cross_replica=True` the batch moments are all-reduced over the replicas of the current
   tf.distribute strategy (equal-sized per-replica batches), as TF-GAN's TPU path does.
+  Computation: in training a per-replica [B, H, W, C] batch goes through one FusedBatchNormV3
+  op (the per-class scale and offset applied after it); cross-replica or [B, C] inputs use the
+  moments and elementwise ops. Statistics are float32; the output keeps the input's dtype.
   """
 
   def __init__(self, num_classes=0, momentum=0.999, epsilon=1e-5, cross_replica=False,
