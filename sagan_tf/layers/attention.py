@@ -108,8 +108,9 @@ class SelfAttention(keras.layers.Layer):
 
   Input: float [B, H, W, C] with H, W even and C divisible by 8.
   Output: float [B, H, W, C]; with `return_attention=True` also the attention map
-  float32 [B, H*W, H*W/4] (computed in the compute dtype) (row i: the weights query i gives to the pooled key positions, in
-  row-major order over the [H/2, W/2] pooled grid; each row sums to 1).
+  float32 [B, H*W, H*W/4], computed in the compute dtype (row i: the weights query i gives to
+  the pooled key positions, in row-major order over the [H/2, W/2] pooled grid; each row sums
+  to 1).
 
   impl: "naive" | "blocked" | "auto" (blocked when H*W > auto_min_positions); see the module
   docstring. query_block_size: queries per block of the blocked path. A call with

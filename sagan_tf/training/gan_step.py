@@ -97,7 +97,7 @@ class GANTrainer:
     optimizer.apply_gradients(zip(grads, variables))  # unscales under loss scaling
 
   def _d_substep(self, images, labels, step, k, per_replica):
-    """D sub-step k: hinge loss on a real batch and on G(z_k, y_k); u moves once (real data)."""
+    """D sub-step k: hinge loss on a real batch and on G(z_k, y_k); D's u moves once."""
     g, d, c = self.generator, self.discriminator, self.config
     # Static shapes for XLA / TPU (some strategies' iterators drop the batch dimension).
     images = tf.ensure_shape(images, [per_replica, c.resolution, c.resolution, 3])
