@@ -4,16 +4,16 @@ r"""Times one SAGAN training iteration (D + G steps) eagerly, under tf.function 
       [--warmup=1] [--steps=1] [--modes=eager,function,xla] [--precisions=float32,...] \
       [--profile_ops=15] [--config.g_ch=64 ...]
 
-One iteration is GANTrainer._replica_step (sagan_tf/training/gan_step.py): d_steps D sub-steps
+One iteration is GANTrainer.replica_step (sagan_tf/training/gan_step.py): d_steps D sub-steps
 (G forward, D forward on real and fake, D backward, Adam) and one G sub-step (G and D forward, G
 backward, Adam), under the default strategy (one device) at global batch --batch_size. The
 real batches are random tensors of the config's shape, made once, so no dataset is read (any
 experiment config can be timed without its data) and the input pipeline is not timed; neither
 are the per-loop EMA update and step counter of GANTrainer.train. Modes:
 
-  eager     trainer._replica_step called directly, with tf.config.run_functions_eagerly(True).
-  function  tf.function(trainer._replica_step): what GANTrainer runs with jit_compile = False.
-  xla       tf.function(trainer._replica_step, jit_compile=True): config.jit_compile = True.
+  eager     trainer.replica_step called directly, with tf.config.run_functions_eagerly(True).
+  function  tf.function(trainer.replica_step): what GANTrainer runs with jit_compile = False.
+  xla       tf.function(trainer.replica_step, jit_compile=True): config.jit_compile = True.
 
 Each mode runs --warmup untimed calls first (the first one traces / compiles: its time is the
 "first call" column), then --repeats timed runs of --steps iterations; the table gives the
@@ -461,10 +461,10 @@ def run_benchmark(config, config_path, batch, modes, warmup, repeats, steps, mat
       config.attention_impl = impl
       config.mixed_precision = "" if precision == "float32" else precision
       trainer = GANTrainer(config, strategy)  # builds its models under the config's policy
-      function_fn = tf.function(trainer._replica_step, jit_compile=False)
+      function_fn = tf.function(trainer.replica_step, jit_compile=False)
       counted_fn = counted_fn or function_fn
-      fns = {"eager": trainer._replica_step, "function": function_fn,
-             "xla": tf.function(trainer._replica_step, jit_compile=True)}
+      fns = {"eager": trainer.replica_step, "function": function_fn,
+             "xla": tf.function(trainer.replica_step, jit_compile=True)}
       for mode in modes:
         fn = fns[mode]
 

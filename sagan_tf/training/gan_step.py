@@ -67,7 +67,7 @@ class GANTrainer:
       self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
     self.ema_pairs = ema_lib.ema_pairs(self.generator, self.ema_generator)
     ema_lib.update_ema(self.ema_pairs, tf.constant(0.0))  # EMA starts as a copy of G
-    self._replica_step_fn = tf.function(self._replica_step, jit_compile=config.jit_compile)
+    self._replica_step_fn = tf.function(self.replica_step, jit_compile=config.jit_compile)
     self._train_fn = tf.function(self._train_loop)
 
   def _noise(self, step, substep, per_replica_batch):
@@ -130,8 +130,19 @@ class GANTrainer:
     self._apply(self.g_optimizer, tape, g_scaled, g.trainable_variables)
     return g_loss
 
-  def _replica_step(self, real_batches, step):
-    """One iteration on this replica, in config.substep_order (authors: G, then D)."""
+  def replica_step(self, real_batches, step):
+    """One training iteration on this replica, in config.substep_order (authors: G, then D).
+
+    Args:
+      real_batches: tuple of d_steps (images float32 [b, R, R, 3] in [-1, 1], labels int32
+        [b]) with b = global_batch_size / replicas: one real batch per D sub-step.
+      step: int64 scalar, the iteration index (seeds the stateless noise).
+
+    Returns {metric: this replica's float32 scalar} for METRICS (the losses already divided
+    by the global batch; sum over replicas for the global value). Call it inside
+    strategy.run (train() does), or directly under the default strategy (the benchmark).
+    Does not advance `step` or the EMA generator.
+    """
     per_replica = self.global_batch // self.strategy.num_replicas_in_sync
     g_first = self.config.substep_order == "g_then_d"
     if g_first:
