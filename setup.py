@@ -13,10 +13,9 @@ setuptools.setup(
         "tensorflow-hub", "ml-collections", "absl-py", "numpy", "pillow",
     ],
     extras_require={"serving": ["tensorflow-serving-api"], "test": ["pytest", "pytest-xdist",
-                                                                     "scipy"]},
+                                                                     "scipy", "import-linter"]},
     entry_points={"console_scripts": [
-        "sagan-train=sagan_tf.train:run",
-        "sagan-evaluate=sagan_tf.evaluate:run",
-        "sagan-export=sagan_tf.export.__main__:run",
-    ]},
+        f"sagan-{name.replace('_', '-')}=sagan_tf.cli.{name}:run" for name in (
+            "train", "evaluate", "export", "sample", "interpolate", "visualize_attention",
+            "train_classifier", "prepare_tfrecords", "benchmark")]},
 )

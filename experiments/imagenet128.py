@@ -1,7 +1,7 @@
 """imagenet128: SAGAN on ImageNet 128x128, class-conditional, as the authors' code trains it.
 
 Every number below is the authors' TensorFlow code (github.com/brain-research/self-attention-gan,
-HEAD ad9612e; see ../shared/reference/sagan.md) unless marked otherwise. They equal
+HEAD ad9612e) unless marked otherwise. They equal
 sagan_tf.config.base_config()'s defaults and are restated here so the experiment reads on its own:
 
   data       TFDS 'imagenet2012' train split, largest central square resized to 128, [-1, 1],

@@ -6,6 +6,8 @@ batch size (tf.nn.compute_average_loss), so the mean over the global batch is wh
 
 import tensorflow as tf
 
+from sagan_tf import choices
+
 
 def hinge_d(real_logits, fake_logits):
   """relu(1 - D(x)) + relu(1 + D(G(z))), per example. Shapes [B] -> [B]."""
@@ -37,11 +39,8 @@ def wasserstein_g(fake_logits):
   return -fake_logits
 
 
-LOSSES = {
-    "hinge": (hinge_d, hinge_g),
-    "non_saturating": (non_saturating_d, non_saturating_g),
-    "wasserstein": (wasserstein_d, wasserstein_g),
-}
+LOSSES = dict(zip(choices.LOSSES, (
+    (hinge_d, hinge_g), (non_saturating_d, non_saturating_g), (wasserstein_d, wasserstein_g))))
 
 
 def get(name):

@@ -1,8 +1,7 @@
-"""Image grids, interpolations and attention-map figures (numpy + Pillow), used by the tools.
+"""Sample grids, interpolations and attention-map figures (numpy + Pillow) from a Sampler, for
+the tools and the training summaries. Cells are laid out by sagan_tf.store.images.make_grid.
 
 Layout conventions (so callers and tests can predict pixel sizes):
-  make_grid: rows x cols cells of h x w, `pad` pixels between cells and around the border:
-    height = rows * h + (rows + 1) * pad, width = cols * w + (cols + 1) * pad.
   attention_figure: one row per attention layer shown; a row is a title strip of TITLE_HEIGHT
     pixels above [the image with the query points marked] + [one overlay per query point], each
     panel P = R * scale pixels square:
@@ -10,53 +9,16 @@ Layout conventions (so callers and tests can predict pixel sizes):
     width = (1 + points) * P + (2 + points) * pad.
 """
 
-import os
-
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+
+from sagan_tf.data import build_dataset
+from sagan_tf.sampling import noise
+from sagan_tf.store.images import make_grid, to_uint8, upscale
 
 TITLE_HEIGHT = 14
 POINT_COLORS = ((255, 40, 40), (40, 255, 40), (60, 160, 255), (255, 230, 0), (255, 60, 255),
                 (0, 255, 255), (255, 140, 0), (255, 255, 255))
-
-
-def to_uint8(images):
-  """float images in [-1, 1] -> uint8 in [0, 255] (round((x + 1) * 127.5), as the export)."""
-  x = np.clip((np.asarray(images, np.float32) + 1.0) * 127.5, 0.0, 255.0)
-  return np.round(x).astype(np.uint8)
-
-
-def upscale(images, scale):
-  """Nearest-neighbour upscaling of [..., H, W, C] by an integer factor."""
-  if scale == 1:
-    return images
-  return np.repeat(np.repeat(images, scale, axis=-3), scale, axis=-2)
-
-
-def grid_size(rows, cols, h, w, pad=2):
-  """(height, width) of make_grid's output."""
-  return rows * h + (rows + 1) * pad, cols * w + (cols + 1) * pad
-
-
-def make_grid(cells, pad=2, pad_value=255):
-  """cells uint8 [rows, cols, h, w, 3] -> one uint8 image (see the module docstring)."""
-  cells = np.asarray(cells)
-  rows, cols, h, w, c = cells.shape
-  height, width = grid_size(rows, cols, h, w, pad)
-  out = np.full([height, width, c], pad_value, np.uint8)
-  for r in range(rows):
-    for k in range(cols):
-      y, x = pad + r * (h + pad), pad + k * (w + pad)
-      out[y:y + h, x:x + w] = cells[r, k]
-  return out
-
-
-def save_png(image, path):
-  """Writes a uint8 [H, W, 3] array as PNG (creating the directory); returns path."""
-  directory = os.path.dirname(os.path.abspath(path))
-  os.makedirs(directory, exist_ok=True)
-  Image.fromarray(np.asarray(image, np.uint8)).save(path, format="PNG")
-  return path
 
 
 # ---------------------------------------------------------------------------------------------
@@ -76,7 +38,7 @@ def sample_grid(sampler, classes, per_class, seed=0, truncation=0.0, shared_z=Fa
   if shared_z:
     z = np.tile(z, [len(classes), 1])
   labels = np.repeat(np.asarray(classes, np.int32), per_class)
-  images = to_uint8(sampler.generate(z, labels))
+  images = to_uint8(sampler.generate(z, labels)).numpy()
   cells = images.reshape([len(classes), per_class] + list(images.shape[1:]))
   return make_grid(upscale(cells, scale), pad=pad)
 
@@ -94,14 +56,13 @@ def latent_interpolation(sampler, labels, steps, seed=0, truncation=0.0, method=
   method: 'slerp' (spherical, keeps |z| typical of a Gaussian) or 'linear'.
   Returns a uint8 image of len(labels) rows x steps columns.
   """
-  from sagan_tf.sampling import noise
   interp = {"slerp": noise.slerp, "linear": noise.lerp}.get(method)
   if interp is None:
     raise ValueError(f"method must be 'slerp' or 'linear', got {method!r}.")
   t = interpolation_fractions(steps)
   ends = sampler.noise(seed, 2 * len(labels), truncation)
   z = np.concatenate([interp(ends[2 * r], ends[2 * r + 1], t) for r in range(len(labels))])
-  images = to_uint8(sampler.generate(z, np.repeat(np.asarray(labels, np.int32), steps)))
+  images = to_uint8(sampler.generate(z, np.repeat(np.asarray(labels, np.int32), steps))).numpy()
   cells = images.reshape([len(labels), steps] + list(images.shape[1:]))
   return make_grid(upscale(cells, scale), pad=pad)
 
@@ -115,7 +76,8 @@ def class_interpolation(sampler, class_a, class_b, rows, steps, seed=0, truncati
   exactly class B.
   """
   z = sampler.noise(seed, rows, truncation)
-  images = to_uint8(sampler.class_blend(z, class_a, class_b, interpolation_fractions(steps)))
+  images = to_uint8(
+      sampler.class_blend(z, class_a, class_b, interpolation_fractions(steps))).numpy()
   return make_grid(upscale(images, scale), pad=pad)
 
 
@@ -250,13 +212,12 @@ def attention_rows(sampler, label=0, seed=0, truncation=0.0, d_image="real", con
   images, maps = sampler.generate_with_attention(z, [label])
   rows = []
   for name in sampler.attention_layers:
-    rows.append((f"Generator {name} (generated image, class {label})", to_uint8(images[0]),
-                 maps[name][0]))
+    rows.append((f"Generator {name} (generated image, class {label})",
+                 to_uint8(images[0]).numpy(), maps[name][0]))
   if sampler.has_discriminator and d_image != "none":
     d_images, d_labels, what = images, np.array([label], np.int32), "generated image"
     if d_image == "real":
       try:
-        from sagan_tf.data import build_dataset
         real_images, real_labels = next(iter(build_dataset(config, 1)))
         d_images, d_labels, what = real_images.numpy(), real_labels.numpy(), "real image"
       except Exception as e:  # pylint: disable=broad-except
@@ -264,5 +225,5 @@ def attention_rows(sampler, label=0, seed=0, truncation=0.0, d_image="real", con
     d_maps = sampler.discriminator_attention(d_images, d_labels)
     for name in sampler.discriminator_attention_layers:
       rows.append((f"Discriminator {name} ({what}, class {int(d_labels[0])})",
-                   to_uint8(d_images[0]), d_maps[name][0]))
+                   to_uint8(d_images[0]).numpy(), d_maps[name][0]))
   return rows

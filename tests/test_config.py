@@ -5,6 +5,7 @@ import pytest
 
 from sagan_tf import config as config_lib
 from sagan_tf.models import Discriminator, Generator
+from sagan_tf import models as models_lib
 
 
 def small_config(**overrides):
@@ -47,7 +48,7 @@ def test_validate_rejects_bad_resolution_of_base_config():
 
 def test_build_models_returns_built_models():
   c = small_config()
-  g, d = config_lib.build_models(c)
+  g, d = models_lib.build_models(c)
   assert isinstance(g, Generator) and isinstance(d, Discriminator)
   assert g.built and d.built and g.trainable_weights and d.trainable_weights
   assert (g.resolution, g.z_dim, g.num_classes, g.attention_resolutions) == (32, 16, 3, (16,))
@@ -58,7 +59,7 @@ def test_build_models_returns_built_models():
   d(images, np.array([0, 2]))
   assert (len(g.weights), len(d.weights)) == (n_g, n_d)
   # Unbuilt on request.
-  g2, _ = config_lib.build_models(c, build=False)
+  g2, _ = models_lib.build_models(c, build=False)
   assert not g2.weights
 
 
@@ -66,7 +67,7 @@ def test_build_models_passes_sn_and_bn_settings_to_every_layer():
   from sagan_tf.layers import ConditionalBatchNorm, SNConv2D, SNDense, SNEmbedding
   c = small_config(sn_power_iterations=2, sn_stop_gradient=True, bn_momentum=0.9,
                    head_bn_momentum=0.99, cross_replica_bn=True)
-  g, d = config_lib.build_models(c)
+  g, d = models_lib.build_models(c)
   sn_layers, bn_layers = [], []
   for model in (g, d):
     for layer in model._flatten_layers(include_self=False, recursive=True):

@@ -13,6 +13,7 @@ from sagan_tf import data as data_lib
 from sagan_tf.data import common
 from sagan_tf.data import folder
 from sagan_tf.data import pipeline
+from sagan_tf import choices
 
 
 def cfg(**overrides):
@@ -94,7 +95,7 @@ def test_synthetic_eval_is_finite_and_not_training_data():
 
 
 def test_dataset_names():
-  assert pipeline.DATASETS == config_lib.DATASETS
+  assert pipeline.DATASETS == choices.DATASETS
   c = cfg(dataset="nope")
   for fn in (lambda: data_lib.check_config(c), lambda: data_lib.build_dataset(c, 2),
              lambda: data_lib.build_eval_dataset(c, 2, 4)):

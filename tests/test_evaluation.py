@@ -26,7 +26,8 @@ from sagan_tf import data
 from sagan_tf import evaluation
 from sagan_tf.evaluation import standin
 from sagan_tf.sampling import noise
-from sagan_tf.training import checkpoint as ckpt_lib
+from sagan_tf.store import checkpoints as ckpt_lib
+from sagan_tf import models as models_lib
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FEATURE_DIM = 16
@@ -68,8 +69,8 @@ def template(tmp_path_factory):
   little between the two."""
   workdir = str(tmp_path_factory.mktemp("template"))
   config = tiny_config()
-  g, d = config_lib.build_models(config)
-  ema, _ = config_lib.build_models(config)
+  g, d = models_lib.build_models(config)
+  ema, _ = models_lib.build_models(config)
   step = tf.Variable(0, dtype=tf.int64)
   ckpt = ckpt_lib.make_checkpoint(g, ema, d, step=step)
   manager = tf.train.CheckpointManager(ckpt, ckpt_lib.checkpoint_dir(workdir), max_to_keep=5)
@@ -240,7 +241,7 @@ def test_job_end_to_end(tmp_path, classifier_dir, template):
   # the latest checkpoint, with the real statistics loaded from the cache, not recomputed.
   assert not real.loaded_from_cache and os.path.exists(real.path)
   mtime = os.stat(real.path).st_mtime_ns
-  cmd = [sys.executable, "-m", "sagan_tf.evaluate", "--config=experiments/cpu_demo.py",
+  cmd = [sys.executable, "-m", "sagan_tf.cli.evaluate", "--config=experiments/cpu_demo.py",
          *TINY_FLAGS, f"--workdir={workdir}", "--once", "--num_samples=64",
          f"--classifier_path={classifier_dir}", "--use_ema=false", "--truncation=1.5",
          "--bn_stats=batch"]

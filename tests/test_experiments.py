@@ -22,9 +22,10 @@ import pytest
 import tensorflow as tf
 
 from sagan_tf import config as config_lib
-from sagan_tf.models import architectures
+from sagan_tf import architectures
 from sagan_tf.training.gan_step import GANTrainer
 from sagan_tf.training.loop import _distributed_iterator
+from sagan_tf import models as models_lib
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NAMES = sorted(os.path.basename(p)[:-3]
@@ -137,7 +138,7 @@ def _trainable(model):
 
 def test_imagenet128_parameter_counts_match_the_authors():
   # The authors' network: about 42.08 M (G) and 39.46 M (D) trainable parameters.
-  g, d = config_lib.build_models(load("imagenet128"))
+  g, d = models_lib.build_models(load("imagenet128"))
   assert _trainable(g) == pytest.approx(42.08e6, rel=5e-3)
   assert _trainable(d) == pytest.approx(39.46e6, rel=5e-3)
 
@@ -187,7 +188,7 @@ def test_tiny_version_builds_and_trains_one_iteration(group):
     assert structure(config, attention=False) == structure(run, attention=False), name
     if structure(config) not in checked:
       checked.add(structure(config))
-      _check_attention_placement(name, config, *config_lib.build_models(config))
+      _check_attention_placement(name, config, *models_lib.build_models(config))
   strategy = tf.distribute.get_strategy()
   trainer = GANTrainer(run, strategy)
   _check_attention_placement("+".join(group), run, trainer.generator, trainer.discriminator)

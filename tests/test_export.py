@@ -17,6 +17,8 @@ from tiny_sagan import NUM_CLASSES, RESOLUTION, Z_DIM
 
 from sagan_tf.export import exporter
 from sagan_tf.sampling import noise
+from sagan_tf import models as models_lib
+from sagan_tf.store import exports
 
 SEED, TRUNCATION = 123, 0.7
 
@@ -45,7 +47,7 @@ def jobs(tiny, exported, tmp_path_factory):
   run_dir = str(tmp_path_factory.mktemp("cli_run"))
   cli_base = str(tmp_path_factory.mktemp("cli_export"))
   os.makedirs(os.path.join(cli_base, "5"))  # an existing version: the CLI must pick 6
-  export_args = ["-m", "sagan_tf.export", f"--workdir={tiny['workdir']}"]  # recorded config
+  export_args = ["-m", "sagan_tf.cli.export", f"--workdir={tiny['workdir']}"]  # recorded config
   return {
       "parity": (tiny_sagan.python("-c", PARITY_SCRIPT, path, io, cwd=io), io),
       "show": tiny_sagan.Job(_saved_model_cli() + ["show", "--all", "--dir", path]),
@@ -62,7 +64,7 @@ def jobs(tiny, exported, tmp_path_factory):
                                            f"--export_dir={cli_base}_other"),
       "limit": tiny_sagan.python("-c", LIMIT_SCRIPT, path, cwd=io),
       # The existing version is refused before the config or anything else is loaded.
-      "cli_refuse": tiny_sagan.python("-m", "sagan_tf.export", f"--workdir={tiny['workdir']}",
+      "cli_refuse": tiny_sagan.python("-m", "sagan_tf.cli.export", f"--workdir={tiny['workdir']}",
                                       f"--export_dir={base}", "--version=1"),
   }
 
@@ -117,14 +119,14 @@ def test_layout_version_and_metadata(exported, jobs):
   assert os.path.isfile(os.path.join(path, "saved_model.pb"))
   assert os.path.isdir(os.path.join(path, "variables"))
   assert sorted(os.listdir(base)) == ["1"]  # no temporary directory left behind
-  meta = exporter.read_metadata(path)
+  meta = exports.read_metadata(path)
   assert (meta["z_dim"], meta["num_classes"], meta["resolution"]) == (Z_DIM, NUM_CLASSES,
                                                                          RESOLUTION)
   assert meta["attention_layers"] == {"attention16": [16, 16]}
   assert meta["version"] == 1 and meta["step"] == 7
   assert meta["max_batch"] == 256 and meta["bn_stats"]["mode"] == "moving"
-  assert exporter.next_version(base) == 2
-  assert exporter.resolve_version_dir(base) == path
+  assert exports.next_version(base) == 2
+  assert exports.resolve_version_dir(base) == path
 
 
 BAD_INPUT_CASES = [(sig, case) for sig in ("serving_default", "generate_with_attention")
@@ -262,7 +264,7 @@ def test_unconditional_model_ignores_labels(tiny):
   config = copy.deepcopy(tiny["config"])
   config.num_classes, config.g_ch = 0, 8
   from sagan_tf import config as config_lib
-  g = config_lib.build_generator(config)
+  g = models_lib.build_generator(config)
   archive = exporter.build_archive(g, ("serving_default", "generate_from_seed"))
   fn = archive.sagan_endpoints["serving_default"]
   z = np.random.default_rng(0).normal(size=[2, Z_DIM]).astype(np.float32)
@@ -426,7 +428,7 @@ def test_cli_export_raw_generator_with_warmup_then_refuses_overwrite(tiny, expor
   path = os.path.join(cli_base, "6")  # next version after the existing 5
   assert path in out
   assert sorted(os.listdir(cli_base)) == ["5", "6"]  # no temporary directory left behind
-  meta = exporter.read_metadata(path)
+  meta = exports.read_metadata(path)
   assert meta["use_ema"] is False and meta["step"] == tiny_sagan.STEP and meta["version"] == 6
   assert meta["max_batch"] == 8 and meta["bn_stats"]["mode"] == "moving"
   assert meta["checkpoint"].endswith(f"ckpt-{tiny_sagan.STEP}")

@@ -11,7 +11,7 @@ import time
 
 import tensorflow as tf
 
-from sagan_tf.training import checkpoint as ckpt_lib
+from sagan_tf.store import checkpoints as ckpt_lib
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ["--config.g_ch=8", "--config.d_ch=8", "--config.num_classes=4",
@@ -40,7 +40,7 @@ def test_two_workers_train_together_and_stop_together(tmp_path):
   for index in range(2):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", TF_CONFIG=json.dumps(
         {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}))
-    cmd = [sys.executable, "-m", "sagan_tf.train", "--strategy=multi_worker",
+    cmd = [sys.executable, "-m", "sagan_tf.cli.train", "--strategy=multi_worker",
            f"--config={os.path.join(REPO, 'experiments', 'cpu_demo.py')}",
            f"--workdir={workdir}"] + TINY
     procs.append(subprocess.Popen(cmd, env=env, cwd=REPO, stderr=subprocess.PIPE, text=True))

@@ -13,6 +13,7 @@ import pytest
 from sagan_tf import config as config_lib
 from sagan_tf import data as data_lib
 from sagan_tf.data import prepare
+from sagan_tf.store import images as images_lib
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 R = 16
@@ -75,7 +76,7 @@ def test_pre_resized_shards_decode_to_the_on_the_fly_images(photo_folder, tmp_pa
   err = np.abs(got - want)
   assert err.max() <= max_tol and err.mean() <= mean_tol, (err.max(), err.mean())
   if image_format == "png":  # exactly the quantized on-the-fly image
-    np.testing.assert_allclose(got, prepare.to_uint8(want).numpy() / 127.5 - 1.0, atol=1e-6)
+    np.testing.assert_allclose(got, images_lib.to_uint8(want).numpy() / 127.5 - 1.0, atol=1e-6)
   # Training reads the shards as any TFRecords.
   x, y = next(iter(data_lib.build_dataset(resized, 4)))
   assert x.shape == (4, R, R, 3) and set(y.numpy()) <= {0, 1, 2}

@@ -13,9 +13,9 @@ import pytest
 import tensorflow as tf
 
 from sagan_tf import config as config_lib
-from sagan_tf.training import checkpoint as ckpt_lib
-from sagan_tf.training import run_record
-from sagan_tf.training.loop import train_and_evaluate
+from sagan_tf.store import checkpoints as ckpt_lib
+from sagan_tf.store import record as run_record
+from sagan_tf.training.loop import train
 import test_training
 
 
@@ -29,7 +29,7 @@ def tiny_config(**overrides):
 def trained(tmp_path_factory):
   """A workdir trained 2 steps with tiny_config (g_lr 1e-4, d_lr 4e-4); copy before use."""
   workdir = str(tmp_path_factory.mktemp("trained") / "w")
-  train_and_evaluate(tiny_config(num_train_steps=2), workdir)
+  train(tiny_config(num_train_steps=2), workdir)
   return workdir
 
 
@@ -77,7 +77,7 @@ def test_fixed_change_is_refused_and_workdir_untouched(trained, tmp_path, overri
   workdir = _copy(trained, tmp_path)
   before = _snapshot(workdir)
   with pytest.raises(ValueError, match="cannot change on resume") as e:
-    train_and_evaluate(tiny_config(num_train_steps=4, **overrides), workdir)
+    train(tiny_config(num_train_steps=4, **overrides), workdir)
   assert named in str(e.value)
   assert "g_lr" not in str(e.value).split("cannot change on resume")[1].split(". Use")[0]
   assert _snapshot(workdir) == before
@@ -88,7 +88,7 @@ def test_changed_learning_rates_take_effect_and_are_recorded(trained, tmp_path, 
   caplog.set_level(logging.WARNING)
   # g_lr = 0: Adam's update is lr * m / (sqrt(v) + eps), so G's trained weights must not move
   # at all over steps 3-4 while D's do, if (and only if) the optimizer uses the new rate.
-  train_and_evaluate(tiny_config(num_train_steps=4, g_lr=0.0, d_lr=2e-4, beta2=0.99), workdir)
+  train(tiny_config(num_train_steps=4, g_lr=0.0, d_lr=2e-4, beta2=0.99), workdir)
   ckpts = ckpt_lib.list_checkpoints(workdir)
   assert [ckpt_lib.checkpoint_step(p) for p in ckpts] == [2, 4]
   at2, at4 = (ckpt_lib.restore_models(tiny_config(), workdir, p) for p in ckpts)
@@ -111,7 +111,7 @@ def test_changed_learning_rates_take_effect_and_are_recorded(trained, tmp_path, 
   assert record["history"][1] == {"from_step": 2, "changes": {
       "g_lr": [1e-4, 0.0], "d_lr": [4e-4, 2e-4], "beta2": [0.999, 0.99],
       "num_train_steps": [2, 4]}}
-  assert config_lib.recorded_config(workdir).g_lr == 0.0
+  assert run_record.recorded_config(workdir).g_lr == 0.0
 
 
 def test_flat_config_json_is_upgraded_with_the_rates_the_checkpoint_used(trained, tmp_path):
@@ -121,7 +121,7 @@ def test_flat_config_json_is_upgraded_with_the_rates_the_checkpoint_used(trained
   flat = json.loads(json.dumps(tiny_config(g_lr=5e-5).to_dict()))
   with open(os.path.join(workdir, "config.json"), "w") as f:
     json.dump(flat, f)
-  train_and_evaluate(tiny_config(num_train_steps=4, g_lr=5e-5), workdir)
+  train(tiny_config(num_train_steps=4, g_lr=5e-5), workdir)
   with open(os.path.join(workdir, "config.json")) as f:
     record = json.load(f)
   assert record["history"][0]["from_step"] == 0

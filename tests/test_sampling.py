@@ -16,8 +16,10 @@ import tiny_sagan
 
 from sagan_tf import config as config_lib
 from sagan_tf.layers import ConditionalBatchNorm
-from sagan_tf.sampling import bn_stats, flags as sampling_flags, noise
+from sagan_tf.sampling import bn_stats, noise
 from sagan_tf.sampling import sampler as sampler_lib
+from sagan_tf import models as models_lib
+from sagan_tf.store import record as run_record
 
 K, B = 3, 6
 
@@ -32,7 +34,7 @@ def _small_config():
 def _perturbed_generator(config=None, seed=0):
   """A small G whose weights are not the initial ones (BN tables, attention gamma, stored
   moving statistics far from the standing ones)."""
-  g = config_lib.build_generator(config or _small_config())
+  g = models_lib.build_generator(config or _small_config())
   rng = np.random.default_rng(seed)
   for w in g.weights:
     value = w.numpy()
@@ -225,24 +227,24 @@ def test_max_batch_is_checked_before_drawing(tiny):
 
 
 def test_workdir_config_is_the_recorded_one_and_a_given_one_must_agree(tiny, tmp_path):
-  recorded = sampling_flags.workdir_config(tiny["workdir"])
+  recorded = run_record.workdir_config(tiny["workdir"])
   assert recorded.to_dict() == config_lib.config_from_dict(
       json.load(open(os.path.join(tiny["workdir"], "config.json")))["config"]).to_dict()
   assert (recorded.g_ch, recorded.z_dim, tuple(recorded.g_attention)) == (16, 32, (16,))
   given = copy.deepcopy(tiny["config"])
   given.eval_num_samples = 123  # not a model key: accepted, and the given config is used
-  assert sampling_flags.workdir_config(tiny["workdir"], given).eval_num_samples == 123
+  assert run_record.workdir_config(tiny["workdir"], given).eval_num_samples == 123
   given.g_ch, given.num_classes = 32, 10
   with pytest.raises(ValueError, match=r"g_ch=32 \(recorded 16\), num_classes=10 \(recorded 4\)"
                      r".*Drop --config"):
-    sampling_flags.workdir_config(tiny["workdir"], given)
+    run_record.workdir_config(tiny["workdir"], given)
   (tmp_path / "untrained").mkdir()
   with pytest.raises(FileNotFoundError, match="config.json not found.*--config"):
-    sampling_flags.workdir_config(str(tmp_path / "untrained"))
+    run_record.workdir_config(str(tmp_path / "untrained"))
   with pytest.raises(FileNotFoundError, match="does not exist"):
-    sampling_flags.workdir_config(str(tmp_path / "missing"))
+    run_record.workdir_config(str(tmp_path / "missing"))
   # A workdir without a recording accepts a given config as is.
-  assert sampling_flags.workdir_config(str(tmp_path / "untrained"), given) is given
+  assert run_record.workdir_config(str(tmp_path / "untrained"), given) is given
 
 
 def test_sampling_copies_are_freed_with_their_traced_passes(generator):

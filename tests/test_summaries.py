@@ -7,6 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from sagan_tf.training import summaries
+from sagan_tf import models as models_lib
 
 
 def test_image_grid_places_images_row_major():
@@ -45,7 +46,7 @@ def test_sample_images_use_standing_statistics_on_a_copy_and_write_pngs(tmp_path
   from sagan_tf import config as config_lib  # pylint: disable=import-outside-toplevel
   from sagan_tf.sampling import bn_stats, noise  # pylint: disable=import-outside-toplevel
   config = _tiny_config()
-  g = config_lib.build_generator(config)
+  g = models_lib.build_generator(config)
   for w in g.weights:  # stored statistics far from the standing ones
     if w.path.endswith("moving_mean"):
       w.assign(tf.fill(w.shape, 0.7))
@@ -76,7 +77,7 @@ def test_sample_images_use_standing_statistics_on_a_copy_and_write_pngs(tmp_path
 def test_training_writes_sample_pngs_and_prints_the_latest(tmp_path, capsys):
   from sagan_tf.training import loop  # pylint: disable=import-outside-toplevel
   workdir = str(tmp_path / "run")
-  loop.train_and_evaluate(_tiny_config(), workdir)
+  loop.train(_tiny_config(), workdir)
   assert sorted(os.listdir(os.path.join(workdir, "samples"))) == [
       "step_000002_ema.png", "step_000002_raw.png"]
   latest = os.path.join(workdir, "samples", "step_000002_ema.png")
@@ -90,7 +91,7 @@ def test_attention_maps_of_sample_zero_only():
   from sagan_tf import config as config_lib  # pylint: disable=import-outside-toplevel
   from sagan_tf.sampling import bn_stats  # pylint: disable=import-outside-toplevel
   config = _tiny_config()
-  g = config_lib.build_generator(config)
+  g = models_lib.build_generator(config)
   for mode in ("standing", "moving", "batch"):
     config.sample_bn_stats = mode
     samples = summaries.SampleImages(config)

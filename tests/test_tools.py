@@ -14,6 +14,7 @@ from tiny_sagan import NUM_CLASSES, REPO, RESOLUTION, Z_DIM
 from sagan_tf import visualization as vis
 from sagan_tf.sampling import bn_stats
 from sagan_tf.sampling import sampler as sampler_lib
+from sagan_tf.store import exports
 
 TOOLS = os.path.join(REPO, "tools")
 SAMPLE_ARGS = ["--classes=0,2,3", "--per_class=5", "--seed=3", "--truncation=1.5"]
@@ -254,7 +255,7 @@ def test_tools_and_the_export_sample_with_the_same_standing_statistics(tiny, job
   assert np.abs(moving.astype(int) - standing).max() > 20
   assert "with standing statistics (20 passes of 64" in out  # the export's own report
   from sagan_tf.export import exporter  # pylint: disable=import-outside-toplevel
-  meta = exporter.read_metadata(os.path.join(jobs["standing_export"], "1"))
+  meta = exports.read_metadata(os.path.join(jobs["standing_export"], "1"))
   assert meta["bn_stats"] == {"mode": "standing", "batches": 20, "batch_size": 64,
                               "truncation": 0.0, "seed": -1}
   assert meta["max_batch"] == 256 and meta["config"]["g_ch"] == 16

@@ -14,7 +14,8 @@ import time
 import pytest
 
 from sagan_tf import config as config_lib
-from sagan_tf.training import checkpoint as ckpt_lib
+from sagan_tf.store import checkpoints as ckpt_lib
+from sagan_tf.store import record as run_record
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ["--config.g_ch=8", "--config.d_ch=8", "--config.global_batch_size=4",
@@ -25,7 +26,7 @@ ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
 
 
 def _command(workdir, steps, *extra):
-  return [sys.executable, "-m", "sagan_tf.train", "--config=experiments/cpu_demo.py",
+  return [sys.executable, "-m", "sagan_tf.cli.train", "--config=experiments/cpu_demo.py",
           f"--workdir={workdir}", f"--config.num_train_steps={steps}"] + TINY + list(extra)
 
 
@@ -84,14 +85,14 @@ def test_stop_signal_saves_a_checkpoint_and_exits_with_the_restart_code(tmp_path
   assert f"exit code {code}" in log
   steps = [ckpt_lib.checkpoint_step(p) for p in ckpt_lib.list_checkpoints(workdir)]
   assert len(steps) == 1 and steps[0] >= 2 and steps[0] % 2 == 0  # a whole loop, saved
-  assert ckpt_lib.restore_models(config_lib.recorded_config(workdir), workdir)["step"] == steps[0]
+  assert ckpt_lib.restore_models(run_record.recorded_config(workdir), workdir)["step"] == steps[0]
 
 
 def test_readme_mirrored_cpu_command_trains_with_two_replicas(tmp_path):
   # README: python -m sagan_tf.train --config=experiments/cpu_demo.py --workdir=/tmp/m
   #         --strategy=mirrored --num_cpu_devices=2   (tiny overrides appended)
   workdir = str(tmp_path / "m")
-  cmd = [sys.executable, "-m", "sagan_tf.train", "--config=experiments/cpu_demo.py",
+  cmd = [sys.executable, "-m", "sagan_tf.cli.train", "--config=experiments/cpu_demo.py",
          f"--workdir={workdir}", "--strategy=mirrored", "--num_cpu_devices=2",
          "--config.num_train_steps=2"] + TINY
   result = subprocess.run(cmd, cwd=REPO, env=ENV, capture_output=True, text=True, timeout=900)
@@ -121,7 +122,7 @@ def test_bad_input_is_one_line_before_any_work(tmp_path, args, env, message):
   workdir = tmp_path / "w"
   (tmp_path / "file").write_text("not a directory")
   args = [a.replace("FILE", str(tmp_path / "file")) for a in args]
-  cmd = [sys.executable, "-m", "sagan_tf.train", "--config=experiments/cpu_demo.py",
+  cmd = [sys.executable, "-m", "sagan_tf.cli.train", "--config=experiments/cpu_demo.py",
          f"--workdir={workdir}"] + TINY + args
   result = subprocess.run(cmd, cwd=REPO, env=dict(ENV, **env), capture_output=True, text=True,
                           timeout=600)
@@ -187,4 +188,4 @@ def test_full_disk_during_a_save_is_one_line_and_keeps_the_earlier_checkpoint(sm
       in errors[0]
   assert "Traceback" not in second.stderr
   assert not glob.glob(os.path.join(ckpt_lib.checkpoint_dir(workdir), "ckpt-4*"))
-  assert ckpt_lib.restore_models(config_lib.recorded_config(workdir), workdir)["step"] == 2
+  assert ckpt_lib.restore_models(run_record.recorded_config(workdir), workdir)["step"] == 2

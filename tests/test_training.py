@@ -10,8 +10,10 @@ import pytest
 import tensorflow as tf
 
 from sagan_tf import losses
-from sagan_tf.training import checkpoint as ckpt_lib
-from sagan_tf.training.loop import train_and_evaluate
+from sagan_tf.store import checkpoints as ckpt_lib
+from sagan_tf.training.loop import train
+from sagan_tf import models as models_lib
+from sagan_tf.cli import flags as cli_flags
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -36,10 +38,10 @@ def _weights(workdir, config):
 
 def test_resume_equals_uninterrupted_run(tmp_path):
   config = tiny_config(num_train_steps=4)
-  train_and_evaluate(config, str(tmp_path / "straight"))
+  train(config, str(tmp_path / "straight"))
   half = tiny_config(num_train_steps=2)
-  train_and_evaluate(half, str(tmp_path / "resumed"))
-  result = train_and_evaluate(config, str(tmp_path / "resumed"))
+  train(half, str(tmp_path / "resumed"))
+  result = train(config, str(tmp_path / "resumed"))
   assert result["step"] == 4
   a, b = _weights(tmp_path / "straight", config), _weights(tmp_path / "resumed", config)
   assert a.keys() == b.keys()
@@ -58,8 +60,8 @@ def test_two_replicas_match_one_replica(tmp_path, two_cpu_strategy):
   config = tiny_config(num_train_steps=2, cross_replica_bn=True, adam_epsilon=1e-3)
   one = tf.distribute.OneDeviceStrategy("/cpu:0")
   two = two_cpu_strategy
-  train_and_evaluate(config, str(tmp_path / "one"), one)
-  train_and_evaluate(config, str(tmp_path / "two"), two)
+  train(config, str(tmp_path / "one"), one)
+  train(config, str(tmp_path / "two"), two)
   a, b = _weights(tmp_path / "one", config), _weights(tmp_path / "two", config)
   assert a.keys() == b.keys()
   # Documented tolerance: float32 sums in another order (all-reduce vs one batch).
@@ -68,20 +70,20 @@ def test_two_replicas_match_one_replica(tmp_path, two_cpu_strategy):
 
 
 def test_train_step_compiles_with_xla(tmp_path):
-  result = train_and_evaluate(tiny_config(num_train_steps=2, jit_compile=True), str(tmp_path))
+  result = train(tiny_config(num_train_steps=2, jit_compile=True), str(tmp_path))
   assert result["step"] == 2
   assert all(np.isfinite(v) for v in result["metrics"].values())
 
 
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
   workdir = str(tmp_path)
-  train_and_evaluate(tiny_config(num_train_steps=2), workdir)
+  train(tiny_config(num_train_steps=2), workdir)
   good = tf.train.latest_checkpoint(ckpt_lib.checkpoint_dir(workdir))
   before = _weights(workdir, None)
   nan_d = lambda real, fake: losses.hinge_d(real, fake) * np.nan
   monkeypatch.setitem(losses.LOSSES, "hinge", (nan_d, losses.hinge_g))
   with pytest.raises(FloatingPointError, match="Non-finite loss"):
-    train_and_evaluate(tiny_config(num_train_steps=6), workdir)
+    train(tiny_config(num_train_steps=6), workdir)
   assert tf.train.latest_checkpoint(ckpt_lib.checkpoint_dir(workdir)) == good
   after = _weights(workdir, None)
   for k in before:
@@ -98,7 +100,7 @@ def test_bad_input_fails_before_touching_workdir(tmp_path, overrides, strategy, 
   strat = two_cpu_strategy if strategy else None
   workdir = tmp_path / "w"
   with pytest.raises((ValueError, FileNotFoundError), match=match):
-    train_and_evaluate(tiny_config(**overrides), str(workdir), strat)
+    train(tiny_config(**overrides), str(workdir), strat)
   assert not workdir.exists()
 
 
@@ -106,7 +108,7 @@ def test_unknown_config_key_is_rejected():
   from sagan_tf import config as config_lib
   c = tiny_config()
   with pytest.raises(SystemExit, match="Unknown config key 'num_steps'"):
-    config_lib.check_overrides(["train", "--config.num_steps=3"])
+    cli_flags.check_overrides(["train", "--config.num_steps=3"])
   c.unlock()
   c.bogus = 1
   with pytest.raises(ValueError, match="unknown key"):
@@ -116,7 +118,7 @@ def test_unknown_config_key_is_rejected():
 def test_checkpoint_holds_every_weight(tmp_path):
   # Keras 3 (TF backend) checkpoints only direct attributes: every model weight must be saved.
   workdir = str(tmp_path)
-  train_and_evaluate(tiny_config(num_train_steps=2), workdir)
+  train(tiny_config(num_train_steps=2), workdir)
   saved = _weights(workdir, None)
   restored = ckpt_lib.restore_models(tiny_config(), workdir)
   for name in ("generator", "ema_generator", "discriminator"):
@@ -131,7 +133,7 @@ def test_checkpoint_holds_every_weight(tmp_path):
 @pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
 def test_mixed_precision_trains_and_keeps_float32_weights(tmp_path, policy):
   import keras
-  result = train_and_evaluate(tiny_config(num_train_steps=2, mixed_precision=policy),
+  result = train(tiny_config(num_train_steps=2, mixed_precision=policy),
                               str(tmp_path))
   assert all(np.isfinite(v) for v in result["metrics"].values())
   assert keras.mixed_precision.global_policy().name == "float32"  # not leaked
@@ -145,14 +147,14 @@ def _divergence_warnings(caplog):
 
 def test_health_warning_stays_quiet_on_normal_training(tmp_path, caplog):
   caplog.set_level(logging.WARNING)
-  train_and_evaluate(tiny_config(num_train_steps=4, steps_per_loop=1), str(tmp_path))
+  train(tiny_config(num_train_steps=4, steps_per_loop=1), str(tmp_path))
   assert not _divergence_warnings(caplog)
 
 
 def test_huge_learning_rates_warn_once(tmp_path, caplog):
   # lr 1e3 stays finite (no NaN stop) but moves every weight by ~1e3 per step.
   caplog.set_level(logging.WARNING)
-  result = train_and_evaluate(
+  result = train(
       tiny_config(num_train_steps=4, steps_per_loop=1, g_lr=1e3, d_lr=1e3), str(tmp_path))
   assert result["step"] == 4
   warnings = _divergence_warnings(caplog)
@@ -166,7 +168,7 @@ def test_health_bounds_hold_for_initial_weights():
   # met by a merely large weight (x10) but by a diverged one (x1e3), as a numpy reference says.
   from sagan_tf import config as config_lib
   from sagan_tf.training import health
-  g, d = config_lib.build_models(tiny_config())
+  g, d = models_lib.build_models(tiny_config())
   watch = health.HealthWatch(g, d)
   rms, _ = watch.max_weight_rms()
   reference = max(np.sqrt(np.mean(np.square(v.numpy())))
@@ -183,7 +185,7 @@ def test_health_bounds_hold_for_initial_weights():
 def test_disk_full_during_save_removes_the_partial_save(tmp_path, monkeypatch):
   from tensorflow.python.ops import gen_io_ops  # pylint: disable=g-direct-tensorflow-import
   workdir = str(tmp_path)
-  train_and_evaluate(tiny_config(num_train_steps=2), workdir)
+  train(tiny_config(num_train_steps=2), workdir)
   ckpt_dir = ckpt_lib.checkpoint_dir(workdir)
 
   def full_disk(*args, **kwargs):  # the shards are in ckpt-4_temp/ when the merge runs
@@ -193,7 +195,7 @@ def test_disk_full_during_save_removes_the_partial_save(tmp_path, monkeypatch):
   monkeypatch.setattr(gen_io_ops, "merge_v2_checkpoints", full_disk)
   with pytest.raises(ckpt_lib.DiskFullError, match=f"No space left in {ckpt_dir} while saving "
                      f"checkpoint ckpt-4.*latest checkpoint is still .*ckpt-2"):
-    train_and_evaluate(tiny_config(num_train_steps=4), workdir)
+    train(tiny_config(num_train_steps=4), workdir)
   assert sorted(os.listdir(ckpt_dir)) == [
       "checkpoint", "ckpt-2.data-00000-of-00001", "ckpt-2.index"]
   assert tf.train.latest_checkpoint(ckpt_dir).endswith("ckpt-2")

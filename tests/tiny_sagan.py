@@ -21,6 +21,11 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
+from sagan_tf import models as models_lib
+from sagan_tf.export import exporter
+from sagan_tf.store import checkpoints as checkpoint_lib
+from sagan_tf.store import record as run_record
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STEP = 7
 Z_DIM = 32
@@ -70,15 +75,13 @@ def make_tiny_workdir(root):
   key = os.path.abspath(root)
   if key in _CACHE:
     return _CACHE[key]
-  from sagan_tf import config as config_lib
-  from sagan_tf.training import checkpoint as checkpoint_lib
   os.makedirs(root, exist_ok=True)
   config_path = os.path.join(root, "tiny_config.py")
   with open(config_path, "w") as f:
     f.write(CONFIG_TEXT)
   config = load_config(config_path)
-  g, d = config_lib.build_models(config)
-  ema, _ = config_lib.build_models(config)
+  g, d = models_lib.build_models(config)
+  ema, _ = models_lib.build_models(config)
   rng = np.random.default_rng(0)
   _perturb(g, rng, 1.5)
   _perturb(d, rng, 1.5)
@@ -92,7 +95,7 @@ def make_tiny_workdir(root):
   manager = tf.train.CheckpointManager(ckpt, checkpoint_lib.checkpoint_dir(workdir),
                                        max_to_keep=5)
   manager.save(checkpoint_number=STEP)
-  with open(os.path.join(workdir, config_lib.RECORD_FILE), "w") as f:
+  with open(os.path.join(workdir, run_record.RECORD_FILE), "w") as f:
     json.dump({"config": config.to_dict()}, f)
   _CACHE[key] = dict(config_path=config_path, config=config, workdir=workdir, generator=g,
                      ema_generator=ema, discriminator=d)
@@ -109,7 +112,6 @@ def shared(tmp_path_factory):
 def shared_export(tmp_path_factory):
   """(base, version dir) of the in-memory EMA generator exported to a fresh BASE/1."""
   if "export" not in _CACHE:
-    from sagan_tf.export import exporter
     tiny = shared(tmp_path_factory)
     base = str(tmp_path_factory.mktemp("export"))
     path = exporter.export_generator(tiny["ema_generator"], base, metadata={
@@ -123,7 +125,6 @@ def shared_export(tmp_path_factory):
 def round_trip_lost(tiny):
   """Paths of G / EMA G weights that differ after restore_models (cached; [] when exact)."""
   if "round_trip_lost" not in tiny:
-    from sagan_tf.training import checkpoint as checkpoint_lib
     restored = checkpoint_lib.restore_models(tiny["config"], tiny["workdir"])
     tiny["round_trip_lost"] = {
         key: [w.path for w, r in zip(tiny[key].weights, restored[key].weights)

@@ -1,6 +1,6 @@
 """Shared pieces of the file-based pipelines: the authors' preprocessing, labels, seeds.
 
-Preprocessing (the authors' ImageNet setup, see ../shared/reference/sagan.md "Training"): take
+Preprocessing (the authors' ImageNet input pipeline): take
 the largest central square of the image, resize it bilinearly (with antialiasing, which matters
 when shrinking large photos) to resolution x resolution, scale to [-1, 1] float32. No flips.
 """

@@ -16,13 +16,13 @@ the exact continuation of the interrupted run.
 
 import tensorflow as tf
 
+from sagan_tf.choices import DATASETS
 from sagan_tf.data import common
 from sagan_tf.data import folder
 from sagan_tf.data import synthetic
 from sagan_tf.data import tfds_data
 from sagan_tf.data import tfrecord
 
-DATASETS = ("synthetic", "tfds", "folder", "tfrecord")  # = sagan_tf.config.DATASETS
 _FILE_SOURCES = {"tfds": tfds_data, "folder": folder, "tfrecord": tfrecord}
 
 

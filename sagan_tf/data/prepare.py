@@ -17,16 +17,12 @@ import tensorflow as tf
 
 from sagan_tf.data import pipeline
 from sagan_tf.data import tfrecord
+from sagan_tf.store.images import to_uint8
 
 
 def shard_paths(prefix, num_shards):
   """The shard files '<prefix>-00000-of-000NN.tfrecord', ... (num_shards of them)."""
   return [f"{prefix}-{i:05d}-of-{num_shards:05d}.tfrecord" for i in range(num_shards)]
-
-
-def to_uint8(images):
-  """float [..., 3] in [-1, 1] -> uint8, round((x + 1) * 127.5) clipped to [0, 255]."""
-  return tf.cast(tf.clip_by_value(tf.round((images + 1.0) * 127.5), 0.0, 255.0), tf.uint8)
 
 
 def write_resized_shards(config, prefix, num_shards=16, image_format="png", split=None,

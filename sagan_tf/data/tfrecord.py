@@ -13,6 +13,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from sagan_tf import choices
 from sagan_tf.data import common
 
 _FEATURES = {
@@ -73,7 +74,7 @@ def dataset(config, *, split=None, training, seed=0, num_shards=1, shard_index=0
   return ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
-IMAGE_FORMATS = ("png", "jpeg")
+IMAGE_FORMATS = choices.TFRECORD_IMAGE_FORMATS
 JPEG_QUALITY = 95
 
 

@@ -14,6 +14,7 @@ import os
 from absl import logging
 import numpy as np
 import tensorflow as tf
+import tensorflow_hub as hub
 
 INCEPTION_TFHUB = "https://tfhub.dev/tensorflow/tfgan/eval/inception/1"
 LOGITS = "logits"
@@ -62,7 +63,6 @@ def _load(handle_or_path):
       raise ClassifierError(
           f"Classifier path {path!r} is not a SavedModel directory (no saved_model.pb; found "
           f"{sorted(os.listdir(path))[:10]}). " + _OFFLINE_HELP.format(handle=INCEPTION_TFHUB))
-  import tensorflow_hub as hub  # pylint: disable=g-import-not-at-top
   try:
     return hub.load(handle_or_path)
   except Exception as e:  # network errors, bad cache, corrupt model: all end here

@@ -23,7 +23,6 @@ of config.sample_bn_stats (standing: re-estimated on a copy with standing_stats_
 of standing_stats_batch_size latents truncated at eval_truncation).
 """
 
-import copy
 import datetime
 import json
 import os
@@ -35,12 +34,13 @@ import tensorflow as tf
 from sagan_tf import config as config_lib
 from sagan_tf import data as data_lib
 from sagan_tf.evaluation import classifier as classifier_lib
+from sagan_tf.evaluation import features
 from sagan_tf.evaluation import metrics as metrics_lib
-from sagan_tf.evaluation import progress
 from sagan_tf.evaluation import real_stats as real_stats_lib
 from sagan_tf.sampling import bn_stats as bn_stats_lib
 from sagan_tf.sampling import noise
-from sagan_tf.training import checkpoint as ckpt_lib
+from sagan_tf.sampling import settings as settings_lib
+from sagan_tf.store import checkpoints as ckpt_lib
 
 EVAL_SUBDIR = "eval"
 RESULTS_FILE = "results.jsonl"
@@ -58,26 +58,15 @@ def stats_dir(config, workdir):
   return config.get("eval_stats_dir", "") or os.path.join(eval_dir(workdir), "real_stats")
 
 
-def apply_overrides(config, num_samples=None, classifier_path=None, use_ema=None,
-                    truncation=None, bn_stats=None, bn_stats_batches=None,
-                    bn_stats_batch_size=None):
-  """Returns a copy of config with the evaluation flags that are not None applied (bn_stats*
-  set sample_bn_stats, standing_stats_batches, standing_stats_batch_size)."""
-  config = copy.deepcopy(config)
+def apply_overrides(config, num_samples=None, classifier_path=None, **sampling):
+  """Returns a copy of config with the evaluation flags that are not None applied; `sampling`
+  (use_ema, truncation, bn_stats, bn_stats_batches, bn_stats_batch_size) as
+  sagan_tf.sampling.settings.with_settings."""
+  config = settings_lib.with_settings(config, **sampling)
   if num_samples is not None:
     config.eval_num_samples = int(num_samples)
   if classifier_path is not None:
     config.classifier_path = str(classifier_path)
-  if use_ema is not None:
-    if not isinstance(use_ema, bool):
-      raise ValueError(f"use_ema must be True or False, got {use_ema!r}.")
-    config.eval_use_ema = use_ema
-  if truncation is not None:
-    config.eval_truncation = float(truncation)
-  for key, value in (("sample_bn_stats", bn_stats), ("standing_stats_batches", bn_stats_batches),
-                     ("standing_stats_batch_size", bn_stats_batch_size)):
-    if value is not None:
-      config[key] = value
   return config
 
 
@@ -91,20 +80,15 @@ def check_config(config):
                      "(0: plain N(0, I); > 0: truncation bound).")
   if config.eval_batch_size < 1:
     raise ValueError(f"eval_batch_size={config.eval_batch_size} must be >= 1.")
-  sampling_stats(config)  # a bad BN mode or K, B: a clear error now
+  settings_lib.bn_stats(config)  # a bad BN mode or K, B: a clear error now
   return config
-
-
-def sampling_stats(config):
-  """The BNStats the evaluation samples with (standing latents truncated like the samples)."""
-  return bn_stats_lib.BNStats.from_config(config, truncation=config.eval_truncation)
 
 
 def settings(config):
   """What identifies an evaluation besides the step (compared to skip repeated work)."""
   return dict(generator="ema" if config.eval_use_ema else "raw",
               truncation=float(config.eval_truncation),
-              bn_stats=sampling_stats(config).identity(),
+              bn_stats=settings_lib.bn_stats(config).identity(),
               num_samples=int(config.eval_num_samples),
               classifier=classifier_lib.classifier_identity(config.classifier_path))
 
@@ -159,7 +143,7 @@ def tag_prefix(config):
   """'<generator>[_trunc<t>]_<BN statistics>', e.g. 'ema_standing20x64', 'raw_trunc1_moving'."""
   s = settings(config)
   return (s["generator"] + (f"_trunc{s['truncation']:g}" if s["truncation"] > 0 else "")
-          + "_" + sampling_stats(config).tag())
+          + "_" + settings_lib.bn_stats(config).tag())
 
 
 def write_summaries(workdir, config, step, metric_values):
@@ -214,7 +198,7 @@ class Evaluator:
     modified), sampled as the module docstring says."""
     c = self.config
     n, bs = int(c.eval_num_samples), int(c.eval_batch_size)
-    sampling = bn_stats_lib.prepare(generator, sampling_stats(c))
+    sampling = bn_stats_lib.prepare(generator, settings_lib.bn_stats(c))
 
     @tf.function(reduce_retracing=True)
     def run(start, b):
@@ -229,7 +213,7 @@ class Evaluator:
         done += b
         yield images, labels.numpy()
 
-    return progress.collect_outputs(batches(), self.classifier, n, "generated images",
+    return features.collect_outputs(batches(), self.classifier, n, "generated images",
                                     with_symmetry=c.dataset == "synthetic")
 
   def evaluate(self, models):
@@ -240,7 +224,7 @@ class Evaluator:
     use_ema = bool(c.eval_use_ema)
     generator = models["ema_generator"] if use_ema else models["generator"]
     logging.info("Evaluating step %d (%s generator, %s, truncation %g, %d samples) from %s",
-                 models["step"], "EMA" if use_ema else "raw", sampling_stats(c).describe(),
+                 models["step"], "EMA" if use_ema else "raw", settings_lib.bn_stats(c).describe(),
                  c.eval_truncation, c.eval_num_samples, models["path"])
     gen = self.generate(generator)
     values = metrics_lib.compute_metrics(real.as_dict(), gen, c.num_classes)

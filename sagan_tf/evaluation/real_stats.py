@@ -20,7 +20,8 @@ import os
 from absl import logging
 import numpy as np
 
-from sagan_tf.evaluation import progress
+from sagan_tf.data import build_eval_dataset
+from sagan_tf.evaluation import features
 
 CACHE_VERSION = 1
 
@@ -106,11 +107,10 @@ def load_or_compute(config, classifier, num_examples, stats_dir, batch_size):
       return RealStats(pool, logits, labels, sym, key, path, loaded_from_cache=True)
     except Exception as e:  # pylint: disable=broad-except
       logging.warning("Ignoring unreadable real-statistics cache %s (%s); recomputing.", path, e)
-  from sagan_tf.data import build_eval_dataset  # pylint: disable=g-import-not-at-top
   logging.info("Computing real-data statistics: %d examples of %s (split %r) -> %s",
                num_examples, config.dataset, config.eval_split, path)
   ds = build_eval_dataset(config, batch_size, num_examples, split=config.eval_split)
-  outputs = progress.collect_outputs(
+  outputs = features.collect_outputs(
       ((images.numpy(), labels.numpy()) for images, labels in ds), classifier, num_examples,
       "real images", with_symmetry=config.dataset == "synthetic")
   n = len(outputs["pool_3"])

@@ -30,13 +30,10 @@ Bad inputs fail with InvalidArgumentError naming the problem: labels outside
 batch, a batch larger than max_batch (checked before the noise or any activation is
 allocated), negative or non-finite truncation.
 
-BASE/<version>/assets.extra/ holds sagan_export.json (model facts the tools read: z_dim,
-num_classes, resolution, attention layers, max_batch, and from the CLI checkpoint, config, the
-BN statistics settings bn_stats) and, with warm-up,
-tf_serving_warmup_requests. TF Serving ignores other files in assets.extra.
+BASE/<version>/assets.extra/ holds sagan_export.json (sagan_tf.store.exports: model facts the
+tools read) and, with warm-up, tf_serving_warmup_requests.
 """
 
-import json
 import os
 import shutil
 import tempfile
@@ -44,18 +41,14 @@ import tempfile
 import keras
 import tensorflow as tf
 
-from sagan_tf.export.versions import next_version, version_dir  # noqa: F401 (re-exported)
+from sagan_tf.choices import DEFAULT_MAX_BATCH
+from sagan_tf.export import warmup as warmup_lib
 from sagan_tf.sampling import noise
-from sagan_tf.sampling.flags import DEFAULT_MAX_BATCH
-from sagan_tf.sampling.sampler import attention_layer_names
+from sagan_tf.sampling.sampler import attention_layer_names, check_max_batch
+from sagan_tf.store import exports
+from sagan_tf.store.images import to_uint8
 
-METADATA_FILE = "sagan_export.json"
-ASSETS_EXTRA = "assets.extra"
 SIGNATURES = ("serving_default", "generate_from_seed", "generate_with_attention")
-
-
-def _to_uint8(images):
-  return tf.cast(tf.round(tf.clip_by_value((images + 1.0) * 127.5, 0.0, 255.0)), tf.uint8)
 
 
 def _limit(max_batch):
@@ -119,16 +112,14 @@ def build_archive(generator, signatures=SIGNATURES, max_batch=DEFAULT_MAX_BATCH)
   signature that fails.
   """
   z_dim, num_classes = int(generator.z_dim), int(generator.num_classes)
-  max_batch = int(max_batch)
-  if max_batch < 1:
-    raise ValueError(f"max_batch must be >= 1, got {max_batch}.")
+  max_batch = check_max_batch(max_batch)
 
   def run(z, labels, return_attention=False):
     z, labels = _checked_inputs(z, labels, z_dim, num_classes, max_batch)
     out = generator(z, labels if num_classes else None, training=False, update_u=False,
                     return_attention=return_attention)
     images, maps = out if return_attention else (out, {})
-    result = {"images": images, "images_uint8": _to_uint8(images)}
+    result = {"images": images, "images_uint8": to_uint8(images)}
     result.update(maps)
     return result
 
@@ -208,8 +199,8 @@ def export_generator(generator, export_base, version=None, metadata=None, warmup
   """
   export_base = os.path.abspath(export_base)
   os.makedirs(export_base, exist_ok=True)
-  version = next_version(export_base) if version is None else int(version)
-  final = version_dir(export_base, version)
+  version = exports.next_version(export_base) if version is None else int(version)
+  final = exports.version_dir(export_base, version)
   info = generator_metadata(generator, max_batch)
   info.update(metadata or {})
   info["version"] = version
@@ -219,43 +210,14 @@ def export_generator(generator, export_base, version=None, metadata=None, warmup
     os.umask(umask)
     os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700; servers may run as another user
     build_archive(generator, max_batch=max_batch).write_out(tmp, verbose=False)
-    extra = os.path.join(tmp, ASSETS_EXTRA)
-    os.makedirs(extra, exist_ok=True)
-    with open(os.path.join(extra, METADATA_FILE), "w") as f:
-      json.dump(info, f, indent=2, sort_keys=True, default=str)
+    exports.write_metadata(tmp, info)
     if warmup:
-      from sagan_tf.export import warmup as warmup_lib  # needs tensorflow-serving-api
       warmup_lib.write_warmup_requests(
-          os.path.join(extra, warmup_lib.WARMUP_FILE), model_name=model_name,
-          z_dim=info["z_dim"], num_classes=info["num_classes"])
-    version_dir(export_base, version)  # re-check just before the rename
+          os.path.join(tmp, exports.ASSETS_EXTRA, warmup_lib.WARMUP_FILE),
+          model_name=model_name, z_dim=info["z_dim"], num_classes=info["num_classes"])
+    exports.version_dir(export_base, version)  # re-check just before the rename
     os.rename(tmp, final)
   except BaseException:
     shutil.rmtree(tmp, ignore_errors=True)
     raise
   return final
-
-
-def resolve_version_dir(path):
-  """Returns the SavedModel directory for `path`: path itself if it holds saved_model.pb,
-  else its largest numeric version subdirectory that does. Raises FileNotFoundError."""
-  if os.path.isfile(os.path.join(path, "saved_model.pb")):
-    return path
-  versions = []
-  if os.path.isdir(path):
-    versions = sorted((int(n) for n in os.listdir(path) if n.isdigit() and os.path.isfile(
-        os.path.join(path, n, "saved_model.pb"))), reverse=True)
-  if not versions:
-    raise FileNotFoundError(
-        f"No SavedModel in {path!r}: pass an export version directory (BASE/<version>) or a "
-        f"base directory holding numeric versions (python -m sagan_tf.export ...).")
-  return os.path.join(path, str(versions[0]))
-
-
-def read_metadata(version_path):
-  """Returns the dict in assets.extra/sagan_export.json ({} if absent)."""
-  path = os.path.join(version_path, ASSETS_EXTRA, METADATA_FILE)
-  if not os.path.isfile(path):
-    return {}
-  with open(path) as f:
-    return json.load(f)

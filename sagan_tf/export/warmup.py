@@ -8,13 +8,23 @@ graph initialization. Needs the tensorflow-serving-api package (pip install saga
 import numpy as np
 import tensorflow as tf
 
+try:  # optional: pip install sagan_tf[serving] (requirements.txt installs it)
+  from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
+except ImportError:
+  model_pb2 = predict_pb2 = prediction_log_pb2 = None
+
 WARMUP_FILE = "tf_serving_warmup_requests"
+
+
+def _require_serving_api():
+  if prediction_log_pb2 is None:
+    raise ValueError("Warm-up requests need the tensorflow-serving-api package: "
+                     "pip install 'sagan_tf[serving]' (or drop --warmup).")
 
 
 def warmup_requests(model_name, z_dim, num_classes, batch_size=2):
   """Returns PredictionLog protos: one request per signature, batch_size rows each."""
-  from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
-
+  _require_serving_api()
   labels = (np.arange(batch_size) % max(num_classes, 1)).astype(np.int32)
   z = np.zeros([batch_size, z_dim], np.float32)
   inputs_by_signature = {
@@ -45,8 +55,7 @@ def write_warmup_requests(path, model_name, z_dim, num_classes, batch_size=2):
 
 def read_warmup_requests(path):
   """Parses a warm-up file back into PredictionLog protos."""
-  from tensorflow_serving.apis import prediction_log_pb2
-
+  _require_serving_api()
   logs = []
   for record in tf.data.TFRecordDataset(path):
     log = prediction_log_pb2.PredictionLog()

@@ -24,9 +24,9 @@ running (online) softmax over key blocks is needed. The blocked gradient is firs
 import keras
 import tensorflow as tf
 
+from sagan_tf.choices import ATTENTION_IMPLS as IMPLS
 from sagan_tf.layers.spectral import SNConv2D
 
-IMPLS = ("auto", "naive", "blocked")
 DEFAULT_QUERY_BLOCK = 1024
 # "auto" takes the blocked path above this many positions N = H*W: at 128x128 (a 256 MiB map per
 # image) and above; at 64x64 (16 MiB per image) and below the naive path is kept.

@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from sagan_tf.layers import SelfAttention, SNConv2D, SNDense, SNEmbedding
 from sagan_tf.layers.attention import DEFAULT_QUERY_BLOCK
-from sagan_tf.models import architectures
+from sagan_tf import architectures
 from sagan_tf.models.block_stack import BlockStackMixin
 from sagan_tf.models.validation import check_labels, check_width
 

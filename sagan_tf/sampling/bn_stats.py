@@ -26,9 +26,11 @@ import weakref
 
 import tensorflow as tf
 
+from sagan_tf import models
+from sagan_tf.choices import BN_STATS_MODES as MODES
 from sagan_tf.layers import ConditionalBatchNorm
 from sagan_tf.sampling import noise
-from sagan_tf.sampling.flags import BN_MODES as MODES
+
 STANDING_SEED = -1  # the latent stream of the standing passes; sampling seeds are >= 0
 
 
@@ -113,9 +115,7 @@ def copy_values(source, target):
 def sampling_copy(generator, refresh_from=None):
   """A new Generator with `generator`'s config and weights (plain variables, outside any
   strategy); with refresh_from=copy, reuses that copy (assigns the current weights) instead."""
-  copy = refresh_from
-  if copy is None:
-    copy = type(generator)(**generator.get_config()).build_weights()
+  copy = models.clone(generator) if refresh_from is None else refresh_from
   copy_values(generator, copy)
   return copy
 

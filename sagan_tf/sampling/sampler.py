@@ -16,7 +16,7 @@ baked into it (recorded in its metadata). Spectral-norm u is never updated. A wo
 export (made with the same settings) give the same images for the same inputs. Requests of more
 than max_batch images fail with ValueError before any noise is drawn. The tools
 (tools/sample.py, interpolate.py, visualize_attention.py) take their source through
-sagan_tf.sampling.flags.
+sagan_tf.cli.flags.
 """
 
 import os
@@ -24,9 +24,13 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from sagan_tf import models
+from sagan_tf.choices import DEFAULT_MAX_BATCH
+from sagan_tf.layers import ConditionalBatchNorm
 from sagan_tf.sampling import bn_stats as bn_stats_lib
 from sagan_tf.sampling import noise
-from sagan_tf.sampling.flags import DEFAULT_MAX_BATCH
+from sagan_tf.store import checkpoints
+from sagan_tf.store import exports
 
 _CHUNK = 64
 
@@ -34,6 +38,13 @@ _CHUNK = 64
 def _chunks(n, size=_CHUNK):
   for start in range(0, n, size):
     yield slice(start, min(n, start + size))
+
+
+def check_max_batch(max_batch):
+  """Returns max_batch as an int; ValueError unless it is >= 1 (--max_batch)."""
+  if int(max_batch) < 1:
+    raise ValueError(f"--max_batch must be >= 1, got {max_batch}.")
+  return int(max_batch)
 
 
 def attention_layer_names(generator):
@@ -117,7 +128,7 @@ class KerasSampler(Sampler):
     self.bn_stats = bn_stats or bn_stats_lib.BNStats()
     self.sampling = bn_stats_lib.prepare(generator, self.bn_stats)
     self.generator, self.discriminator = self.sampling.model, discriminator
-    self.max_batch = int(max_batch)
+    self.max_batch = check_max_batch(max_batch)
     self.z_dim = int(generator.z_dim)
     self.num_classes = int(generator.num_classes)
     self.resolution = int(generator.resolution)
@@ -131,8 +142,7 @@ class KerasSampler(Sampler):
   @classmethod
   def from_workdir(cls, config, workdir, checkpoint=None, use_ema=True, bn_stats=None,
                    max_batch=DEFAULT_MAX_BATCH):
-    from sagan_tf.training import checkpoint as checkpoint_lib
-    restored = checkpoint_lib.restore_models(config, workdir, checkpoint)
+    restored = checkpoints.restore_models(config, workdir, checkpoint)
     g = restored["ema_generator" if use_ema else "generator"]
     which = "EMA generator" if use_ema else "generator"
     sampler = cls(g, restored["discriminator"], bn_stats=bn_stats, max_batch=max_batch,
@@ -172,14 +182,13 @@ class KerasSampler(Sampler):
 
     Returns float32 [len(z), len(alphas), R, R, 3].
     """
-    from sagan_tf.layers import ConditionalBatchNorm
     if not self.num_classes:
       raise ValueError("Class interpolation needs a class-conditional model (num_classes > 0).")
     self.check_labels([class_a, class_b])
     alphas = np.asarray(alphas, np.float32).reshape([-1])
     g = self.generator
     self.check_count(len(z) * len(alphas))
-    clone = type(g)(**{**g.get_config(), "num_classes": len(alphas)}).build_weights()
+    clone = models.clone(g, num_classes=len(alphas))
     tables = {w.path for layer in g._flatten_layers()
               if isinstance(layer, ConditionalBatchNorm) and layer.num_classes
               for w in (layer.gamma, layer.beta)}
@@ -208,9 +217,8 @@ class ExportSampler(Sampler):
     bn_stats: None (use what the export baked) or the BNStats the caller asks for: a request
     that differs from the baked statistics is refused (an export cannot re-estimate them).
     """
-    from sagan_tf.export import exporter
-    self.path = exporter.resolve_version_dir(path)
-    self.metadata = exporter.read_metadata(self.path)
+    self.path = exports.resolve_version_dir(path)
+    self.metadata = exports.read_metadata(self.path)
     baked = self.metadata.get("bn_stats")
     if bn_stats is not None and baked is not None and bn_stats.identity() != baked:
       raise ValueError(
@@ -219,7 +227,7 @@ class ExportSampler(Sampler):
           f"again with the settings you want (python -m sagan_tf.export --bn_stats=...).")
     self.bn_stats = bn_stats_lib.BNStats(**{k: v for k, v in baked.items() if k != "seed" and
                                             v is not None}) if baked else None
-    self.max_batch = int(max_batch)
+    self.max_batch = check_max_batch(max_batch)
     self.model = model if model is not None else tf.saved_model.load(self.path)
     self.signatures = self.model.signatures
     default = self.signatures["serving_default"]
@@ -248,8 +256,7 @@ def load_sampler(config=None, workdir=None, export_dir=None, checkpoint=None, us
   """
   if bool(workdir) == bool(export_dir):
     raise ValueError("Pass exactly one of --workdir or --export_dir.")
-  if int(max_batch) < 1:
-    raise ValueError(f"--max_batch must be >= 1, got {max_batch}.")
+  max_batch = check_max_batch(max_batch)
   if export_dir:
     return ExportSampler(export_dir, bn_stats=bn_stats, max_batch=max_batch)
   if not os.path.isdir(workdir):

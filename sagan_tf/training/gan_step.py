@@ -22,8 +22,9 @@ is reproducible, resumes exactly from `step`, and gives the same batch on 1 or N
 import keras
 import tensorflow as tf
 
-from sagan_tf import config as config_lib
 from sagan_tf import losses
+from sagan_tf import models
+from sagan_tf.store import checkpoints
 from sagan_tf.training import ema as ema_lib
 
 METRICS = ("d_loss", "g_loss", "d_real", "d_fake")
@@ -55,8 +56,8 @@ class GANTrainer:
     try:  # layers take the policy at construction; restore the global one afterwards
       keras.mixed_precision.set_global_policy(config.mixed_precision or "float32")
       with strategy.scope():
-        self.generator, self.discriminator = config_lib.build_models(config)
-        self.ema_generator = config_lib.build_generator(config)
+        self.generator, self.discriminator = models.build_models(config)
+        self.ema_generator = models.build_generator(config)
     finally:
       keras.mixed_precision.set_global_policy(previous_policy)
     with strategy.scope():
@@ -176,7 +177,6 @@ class GANTrainer:
     return {k: float(v) for k, v in metrics.items()}, bool(finite)
 
   def checkpoint(self):
-    """The tf.train.Checkpoint of sagan_tf.training.checkpoint's layout."""
-    from sagan_tf.training.checkpoint import make_checkpoint  # avoid an import cycle
-    return make_checkpoint(self.generator, self.ema_generator, self.discriminator,
+    """The tf.train.Checkpoint of sagan_tf.store.checkpoints' layout."""
+    return checkpoints.make_checkpoint(self.generator, self.ema_generator, self.discriminator,
                            self.g_optimizer, self.d_optimizer, self.step)

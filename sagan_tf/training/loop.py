@@ -1,14 +1,14 @@
-"""train_and_evaluate: the training job around GANTrainer.
+"""train: the training job around GANTrainer.
 
 Data flow: config -> validated; strategy.distribute_datasets_from_function(build_dataset)
 -> iterator -> GANTrainer.train(iterator, steps_per_loop) -> metrics -> console line,
 TensorBoard (workdir/train), checkpoints (workdir/checkpoints, CheckpointManager, keep-N).
 Resumes automatically from the latest checkpoint in workdir, with the config's changeable keys
-taking effect and recorded in workdir/config.json (run_record). The chief holds the workdir's
-lock (workdir.WorkdirLock) while it trains. SIGTERM or Ctrl-C stops after the current loop with
-a checkpoint (a second Ctrl-C aborts at once); a non-finite loss stops with FloatingPointError
-and saves nothing, so the last good checkpoint stays the latest; diverging losses or weights are
-warned about once (health).
+taking effect and recorded in workdir/config.json (sagan_tf.store.record). The chief holds the
+workdir's lock (workdir.WorkdirLock) while it trains. SIGTERM or Ctrl-C stops after the current
+loop with a checkpoint (a second Ctrl-C aborts at once); a non-finite loss stops with
+FloatingPointError and saves nothing, so the last good checkpoint stays the latest; diverging
+losses or weights are warned about once (health).
 """
 
 import contextlib
@@ -23,8 +23,8 @@ import tensorflow as tf
 from sagan_tf import config as config_lib
 from sagan_tf import data as data_lib
 from sagan_tf import hardware
-from sagan_tf.training import checkpoint as ckpt_lib
-from sagan_tf.training import run_record
+from sagan_tf.store import checkpoints as ckpt_lib
+from sagan_tf.store import record as record_lib
 from sagan_tf.training import summaries
 from sagan_tf.training import workdir as workdir_lib
 from sagan_tf.training.gan_step import GANTrainer
@@ -154,7 +154,7 @@ class _Reporter:
                                 "raw": self.trainer.generator})
 
 
-def train_and_evaluate(config, workdir, strategy=None):
+def train(config, workdir, strategy=None):
   """Trains SAGAN as config says, in workdir, resuming from its latest checkpoint.
 
   Args:
@@ -170,16 +170,16 @@ def train_and_evaluate(config, workdir, strategy=None):
   Raises (all before any training, and before writing anything unless noted):
     NotADirectoryError: workdir is a regular file.
     ValueError / FileNotFoundError: a bad config or missing data; on resume, a change of a key
-      that cannot change (run_record.FIXED).
+      that cannot change (sagan_tf.store.record.FIXED).
     workdir.WorkdirBusyError: another process trains in workdir.
-    checkpoint.DiskFullError: (during training) no space for a checkpoint.
+    store.checkpoints.DiskFullError: (during training) no space for a checkpoint.
     FloatingPointError: (during training) a non-finite loss.
   """
   workdir_lib.check_usable(workdir)
   strategy = strategy or tf.distribute.get_strategy()
   _check_inputs(config, strategy)
-  if tf.train.latest_checkpoint(ckpt_lib.checkpoint_dir(workdir)):
-    run_record.check_resumable(run_record.read(workdir), config)
+  if ckpt_lib.latest_checkpoint(workdir):
+    record_lib.check_resumable(record_lib.read(workdir), config)
   chief = is_chief(strategy)  # workers share the workdir: the chief locks it for all
   with workdir_lib.WorkdirLock(workdir) if chief else contextlib.nullcontext():
     return _train(config, workdir, strategy, chief)
@@ -192,17 +192,17 @@ def _apply_config(config, workdir, trainer, restored, chief):
   step = int(trainer.step.numpy())
   record, used = None, {}
   if restored:
-    record = run_record.read(workdir)
-    run_record.check_resumable(record, config)  # again: the record may have changed
+    record = record_lib.read(workdir)
+    record_lib.check_resumable(record, config)  # again: the record may have changed
     used = {"g_lr": float(trainer.g_optimizer.learning_rate.numpy()),
             "d_lr": float(trainer.d_optimizer.learning_rate.numpy())}
   trainer.g_optimizer.learning_rate = config.g_lr
   trainer.d_optimizer.learning_rate = config.d_lr
-  record, changes = run_record.resume(record, config, step, used)
+  record, changes = record_lib.resume(record, config, step, used)
   if changes:
-    logging.warning("Config changed on resume: %s.", run_record.describe(changes, step))
+    logging.warning("Config changed on resume: %s.", record_lib.describe(changes, step))
   if chief:
-    run_record.write(workdir, record)
+    record_lib.write(workdir, record)
 
 
 def _train(config, workdir, strategy, chief):
@@ -241,7 +241,7 @@ def _train(config, workdir, strategy, chief):
         raise FloatingPointError(
             f"Non-finite loss between steps {previous} and {step} ({metrics}); training "
             f"stopped without saving. The last good checkpoint is "
-            f"{tf.train.latest_checkpoint(ckpt_lib.checkpoint_dir(workdir))}. Lower the "
+            f"{ckpt_lib.latest_checkpoint(workdir)}. Lower the "
             f"learning rates (--config.g_lr / --config.d_lr take effect on resume) or train "
             f"in float32 (mixed_precision='', in a new --workdir).")
       health.check(step, metrics, config)

@@ -5,7 +5,7 @@ import os
 
 import tensorflow as tf
 
-STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
+from sagan_tf.choices import STRATEGIES
 
 
 def get_strategy(name="default", num_cpu_devices=0, tpu=""):

@@ -9,6 +9,7 @@ import tensorflow as tf
 from sagan_tf import visualization
 from sagan_tf.sampling import bn_stats as bn_stats_lib
 from sagan_tf.sampling import noise
+from sagan_tf.store import images as images_lib
 
 SAMPLES_SUBDIR = "samples"
 
@@ -21,7 +22,7 @@ def image_grid(images, columns):
   x = tf.concat([images, tf.zeros([pad, h, w, 3], images.dtype) - 1.0], 0) if pad else images
   x = tf.reshape(x, [rows, columns, h, w, 3])
   x = tf.reshape(tf.transpose(x, [0, 2, 1, 3, 4]), [1, rows * h, columns * w, 3])
-  return tf.cast(tf.round(tf.clip_by_value((x + 1.0) * 127.5, 0.0, 255.0)), tf.uint8)
+  return images_lib.to_uint8(x)
 
 
 def attention_strip(image, attention, points):
@@ -31,7 +32,7 @@ def attention_strip(image, attention, points):
   points: [(y, x)] image pixels. Returns uint8 [1, R, R * (1 + len(points)), 3]: the image,
   then per point the map over the pooled keys upsampled and overlaid (sagan_tf.visualization).
   """
-  image = visualization.to_uint8(np.asarray(image))
+  image = images_lib.to_uint8(image).numpy()
   attention = np.asarray(attention)
   r, s = image.shape[0], int(round(np.sqrt(attention.shape[0])))
   panels = [visualization.attention_overlay(
@@ -100,7 +101,7 @@ class SampleImages:
         tf.summary.image(f"attention/{name}/{layer}",
                          attention_strip(images[0], amap[0], self.points), step=step)
       if self.workdir:
-        paths.append(visualization.save_png(grid[0].numpy(),
+        paths.append(images_lib.save_png(grid[0].numpy(),
                                             grid_png_path(self.workdir, step, name)))
     if paths:
       self.latest_png = paths[0]

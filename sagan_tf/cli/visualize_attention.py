@@ -1,8 +1,8 @@
 r"""Attention maps in the style of the SAGAN paper's figures, as a PNG.
 
-  python tools/visualize_attention.py --workdir=/tmp/sagan --label=3 --points="8,8;16,24" \
+  sagan-visualize-attention --workdir=/tmp/sagan --label=3 --points="8,8;16,24" \
       --out=/tmp/attention.png
-  python tools/visualize_attention.py --export_dir=/tmp/sagan_export --out=/tmp/attention.png
+  sagan-visualize-attention --export_dir=/tmp/sagan_export --out=/tmp/attention.png
 
 One row per attention layer: G's layers on a generated image (class --label, seeded noise),
 then (with --workdir) D's layers on a real image from the config's dataset
@@ -12,16 +12,14 @@ with the query points marked, then for each point the attention map of that quer
 A point at image pixel (y, x) is the layer's query row (y * H // R) * W + (x * W // R).
 """
 
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from absl import app
+from absl import flags
 
-from absl import app, flags  # noqa: E402
+from sagan_tf.cli import flags as cli_flags
 
-from sagan_tf.sampling import flags as sampling_flags  # noqa: E402
-
-sampling_flags.define_flags()
+cli_flags.define_source_flags()
 flags.DEFINE_integer("label", 0, "Class of the generated image.")
 flags.DEFINE_string("points", None, "Query points 'y,x;y,x' in image pixels (default: 4 "
                     "points spread over the image).")
@@ -37,25 +35,33 @@ FLAGS = flags.FLAGS
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  # deferred: TensorFlow loads here, after the flags are parsed (--help stays fast).
   from sagan_tf import visualization
+  from sagan_tf.cli import sources
+  from sagan_tf.store import images
   try:
-    sampler = sampling_flags.sampler_from_flags()
+    sampler = sources.sampler_from_flags()
     r = sampler.resolution
     points = (visualization.parse_points(FLAGS.points, r) if FLAGS.points
               else visualization.default_points(r, FLAGS.num_points))
     scale = FLAGS.scale or max(1, -(-128 // r))
     rows = visualization.attention_rows(sampler, label=FLAGS.label, seed=FLAGS.seed,
-                                        truncation=FLAGS.truncation, d_image=FLAGS.d_image,
+                                        truncation=sources.sample_truncation(sampler), d_image=FLAGS.d_image,
                                         config=sampler.config)
     if not rows:
       raise ValueError(f"{sampler.source} has no attention layers.")
     figure = visualization.attention_figure(rows, points, scale=scale)
   except (ValueError, FileNotFoundError, NotImplementedError) as e:
     sys.exit(f"Error: {e}")
-  visualization.save_png(figure, FLAGS.out)
+  images.save_png(figure, FLAGS.out)
   print(f"Wrote {FLAGS.out} ({figure.shape[1]}x{figure.shape[0]}): "
         f"{[title for title, _, _ in rows]}, points {points}, from {sampler.source}")
 
 
-if __name__ == "__main__":
+def run():
+  cli_flags.check_overrides(sys.argv)
   app.run(main)
+
+
+if __name__ == "__main__":
+  run()

@@ -1,8 +1,8 @@
 r"""Writes a grid of generated samples by class: rows = classes, columns = samples.
 
-  python tools/sample.py --workdir=/tmp/sagan --classes=0,1,2 --per_class=8 --truncation=0 \
+  sagan-sample --workdir=/tmp/sagan --classes=0,1,2 --per_class=8 --truncation=0 \
       --seed=0 --out=/tmp/samples.png [--bn_stats=standing|moving|batch] [--use_ema=false]
-  python tools/sample.py --export_dir=/tmp/sagan_export --per_class=8 --out=/tmp/samples.png
+  sagan-sample --export_dir=/tmp/sagan_export --per_class=8 --out=/tmp/samples.png
 
 Noise is sagan_tf.sampling.noise.seeded_noise(seed, ...), the one the exported
 generate_from_seed signature uses; a workdir is sampled with standing BN statistics by default,
@@ -10,16 +10,14 @@ as its export bakes them, so a workdir and its export give the same grid.
 PNG size: rows * R * scale + (rows + 1) * pad by per_class * R * scale + (per_class + 1) * pad.
 """
 
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from absl import app
+from absl import flags
 
-from absl import app, flags  # noqa: E402
+from sagan_tf.cli import flags as cli_flags
 
-from sagan_tf.sampling import flags as sampling_flags  # noqa: E402
-
-sampling_flags.define_flags()
+cli_flags.define_source_flags()
 flags.DEFINE_list("classes", None, "Class ids, one row each (default: 0..min(10, classes)-1; "
                   "an unconditional model draws one row).")
 flags.DEFINE_integer("per_class", 8, "Samples per class (columns).")
@@ -33,9 +31,12 @@ FLAGS = flags.FLAGS
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  # deferred: TensorFlow loads here, after the flags are parsed (--help stays fast).
   from sagan_tf import visualization
+  from sagan_tf.cli import sources
+  from sagan_tf.store import images
   try:
-    sampler = sampling_flags.sampler_from_flags()
+    sampler = sources.sampler_from_flags()
     if FLAGS.classes:
       classes = [int(c) for c in FLAGS.classes]
     else:
@@ -44,14 +45,19 @@ def main(argv):
     if FLAGS.per_class < 1 or FLAGS.scale < 1:
       raise ValueError("--per_class and --scale must be >= 1.")
     grid = visualization.sample_grid(sampler, classes, FLAGS.per_class, seed=FLAGS.seed,
-                                     truncation=FLAGS.truncation, shared_z=FLAGS.shared_z,
+                                     truncation=sources.sample_truncation(sampler), shared_z=FLAGS.shared_z,
                                      scale=FLAGS.scale, pad=FLAGS.pad)
   except (ValueError, FileNotFoundError, NotImplementedError) as e:
     sys.exit(f"Error: {e}")
-  visualization.save_png(grid, FLAGS.out)
+  images.save_png(grid, FLAGS.out)
   print(f"Wrote {FLAGS.out} ({grid.shape[1]}x{grid.shape[0]}): classes {classes}, "
         f"{FLAGS.per_class} per class, from {sampler.source}")
 
 
-if __name__ == "__main__":
+def run():
+  cli_flags.check_overrides(sys.argv)
   app.run(main)
+
+
+if __name__ == "__main__":
+  run()

@@ -1,7 +1,7 @@
 """Trains a small CNN classifier on a project dataset and exports it with the Inception
 module's interface, for FID / KID / IS / class accuracy where Inception weights are unavailable.
 
-  python tools/train_classifier.py --config=experiments/cpu_demo.py --output_dir=DIR \
+  sagan-train-classifier --config=experiments/cpu_demo.py --output_dir=DIR \
       [--num_steps=1000] [--batch_size=64] [--feature_dim=128] [--config.KEY=VALUE ...]
 
 Reads the data exactly as training does (sagan_tf.data.build_dataset with the config), trains
@@ -9,28 +9,21 @@ for --num_steps batches, reports accuracy on --eval_examples held-out examples
 (sagan_tf.data.build_eval_dataset; for the synthetic dataset a seed stream training never
 sees) and writes a SavedModel to --output_dir: model(images float32 [B, H, W, 3] in [-1, 1])
 -> {'logits': [B, num_classes], 'pool_3': [B, feature_dim]}. Use it with
-python -m sagan_tf.evaluate --classifier_path=DIR.
+sagan-evaluate --classifier_path=DIR.
 """
 
 import json
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from absl import app
+from absl import flags
+from absl import logging
 
-from absl import app  # noqa: E402
-from absl import flags  # noqa: E402
-from absl import logging  # noqa: E402
-import keras  # noqa: E402
-from ml_collections import config_flags  # noqa: E402
+from sagan_tf import config as config_lib
+from sagan_tf.cli import flags as cli_flags
 
-from sagan_tf import config as config_lib  # noqa: E402
-from sagan_tf import data  # noqa: E402
-from sagan_tf.evaluation import standin  # noqa: E402
-
-_CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config (dataset, "
-                                          "resolution, num_classes are used).",
-                                          lock_config=True)
+cli_flags.define_config(required=True)  # its dataset, resolution and num_classes are used
 _OUTPUT = flags.DEFINE_string("output_dir", None, "Where to write the SavedModel.")
 _STEPS = flags.DEFINE_integer("num_steps", 1000, "Training batches (cpu_demo: 500 give about "
                              "99% held-out accuracy in about a minute on 2 cores).")
@@ -41,13 +34,17 @@ _FEATURES = flags.DEFINE_integer("feature_dim", 128, "Size of the 'pool_3' featu
 _EVAL_EXAMPLES = flags.DEFINE_integer("eval_examples", 1000, "Held-out examples for accuracy.")
 _EVAL_SPLIT = flags.DEFINE_string("eval_split", None, "Held-out split (default "
                                   "config.eval_split).")
-flags.mark_flags_as_required(["config", "output_dir"])
+flags.mark_flag_as_required("output_dir")
 
 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-  config = config_lib.validate(_CONFIG.value)
+  config = config_lib.validate(flags.FLAGS.config)
+  # deferred: TensorFlow loads here, after the flags are parsed (--help stays fast).
+  import keras
+  from sagan_tf import data
+  from sagan_tf.evaluation import standin
   data.check_config(config)
   split = _EVAL_SPLIT.value or config.eval_split
   if config.dataset != "synthetic" and split == config.split:
@@ -75,6 +72,10 @@ def main(argv):
   print(f"held_out_accuracy={acc:.4f} saved_model={_OUTPUT.value}")
 
 
-if __name__ == "__main__":
-  config_lib.check_overrides(sys.argv)
+def run():
+  cli_flags.check_overrides(sys.argv)
   app.run(main)
+
+
+if __name__ == "__main__":
+  run()

@@ -1,4 +1,4 @@
-"""Checkpoint layout shared by training, evaluation, export and the tools.
+"""The checkpoint layout, shared by training, evaluation, export and the tools.
 
 workdir/checkpoints/ckpt-<N> holds a tf.train.Checkpoint with:
   generator, ema_generator, discriminator (Keras models), g_optimizer, d_optimizer,
@@ -11,7 +11,7 @@ import os
 from absl import logging
 import tensorflow as tf
 
-from sagan_tf import config as config_lib
+from sagan_tf import models
 
 CHECKPOINT_SUBDIR = "checkpoints"
 
@@ -26,6 +26,11 @@ def make_checkpoint(generator, ema_generator, discriminator, g_optimizer=None,
   objects = dict(generator=generator, ema_generator=ema_generator, discriminator=discriminator,
                  g_optimizer=g_optimizer, d_optimizer=d_optimizer, step=step)
   return tf.train.Checkpoint(**{k: v for k, v in objects.items() if v is not None})
+
+
+def latest_checkpoint(workdir):
+  """Returns the path of workdir's newest checkpoint, or None."""
+  return tf.train.latest_checkpoint(checkpoint_dir(workdir))
 
 
 def list_checkpoints(workdir):
@@ -82,13 +87,13 @@ def restore_models(config, workdir, checkpoint_path=None):
     FileNotFoundError if workdir holds no checkpoint; ValueError if the checkpoint does not
     match the config (different architecture).
   """
-  path = checkpoint_path or tf.train.latest_checkpoint(checkpoint_dir(workdir))
+  path = checkpoint_path or latest_checkpoint(workdir)
   if not path:
     raise FileNotFoundError(
         f"No checkpoint in {checkpoint_dir(workdir)!r}: train first "
         f"(python -m sagan_tf.train --config=... --workdir={workdir}) or check --workdir.")
-  g, d = config_lib.build_models(config)
-  ema, _ = config_lib.build_models(config)
+  g, d = models.build_models(config)
+  ema, _ = models.build_models(config)
   step = tf.Variable(0, dtype=tf.int64, trainable=False)
   ckpt = make_checkpoint(g, ema, d, step=step)
   try:

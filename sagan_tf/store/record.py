@@ -1,6 +1,7 @@
-"""workdir/config.json: the config in effect and its history; which keys a resume may change.
+"""WORKDIR/config.json: the config in effect and its history; which keys a resume may change;
+the config every binary that reads a workdir uses (`workdir_config`).
 
-Format (read by sagan_tf.config.recorded_config):
+Format:
   {"config": {key: value in effect now},
    "history": [{"from_step": 0, "config": {key: value}},
                {"from_step": S, "changes": {key: [old, new]}}, ...]}
@@ -36,20 +37,25 @@ CHANGEABLE = frozenset({
     "classifier_path", "eval_stats_dir", "eval_allow_small_n",
     "sample_bn_stats", "standing_stats_batches", "standing_stats_batch_size",
 })
-# Keys fixed for the life of a workdir: the architecture and what the checkpoint's weights
-# mean (resolution, classes, z_dim, normalization), the data set and its order (dataset,
-# tfds_name, split, data_seed, global_batch_size: the resumed data position is
-# step * d_steps * global_batch_size), the training procedure (loss, d_steps, substep_order,
-# seed: the stateless noise), and mixed_precision.
-FIXED = frozenset({
-    "resolution", "g_ch", "d_ch", "z_dim", "num_classes", "g_attention", "d_attention",
-    "sn_power_iterations", "sn_stop_gradient", "bn_momentum", "head_bn_momentum",
-    "cross_replica_bn", "dataset", "tfds_name", "split", "data_seed", "loss",
-    "global_batch_size", "d_steps", "substep_order", "seed", "mixed_precision",
+# Keys fixed for the life of a workdir: the model (config.MODEL_KEYS) and what its weights
+# mean (normalization), the data set and its order (dataset, tfds_name, split, data_seed,
+# global_batch_size: the resumed data position is step * d_steps * global_batch_size), the
+# training procedure (loss, d_steps, substep_order, seed: the stateless noise), and
+# mixed_precision.
+FIXED = frozenset(config_lib.MODEL_KEYS) | frozenset({
+    "sn_stop_gradient", "bn_momentum", "head_bn_momentum", "cross_replica_bn", "dataset",
+    "tfds_name", "split", "data_seed", "loss", "global_batch_size", "d_steps", "substep_order",
+    "seed", "mixed_precision",
 })
+RECORD_FILE = "config.json"
+
 # Keys a checkpoint also stores (the optimizers' learning-rate variables): the checkpoint is
 # the truth for their old values.
 CHECKPOINTED = ("g_lr", "d_lr")
+
+
+def record_path(workdir):
+  return os.path.join(workdir, RECORD_FILE)
 
 
 def _plain(config):
@@ -58,9 +64,10 @@ def _plain(config):
 
 
 def read(workdir):
-  """Returns workdir/config.json as {"config":, "history":} (a flat file is upgraded: its
-  values as the config from step 0), or None when the workdir has none. Reads only."""
-  path = os.path.join(workdir, config_lib.RECORD_FILE)
+  """Returns workdir/config.json as {"config":, "history":} (a flat file, or one without its
+  history, is upgraded: its values as the config from step 0), or None when the workdir has
+  none. Reads only."""
+  path = record_path(workdir)
   if not tf.io.gfile.exists(path):
     return None
   with tf.io.gfile.GFile(path) as f:
@@ -72,6 +79,9 @@ def read(workdir):
                      f"config of this run from the resumed step.") from e
   if "config" in record and "history" in record:
     return record
+  if isinstance(record.get("config"), dict):  # a record whose history was lost
+    return {"config": record["config"], "history": [{"from_step": 0, "config": dict(
+        record["config"]), "note": "config.json had no history: its config from step 0"}]}
   return {"config": record, "history": [{"from_step": 0, "config": dict(record), "note": (
       "upgraded from a flat config.json: the values of its latest start")}]}
 
@@ -139,7 +149,7 @@ def resume(record, config, step, checkpointed):
 
 def write(workdir, record):
   """Writes workdir/config.json atomically (a temporary file renamed over it)."""
-  path = os.path.join(workdir, config_lib.RECORD_FILE)
+  path = record_path(workdir)
   tmp = path + ".tmp"
   tf.io.gfile.makedirs(workdir)
   with tf.io.gfile.GFile(tmp, "w") as f:
@@ -151,3 +161,40 @@ def describe(changes, step):
   """'g_lr 0.0001 -> 5e-05, d_lr ... from step S' for the log."""
   listed = ", ".join(f"{k} {old} -> {new}" for k, (old, new) in sorted(changes.items()))
   return f"{listed} from step {step}"
+
+
+def recorded_config(workdir):
+  """The config in effect for the latest training of workdir, from its config.json (a flat
+  {key: value} file of older versions is read as that config). Raises FileNotFoundError when
+  the workdir has none."""
+  record = read(workdir)
+  if record is None:
+    raise FileNotFoundError(
+        f"{record_path(workdir)} not found: {workdir!r} is not a training workdir, or it was "
+        f"never trained. Pass --config=experiments/<name>.py, or train first.")
+  return config_lib.config_from_dict(record["config"])
+
+
+def workdir_config(workdir, given=None):
+  """The config a binary that reads `workdir` uses.
+
+  Without `given`: the config recorded in workdir/config.json (FileNotFoundError naming
+  --config if there is none). With `given`: `given`, after checking that it agrees with the
+  recording (if any) on config.MODEL_KEYS; ValueError naming the differing keys otherwise.
+  """
+  if given is None:
+    if not tf.io.gfile.isdir(workdir):
+      raise FileNotFoundError(f"--workdir={workdir} does not exist.")
+    return recorded_config(workdir)
+  if not tf.io.gfile.exists(record_path(workdir)):
+    return given
+  recorded = recorded_config(workdir)
+  norm = lambda v: list(v) if isinstance(v, (tuple, list)) else v
+  differ = {k: (norm(given[k]), norm(recorded[k])) for k in config_lib.MODEL_KEYS
+            if norm(given[k]) != norm(recorded[k])}
+  if differ:
+    detail = ", ".join(f"{k}={g!r} (recorded {r!r})" for k, (g, r) in differ.items())
+    raise ValueError(f"--config describes another model than {workdir} was trained with: "
+                     f"{detail}. Drop --config to use the recorded one "
+                     f"({record_path(workdir)}).")
+  return given

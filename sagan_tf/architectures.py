@@ -1,4 +1,5 @@
-"""Per-resolution architecture tables of G and D, and attention placement by resolution.
+"""Per-resolution architecture tables of G and D, and attention placement by resolution
+(plain Python: config.validate checks a config against them before TensorFlow loads).
 
 Channel widths are multiples of a base width `ch`. For 64, 128 and 256 the tables are the
 authors' / BigGAN's ImageNet ResNets (ch = 64 in the paper). For 32 they are SNGAN's CIFAR ResNet,

@@ -1,10 +1,10 @@
 r"""Latent and class interpolations as a PNG grid (rows = interpolations, columns = steps).
 
   # latent: fixed class, z moving between two seeded z's (slerp by default), one row per class
-  python tools/interpolate.py --workdir=/tmp/sagan --mode=latent --classes=0,3,5 --steps=8 \
+  sagan-interpolate --workdir=/tmp/sagan --mode=latent --classes=0,3,5 --steps=8 \
       --out=/tmp/latent.png
   # class: fixed z (one row per --rows), G's conditional-BN gamma/beta blended from class A to B
-  python tools/interpolate.py --workdir=/tmp/sagan --mode=class --classes=0,3 --rows=4 --steps=8 \
+  sagan-interpolate --workdir=/tmp/sagan --mode=class --classes=0,3 --rows=4 --steps=8 \
       --out=/tmp/class.png
 
 Labels enter G only through per-class gamma/beta tables of the conditional batch norms (there
@@ -13,16 +13,14 @@ is no class embedding to interpolate), so class interpolation blends those table
 That needs the Keras model (--workdir); on an export (--export_dir), only --mode=latent works.
 """
 
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from absl import app
+from absl import flags
 
-from absl import app, flags  # noqa: E402
+from sagan_tf.cli import flags as cli_flags
 
-from sagan_tf.sampling import flags as sampling_flags  # noqa: E402
-
-sampling_flags.define_flags()
+cli_flags.define_source_flags()
 flags.DEFINE_enum("mode", "latent", ["latent", "class"], "What to interpolate.")
 flags.DEFINE_list("classes", None, "latent: the class of each row (default 0); class: the two "
                   "classes A,B (default 0,1).")
@@ -38,15 +36,18 @@ FLAGS = flags.FLAGS
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  # deferred: TensorFlow loads here, after the flags are parsed (--help stays fast).
   from sagan_tf import visualization
+  from sagan_tf.cli import sources
+  from sagan_tf.store import images
   try:
     classes = [int(c) for c in FLAGS.classes] if FLAGS.classes else None
-    sampler = sampling_flags.sampler_from_flags()
+    sampler = sources.sampler_from_flags()
     if FLAGS.mode == "latent":
       labels = classes or [0]
       sampler.check_labels(labels)
       grid = visualization.latent_interpolation(
-          sampler, labels, FLAGS.steps, seed=FLAGS.seed, truncation=FLAGS.truncation,
+          sampler, labels, FLAGS.steps, seed=FLAGS.seed, truncation=sources.sample_truncation(sampler),
           method=FLAGS.method, scale=FLAGS.scale, pad=FLAGS.pad)
       what = f"latent ({FLAGS.method}) at classes {labels}"
     else:
@@ -55,14 +56,19 @@ def main(argv):
         raise ValueError(f"--mode=class needs --classes=A,B (two classes), got {classes}.")
       grid = visualization.class_interpolation(
           sampler, classes[0], classes[1], FLAGS.rows, FLAGS.steps, seed=FLAGS.seed,
-          truncation=FLAGS.truncation, scale=FLAGS.scale, pad=FLAGS.pad)
+          truncation=sources.sample_truncation(sampler), scale=FLAGS.scale, pad=FLAGS.pad)
       what = f"class {classes[0]} -> {classes[1]} (CBN blend), {FLAGS.rows} z's"
   except (ValueError, FileNotFoundError, NotImplementedError) as e:
     sys.exit(f"Error: {e}")
-  visualization.save_png(grid, FLAGS.out)
+  images.save_png(grid, FLAGS.out)
   print(f"Wrote {FLAGS.out} ({grid.shape[1]}x{grid.shape[0]}): {what}, {FLAGS.steps} steps, "
         f"from {sampler.source}")
 
 
-if __name__ == "__main__":
+def run():
+  cli_flags.check_overrides(sys.argv)
   app.run(main)
+
+
+if __name__ == "__main__":
+  run()

@@ -2,7 +2,7 @@
 approach: ImageNet pre-resized to 128 px), so training decodes small images instead of decoding
 and resizing full-size ones every step.
 
-  python tools/prepare_tfrecords.py --config=experiments/imagenet128.py \
+  sagan-prepare-tfrecords --config=experiments/imagenet128.py \
       --config.dataset=folder --config.data_dir=/data/imagenet/train \
       --output=/data/imagenet128/train [--num_shards=64] [--format=png] [--max_examples=0]
 
@@ -17,29 +17,24 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from absl import app
+from absl import flags
+from absl import logging
 
-from absl import app  # noqa: E402
-from absl import flags  # noqa: E402
-from absl import logging  # noqa: E402
-from ml_collections import config_flags  # noqa: E402
+from sagan_tf import choices
+from sagan_tf import config as config_lib
+from sagan_tf.cli import flags as cli_flags
 
-from sagan_tf import config as config_lib  # noqa: E402
-from sagan_tf.data import prepare  # noqa: E402
-from sagan_tf.data import tfrecord  # noqa: E402
-
-_CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config (dataset, data_dir, "
-                                          "split, resolution, num_classes are used).",
-                                          lock_config=True)
+# Its dataset, data_dir, split, resolution and num_classes are used.
+cli_flags.define_config(required=True)
 _OUTPUT = flags.DEFINE_string("output", None, "Output path prefix of the shards.")
 _SHARDS = flags.DEFINE_integer("num_shards", 16, "Number of TFRecord files.", lower_bound=1)
-_FORMAT = flags.DEFINE_enum("format", "png", list(tfrecord.IMAGE_FORMATS),
-                            "png: lossless; jpeg: smaller files, lossy (quality "
-                            f"{tfrecord.JPEG_QUALITY}).")
+_FORMAT = flags.DEFINE_enum("format", "png", list(choices.TFRECORD_IMAGE_FORMATS),
+                            "png: lossless; jpeg: smaller files, lossy (quality 95).")
 _SPLIT = flags.DEFINE_string("split", None, "TFDS split (default config.split).")
 _MAX = flags.DEFINE_integer("max_examples", 0, "Write at most this many records (0: all).",
                             lower_bound=0)
-flags.mark_flags_as_required(["config", "output"])
+flags.mark_flag_as_required("output")
 
 
 def main(argv):
@@ -47,7 +42,9 @@ def main(argv):
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   start = time.perf_counter()
   try:
-    config = config_lib.validate(_CONFIG.value)
+    config = config_lib.validate(flags.FLAGS.config)
+    # deferred: TensorFlow loads here, after the flags are parsed (--help stays fast).
+    from sagan_tf.data import prepare
     count, paths = prepare.write_resized_shards(
         config, _OUTPUT.value, _SHARDS.value, _FORMAT.value, split=_SPLIT.value,
         max_examples=_MAX.value, log=logging.info)
@@ -61,6 +58,10 @@ def main(argv):
         f"--config.resolution={config.resolution} --config.num_classes={config.num_classes}")
 
 
-if __name__ == "__main__":
-  config_lib.check_overrides(sys.argv)
+def run():
+  cli_flags.check_overrides(sys.argv)
   app.run(main)
+
+
+if __name__ == "__main__":
+  run()

@@ -1,6 +1,6 @@
-"""The training binary.
+"""sagan-train: the training binary (python -m sagan_tf.cli.train).
 
-  python -m sagan_tf.train --config=experiments/cpu_demo.py --workdir=/tmp/sagan_demo \
+  sagan-train --config=experiments/cpu_demo.py --workdir=/tmp/sagan_demo \
       [--config.num_train_steps=400] [--strategy=mirrored --num_cpu_devices=2] [--tpu=NAME] \
       [--preempted_exit_code=75]
 
@@ -14,17 +14,15 @@ import sys
 from absl import app
 from absl import flags
 from absl import logging
-from ml_collections import config_flags
 
-from sagan_tf import config as config_lib
-from sagan_tf.training import strategy as strategy_lib
-from sagan_tf.training import workdir as workdir_lib
+from sagan_tf import choices
+from sagan_tf.cli import flags as cli_flags
 
 FLAGS = flags.FLAGS
-config_flags.DEFINE_config_file("config", None, "Experiment config file (experiments/*.py).",
-                                lock_config=True)
-flags.DEFINE_string("workdir", None, "Directory for checkpoints, TensorBoard events, config.")
-flags.DEFINE_enum("strategy", "default", strategy_lib.STRATEGIES, "tf.distribute strategy.")
+cli_flags.define_config(required=True)
+cli_flags.define_workdir()
+flags.mark_flag_as_required("workdir")
+flags.DEFINE_enum("strategy", "default", list(choices.STRATEGIES), "tf.distribute strategy.")
 flags.DEFINE_integer("num_cpu_devices", 0,
                      "With --strategy=mirrored and no GPU: logical CPU devices (testing).")
 flags.DEFINE_string("tpu", None, "TPU name or address; implies --strategy=tpu.")
@@ -32,21 +30,20 @@ flags.DEFINE_integer("preempted_exit_code", 75,
                      "Exit code after SIGTERM / Ctrl-C stopped training early with a checkpoint "
                      "saved (restart to resume). 0 means finished and 1 an error, so it must be "
                      "in 2..255; default 75 (EX_TEMPFAIL).", lower_bound=2, upper_bound=255)
-flags.mark_flags_as_required(["config", "workdir"])
 
 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  # deferred: TensorFlow loads here, after the flags are parsed (--help stays fast).
+  from sagan_tf.training import loop, strategy as strategy_lib, workdir as workdir_lib
   errors = (ValueError, OSError, FloatingPointError, workdir_lib.WorkdirBusyError)
   try:
     workdir_lib.check_usable(FLAGS.workdir)
     name = "tpu" if FLAGS.tpu is not None else FLAGS.strategy
-    # The strategy may split the CPU into logical devices: it comes before any TensorFlow op
-    # runs, and before the training modules are imported.
+    # The strategy may split the CPU into logical devices: before any TensorFlow op runs.
     strategy = strategy_lib.get_strategy(name, FLAGS.num_cpu_devices, FLAGS.tpu or "")
-    from sagan_tf.training.loop import train_and_evaluate  # pylint: disable=import-outside-toplevel
-    result = train_and_evaluate(FLAGS.config, FLAGS.workdir, strategy)
+    result = loop.train(FLAGS.config, FLAGS.workdir, strategy)
   except errors as e:
     logging.debug("Traceback of the error below.", exc_info=True)  # shown with --verbosity=1
     print(f"Error: {' '.join(str(e).split())}", file=sys.stderr)
@@ -59,7 +56,7 @@ def main(argv):
 
 
 def run():
-  config_lib.check_overrides(sys.argv)
+  cli_flags.check_overrides(sys.argv)
   app.run(main)
 
 

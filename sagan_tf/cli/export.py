@@ -1,0 +1,90 @@
+r"""sagan-export: a trained generator as a TF Serving SavedModel (python -m sagan_tf.cli.export).
+
+  sagan-export --workdir=/tmp/sagan --export_dir=/tmp/sagan_export \
+      [--config=experiments/cpu_demo.py] [--version=N] [--use_ema=true] [--checkpoint=PATH] \
+      [--bn_stats=standing|moving] [--bn_stats_batches=K] [--bn_stats_batch_size=B] \
+      [--truncation=T] [--max_batch=256] [--warmup=true] [--model_name=sagan]
+
+writes /tmp/sagan_export/<N>/ (default N: 1 + the largest existing numeric version, or 1),
+atomically, and refuses to overwrite an existing version. The config is the one the workdir
+recorded (a given --config must agree with it on the model's keys). The exported generator is
+a sampling copy with standing BN statistics by default (sagan_tf.sampling.bn_stats; the
+standing latents truncated at --truncation, the truncation requests will mostly use); the
+settings and --max_batch go to assets.extra/sagan_export.json. Serve it with
+  tensorflow_model_server --rest_api_port=8501 --model_name=sagan \
+      --model_base_path=/tmp/sagan_export
+Signatures: see sagan_tf/export/exporter.py.
+"""
+
+import os
+import sys
+
+from absl import app
+from absl import flags
+
+from sagan_tf.cli import flags as cli_flags
+from sagan_tf.store import exports
+
+cli_flags.define_config()
+cli_flags.define_workdir()
+cli_flags.define_export_dir("sagan-export writes BASE/<version>.")
+cli_flags.define_checkpoint()
+cli_flags.define_generator_flags()
+flags.DEFINE_integer("version", None, "Version number (>= 1); default next free.")
+flags.DEFINE_bool("warmup", False, "Write assets.extra/tf_serving_warmup_requests.")
+flags.DEFINE_string("model_name", "sagan", "Model name used in the warm-up requests.")
+flags.mark_flags_as_required(["workdir", "export_dir"])
+FLAGS = flags.FLAGS
+
+
+def _fail(error):
+  print(f"Error: {error}", file=sys.stderr)
+  sys.exit(1)
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  base = os.path.abspath(FLAGS.export_dir)
+  version = exports.next_version(base) if FLAGS.version is None else FLAGS.version
+  try:
+    exports.version_dir(base, version)  # fail fast, before loading anything
+  except (FileExistsError, ValueError) as e:
+    _fail(e)
+  # deferred: TensorFlow loads here, after the flags are parsed (--help stays fast).
+  from sagan_tf import sampling
+  from sagan_tf.cli import sources
+  from sagan_tf.export import exporter
+  from sagan_tf.store import checkpoints
+  try:
+    max_batch = sampling.check_max_batch(FLAGS.max_batch)
+    config = sources.workdir_config()
+    stats = sampling.settings.bn_stats(config)
+    if stats.mode == "batch":
+      raise ValueError("--bn_stats=batch cannot be exported: each image would depend on the "
+                       "other rows of its request. Export standing (default) or moving.")
+    restored = checkpoints.restore_models(config, FLAGS.workdir, FLAGS.checkpoint)
+    generator = restored[sampling.settings.generator_key(config)]
+    prepared = sampling.prepare(generator, stats)
+    metadata = dict(checkpoint=restored["path"], step=restored["step"],
+                    use_ema=config.eval_use_ema, config=config.to_dict(),
+                    bn_stats=stats.identity())
+    path = exporter.export_generator(prepared.model, base, version, metadata=metadata,
+                                     warmup=FLAGS.warmup, model_name=FLAGS.model_name,
+                                     max_batch=max_batch)
+  except (FileExistsError, FileNotFoundError, ValueError) as e:
+    _fail(e)
+  which = "EMA generator" if config.eval_use_ema else "generator"
+  print(f"Exported the {which} of {restored['path']} (step {restored['step']}) with "
+        f"{stats.describe()}, at most {max_batch} rows per request, to {path}")
+  print(f"Serve: tensorflow_model_server --rest_api_port=8501 --model_name={FLAGS.model_name} "
+        f"--model_base_path={base}")
+
+
+def run():
+  cli_flags.check_overrides(sys.argv)
+  app.run(main)
+
+
+if __name__ == "__main__":
+  run()

@@ -1,0 +1,55 @@
+"""A workdir and an export written before the layout change (tests/fixtures/legacy_0_1, made
+by its make.py at commit 9103ae7) still load and give the images they gave then."""
+
+import os
+import shutil
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from sagan_tf import sampling
+from sagan_tf.store import checkpoints
+from sagan_tf.store import exports
+from sagan_tf.store import record
+
+FIXTURE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "legacy_0_1")
+
+
+@pytest.fixture(scope="module")
+def legacy(tmp_path_factory):
+  root = tmp_path_factory.mktemp("legacy")
+  shutil.copytree(FIXTURE, root, dirs_exist_ok=True)  # tests never write into the fixture
+  reference = np.load(os.path.join(root, "reference.npz"))
+  return dict(workdir=str(root / "workdir"), export=str(root / "export"),
+              reference={k: reference[k] for k in reference.files})
+
+
+def test_old_checkpoint_restores_and_samples_the_same_images(legacy):
+  config = record.workdir_config(legacy["workdir"])
+  restored = checkpoints.restore_models(config, legacy["workdir"])
+  assert restored["step"] == 3
+  ref = legacy["reference"]
+  images = restored["ema_generator"](tf.constant(ref["z"]), tf.constant(ref["labels"]),
+                                     training=False, update_u=False)
+  np.testing.assert_allclose(images.numpy(), ref["ema_moving_images"], atol=1e-6)
+
+
+def test_old_export_loads_and_serves_the_same_images(legacy):
+  path = exports.resolve_version_dir(legacy["export"])
+  assert exports.read_metadata(path)["max_batch"] == 16
+  sampler = sampling.load_sampler(export_dir=legacy["export"])
+  ref = legacy["reference"]
+  np.testing.assert_allclose(sampler.noise(5, 4), ref["z"], atol=0)
+  np.testing.assert_allclose(sampler.generate(ref["z"], ref["labels"]), ref["export_images"],
+                             atol=1e-6)
+
+
+def test_old_workdir_sampled_as_its_export_was_made_gives_the_export_images(legacy):
+  """Standing statistics re-estimated by today's code equal those the old export baked."""
+  config = record.workdir_config(legacy["workdir"])
+  stats = sampling.BNStats(mode="standing", batches=2, batch_size=8)
+  sampler = sampling.load_sampler(config=config, workdir=legacy["workdir"], bn_stats=stats)
+  ref = legacy["reference"]
+  np.testing.assert_allclose(sampler.generate(ref["z"], ref["labels"]), ref["export_images"],
+                             atol=1e-5)
