@@ -69,7 +69,7 @@ def check_tf_config(text):
   """
   if not text:
     raise ValueError("strategy=multi_worker needs the TF_CONFIG environment variable "
-                     "(cluster workers and this task's index); see README 'Multi-worker'.")
+                     "(cluster workers and this task's index); see docs/training.md.")
   try:
     tf_config = json.loads(text)
   except json.JSONDecodeError as e:

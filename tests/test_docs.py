@@ -1,0 +1,89 @@
+"""The generated blocks of README.md and docs/*.md match the code (tools/gen_docs.py --check,
+in-process), and gen_docs itself: markers, stale detection, the console scripts of setup.py."""
+
+import importlib.util
+import os
+import textwrap
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _load_gen_docs():
+  spec = importlib.util.spec_from_file_location(
+      "gen_docs", os.path.join(REPO, "tools", "gen_docs.py"))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+gen_docs = _load_gen_docs()
+
+
+def test_generated_blocks_match_the_code(capsys):
+  assert gen_docs.main(["--check"]) == 0, capsys.readouterr().err
+
+
+def test_every_block_appears_in_the_docs():
+  text = ""
+  for name in gen_docs.doc_files(REPO):
+    with open(os.path.join(REPO, name)) as f:
+      text += f.read()
+  for block in gen_docs.BLOCKS:
+    assert f"<!-- generated: {block} -->" in text, f"no doc shows the {block!r} block"
+
+
+def test_render_replaces_bodies_and_names_changes():
+  text = "a\n<!-- generated: x -->\nold\n<!-- end generated -->\nb\n<!-- generated: y -->\n" \
+         "same\n<!-- end generated -->\n"
+  new, changed = gen_docs.render(text, {"x": "new\nlines", "y": "same"})
+  assert new == ("a\n<!-- generated: x -->\nnew\nlines\n<!-- end generated -->\nb\n"
+                 "<!-- generated: y -->\nsame\n<!-- end generated -->\n")
+  assert changed == ["x"]
+  assert gen_docs.render(new, {"x": "new\nlines", "y": "same"}) == (new, [])
+  assert gen_docs.render("no blocks\n", {}) == ("no blocks\n", [])
+
+
+@pytest.mark.parametrize("text, error", [
+    ("<!-- generated: nope -->\n<!-- end generated -->\n", "unknown generated block 'nope'"),
+    ("<!-- generated: x -->\nbody\n", "block 'x' has no"),
+    ("<!-- generated: x -->\n<!-- generated: x -->\n<!-- end generated -->\n", "has no"),
+    ("text\n<!-- end generated -->\n", "without a block"),
+])
+def test_render_refuses_malformed_markers(text, error):
+  with pytest.raises(ValueError, match=error):
+    gen_docs.render(text, {"x": "body"}, "f.md")
+
+
+def test_check_names_the_stale_block_and_rewrite_fixes_it(tmp_path, capsys):
+  (tmp_path / "docs").mkdir()
+  (tmp_path / "setup.py").write_text(textwrap.dedent("""\
+      import setuptools
+      setuptools.setup(name="x", entry_points={"console_scripts": [
+          "sagan-a=sagan_tf.cli.a:main", "sagan-b = pkg.b.__main__:run"]})
+      """))
+  (tmp_path / "README.md").write_text("# x\n")
+  doc = tmp_path / "docs" / "d.md"
+  doc.write_text("<!-- generated: binaries -->\nstale\n<!-- end generated -->\n")
+  assert gen_docs.main(["--check", "--root", str(tmp_path)]) == 1
+  assert "docs/d.md: block 'binaries'" in capsys.readouterr().err
+  assert "stale" in doc.read_text()  # --check changes nothing
+  assert gen_docs.main(["--root", str(tmp_path)]) == 0
+  assert doc.read_text() == ("<!-- generated: binaries -->\n| binary | module (`python -m`) |\n"
+                             "|---|---|\n| `sagan-a` | `sagan_tf.cli.a` |\n"
+                             "| `sagan-b` | `pkg.b` |\n<!-- end generated -->\n")
+  assert gen_docs.main(["--check", "--root", str(tmp_path)]) == 0
+
+
+def test_console_scripts_of_this_repository():
+  scripts = dict(gen_docs.console_scripts(REPO))
+  assert "sagan-train" in scripts and "sagan-evaluate" in scripts, scripts
+  assert all(name.startswith("sagan-") for name in scripts)
+
+
+def test_key_lists_wrap_in_schema_order():
+  text = gen_docs.key_list({"c", "a", "zz", "b"}, ["b", "a", "c"], "4 keys:")
+  assert text == "4 keys: `b`, `a`, `c`, `zz`."
+  long = gen_docs.key_list({f"key_{i:02d}" for i in range(30)}, [], "30 keys:")
+  assert all(len(line) <= 100 for line in long.split("\n")) and long.count("\n") >= 2
