@@ -15,7 +15,14 @@ setuptools.setup(
     extras_require={"serving": ["tensorflow-serving-api"], "test": ["pytest", "pytest-xdist",
                                                                      "scipy", "import-linter"]},
     entry_points={"console_scripts": [
-        f"sagan-{name.replace('_', '-')}=sagan_tf.cli.{name}:run" for name in (
-            "train", "evaluate", "export", "sample", "interpolate", "visualize_attention",
-            "train_classifier", "prepare_tfrecords", "benchmark")]},
+        "sagan-train=sagan_tf.cli.train:run",
+        "sagan-evaluate=sagan_tf.cli.evaluate:run",
+        "sagan-export=sagan_tf.cli.export:run",
+        "sagan-sample=sagan_tf.cli.sample:run",
+        "sagan-interpolate=sagan_tf.cli.interpolate:run",
+        "sagan-visualize-attention=sagan_tf.cli.visualize_attention:run",
+        "sagan-train-classifier=sagan_tf.cli.train_classifier:run",
+        "sagan-prepare-tfrecords=sagan_tf.cli.prepare_tfrecords:run",
+        "sagan-benchmark=sagan_tf.cli.benchmark:run",
+    ]},
 )
