@@ -1,5 +1,6 @@
 """SelfAttention vs a plain numpy reference of the authors' block (sn_non_local_block_sim)."""
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -155,6 +156,26 @@ def test_get_config():
   config = layer.get_config()
   assert config["power_iterations"] == 2 and config["stop_gradient"] is True
   assert SelfAttention.from_config(config).get_config() == config
+
+
+def test_registered_and_rebuilt_with_the_same_weights():
+  assert keras.saving.get_registered_name(SelfAttention) == "sagan_tf>SelfAttention"
+  layer = SelfAttention(power_iterations=2, impl="naive", name="attn")
+  layer.build((None, H, W, C))
+  clone = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
+  assert type(clone) is SelfAttention and clone.get_config() == layer.get_config()
+  assert clone.built  # from the serialized build_config
+  assert [(w.path, tuple(w.shape), w.trainable) for w in clone.weights] == [
+      (w.path, tuple(w.shape), w.trainable) for w in layer.weights]
+  assert clone.gamma.numpy() == 0.0  # gamma starts at 0: the block starts as the identity
+
+
+def test_sublayers_take_the_layer_dtype_policy():
+  layer = SelfAttention(dtype="mixed_bfloat16")
+  layer.build((None, H, W, C))
+  convs = (layer.query_conv, layer.key_conv, layer.value_conv, layer.output_conv)
+  assert {conv.dtype_policy.name for conv in convs} == {"mixed_bfloat16"}
+  assert {w.dtype for w in layer.weights} == {"float32"}
 
 
 # ---------------------------------------------------------------- blocked implementation

@@ -2,11 +2,15 @@
 architecture at a tiny width, parameter counts of the paper's 128x128 nets, input errors,
 which state each call moves, and XLA compilation."""
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from sagan_tf.layers import ConditionalBatchNorm, SelfAttention, SNConv2D, SNDense, SNEmbedding
 from sagan_tf.models import Discriminator, Generator, SUPPORTED_RESOLUTIONS
+from sagan_tf.models.discriminator import DBlock
+from sagan_tf.models.generator import GBlock
 
 Z = 16  # z width of the small models
 
@@ -386,6 +390,97 @@ def test_checkpoint_and_config_round_trip(tmp_path):
   z, x, labels = inputs(rng)
   np.testing.assert_array_equal(g2(z, labels).numpy(), g(z, labels).numpy())
   np.testing.assert_array_equal(d2(x, labels).numpy(), d(x, labels).numpy())
+
+
+def test_config_has_the_keras_keys_and_rebuilds_an_equal_model():
+  """get_config goes through super(): name, trainable and dtype, plus the constructor's
+  arguments; from_config and cls(**config) rebuild the same variables, also when the global
+  dtype policy differs from the one the model was made with."""
+  g = small_g(32, num_classes=4, attention=(16,), bn_momentum=0.9, attention_impl="naive")
+  d = small_d(32, num_classes=4, attention=(16,), sn_power_iterations=2)
+  for model in (g, d):
+    model.build_weights()
+    config = model.get_config()
+    assert {"name", "trainable", "dtype"} <= set(config)
+    for clone in (type(model).from_config(config), type(model)(**config)):
+      clone.build_weights()
+      assert clone.get_config() == config
+      assert [(w.path, tuple(w.shape), w.trainable) for w in clone.weights] == [
+          (w.path, tuple(w.shape), w.trainable) for w in model.weights]
+  assert g.get_config()["bn_momentum"] == 0.9 and d.get_config()["sn_power_iterations"] == 2
+  try:
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    g = small_g(32, num_classes=4, attention=(16,)).build_weights()
+  finally:
+    keras.mixed_precision.set_global_policy("float32")
+  clone = Generator.from_config(g.get_config()).build_weights()
+  policies = lambda m: [layer.dtype_policy.name for layer in m._flatten_layers()]
+  assert set(policies(g)) == {"mixed_bfloat16"} and policies(clone) == policies(g)
+  assert [w.dtype for w in clone.weights] == [w.dtype for w in g.weights]
+
+
+@pytest.mark.parametrize("cls", [SNConv2D, SNDense, SNEmbedding, SelfAttention,
+                                 ConditionalBatchNorm, GBlock, DBlock, Generator, Discriminator])
+def test_every_layer_and_model_is_registered(cls):
+  assert keras.saving.get_registered_name(cls) == f"sagan_tf>{cls.__name__}"
+  assert keras.saving.get_registered_object(f"sagan_tf>{cls.__name__}") is cls
+
+
+@pytest.mark.parametrize("cls", [GBlock, DBlock])
+def test_block_config_round_trip(cls):
+  sn = dict(power_iterations=2, stop_gradient=True)
+  block = (GBlock(16, 4, sn, dict(momentum=0.9, cross_replica=False), name="block")
+           if cls is GBlock else DBlock(16, True, False, sn, name="block"))
+  config = block.get_config()
+  clone = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(block))
+  assert type(clone) is type(block) and clone.get_config() == config
+
+
+def _move_state(g, d, rng):
+  """Random weights, then training passes: every u and BN moving statistic leaves its
+  initial value."""
+  for model in (g, d):
+    _randomize(model, rng)
+  z, x, labels = inputs(rng, 4, num_classes=4)
+  for _ in range(2):
+    g(z, labels, training=True)
+    d(x, labels, update_u=True)
+
+
+def test_keras_file_round_trip(tmp_path):
+  """keras.saving.save_model / load_model of a tiny G and D: the loaded models have the same
+  class, config, variable paths and values (u vectors and BN moving statistics included) and
+  give the same outputs."""
+  rng = np.random.default_rng(10)
+  g = small_g(32, ch=8, num_classes=4, attention=(16,)).build_weights()
+  d = small_d(32, ch=8, num_classes=4, attention=(16,)).build_weights()
+  fresh = {w.path: w.numpy() for model in (small_g(32, ch=8, num_classes=4, attention=(16,)),
+                                          small_d(32, ch=8, num_classes=4, attention=(16,)))
+           for w in model.build_weights().weights}
+  _move_state(g, d, rng)
+  loaded = []
+  for model in (g, d):
+    path = str(tmp_path / f"{model.name}.keras")
+    keras.saving.save_model(model, path)
+    loaded.append(keras.saving.load_model(path))
+  g2, d2 = loaded
+  assert type(g2) is Generator and type(d2) is Discriminator
+  assert g2.get_config() == g.get_config() and d2.get_config() == d.get_config()
+  state_names = set()
+  for a, b in zip(g.weights + d.weights, g2.weights + d2.weights, strict=True):
+    assert a.path == b.path
+    np.testing.assert_array_equal(b.numpy(), a.numpy(), err_msg=a.path)
+    if a.path.endswith(("/sn_u", "/moving_mean", "/moving_variance")):
+      assert not np.array_equal(b.numpy(), fresh[a.path]), a.path  # loaded, not initial
+      state_names.add(a.path.rsplit("/", 1)[-1])
+  assert state_names == {"sn_u", "moving_mean", "moving_variance"}
+  z, x, labels = inputs(rng, 4, num_classes=4)
+  np.testing.assert_array_equal(g2(z, labels, training=False, update_u=False).numpy(),
+                                g(z, labels, training=False, update_u=False).numpy())
+  (logits2, maps2), (logits, maps) = (
+      model(x, labels, update_u=False, return_attention=True) for model in (d2, d))
+  np.testing.assert_array_equal(logits2.numpy(), logits.numpy())
+  np.testing.assert_array_equal(maps2["attention16"].numpy(), maps["attention16"].numpy())
 
 
 # ----------------------------------------------------------------------------------------------

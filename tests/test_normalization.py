@@ -1,5 +1,6 @@
 """ConditionalBatchNorm vs a numpy reference, and cross-replica moments under MirroredStrategy."""
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -60,6 +61,26 @@ def test_initial_tables():
   np.testing.assert_array_equal(layer.moving_variance.numpy(), np.ones(C))
   assert not layer.moving_mean.trainable and not layer.moving_variance.trainable
   assert layer.momentum == 0.999 and layer.epsilon == 1e-5
+
+
+def test_initializers_are_arguments_and_the_config_round_trips():
+  layer = ConditionalBatchNorm(K, momentum=0.9, epsilon=1e-3, cross_replica=True,
+                               gamma_initializer=keras.initializers.Constant(2.0),
+                               moving_variance_initializer="zeros", name="cbn")
+  config = layer.get_config()
+  assert (config["num_classes"], config["momentum"], config["epsilon"],
+          config["cross_replica"]) == (K, 0.9, 1e-3, True)
+  assert config["name"] == "cbn" and "dtype" in config
+  assert config["gamma_initializer"]["class_name"] == "Constant"
+  assert config["beta_initializer"]["class_name"] == "Zeros"
+  assert keras.saving.get_registered_name(ConditionalBatchNorm) == "sagan_tf>ConditionalBatchNorm"
+  clone = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
+  assert type(clone) is ConditionalBatchNorm and clone.get_config() == config
+  clone.build((None, H, W, C))
+  np.testing.assert_array_equal(clone.gamma.numpy(), np.full((K, C), 2.0))
+  np.testing.assert_array_equal(clone.moving_variance.numpy(), np.zeros(C))
+  assert [w.path.split("/")[-1] for w in clone.weights] == [
+      "gamma", "beta", "moving_mean", "moving_variance"]
 
 
 @pytest.mark.parametrize("num_classes", [K, 0])

@@ -4,6 +4,7 @@ The reference algorithm (the SAGAN authors' code): W as a matrix [-1, out], u [1
   v = l2n(u W^T), u' = l2n(v W), sigma = v W u'^T, W_bar = W / sigma, l2n(x) = x / (||x|| + 1e-12).
 """
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -31,7 +32,10 @@ def np_power_iteration(w_mat, u, iterations=1):
 
 
 def np_conv2d_same(x, k):
-  """Stride-1 SAME 2D convolution (cross-correlation, as tf.nn.conv2d). x [B,H,W,C], k [kh,kw,C,O]."""
+  """Stride-1 SAME 2D convolution (cross-correlation, as tf.nn.conv2d).
+
+  x [B,H,W,C], k [kh,kw,C,O].
+  """
   kh, kw = k.shape[:2]
   ph, pw = (kh - 1) // 2, (kw - 1) // 2
   xp = np.pad(x, [(0, 0), (ph, kh - 1 - ph), (pw, kw - 1 - pw), (0, 0)])
@@ -255,12 +259,41 @@ def test_get_config_round_trip(cls, kwargs, shape):
   config = layer.get_config()
   for key, value in kwargs.items():
     assert config[key] == value
+  assert config["name"] == "sn_layer" and "dtype" in config and config["trainable"] is True
   clone = cls.from_config(config)
   assert clone.get_config() == config
   clone.build(shape)
   layer.build(shape)
   assert [tuple(w.shape) for w in clone.weights] == [tuple(w.shape) for w in layer.weights]
   assert [w.trainable for w in clone.weights] == [w.trainable for w in layer.weights]
+
+
+@pytest.mark.parametrize("cls,args,shape", [
+    (SNDense, (3,), (None, 4)), (SNConv2D, (3, 1), (None, 4, 4, 2))])
+def test_kernel_and_bias_initializers_are_arguments(cls, args, shape):
+  layer = cls(*args, kernel_initializer="ones", bias_initializer=keras.initializers.Constant(2.0))
+  config = layer.get_config()
+  assert config["kernel_initializer"]["class_name"] == "Ones"
+  assert config["bias_initializer"]["class_name"] == "Constant"
+  clone = cls.from_config(config)
+  clone.build(shape)
+  np.testing.assert_array_equal(clone.kernel.numpy(), np.ones(clone.kernel.shape))
+  np.testing.assert_array_equal(clone.bias.numpy(), np.full(clone.bias.shape, 2.0))
+  default = cls(*args)
+  default.build(shape)
+  np.testing.assert_array_equal(default.bias.numpy(), np.zeros(default.bias.shape))
+  assert keras.initializers.serialize(default.kernel_initializer)["class_name"] == "GlorotUniform"
+
+
+@pytest.mark.parametrize("cls,args", [(SNDense, (3,)), (SNConv2D, (3, 1)),
+                                      (SNEmbedding, (5, 3))])
+def test_registered_for_keras_serialization(cls, args):
+  assert keras.saving.get_registered_name(cls) == f"sagan_tf>{cls.__name__}"
+  layer = cls(*args, power_iterations=2, name="sn")
+  serialized = keras.saving.serialize_keras_object(layer)
+  assert serialized["registered_name"] == f"sagan_tf>{cls.__name__}"
+  clone = keras.saving.deserialize_keras_object(serialized)
+  assert type(clone) is cls and clone.get_config() == layer.get_config()
 
 
 def test_u_update_under_mirrored_strategy(two_cpu_strategy):

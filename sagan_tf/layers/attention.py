@@ -103,18 +103,32 @@ def blocked_attention(q, k, v, block_size=DEFAULT_QUERY_BLOCK):
   return attend(q, k, v)
 
 
+@keras.saving.register_keras_serializable(package="sagan_tf")
 class SelfAttention(keras.layers.Layer):
-  """Self-attention with 2x2 max-pooled keys and values.
+  """Self-attention with 2x2 max-pooled keys and values: y = x + gamma * o (module docstring).
 
-  Input: float [B, H, W, C] with H, W even and C divisible by 8.
-  Output: float [B, H, W, C]; with `return_attention=True` also the attention map
-  float32 [B, H*W, H*W/4], computed in the compute dtype (row i: the weights query i gives to
-  the pooled key positions, in row-major order over the [H/2, W/2] pooled grid; each row sums
-  to 1).
+  gamma starts at 0 (the block starts as the identity), a fixed part of the algorithm. The four
+  1x1 SN convolutions are created in build(), from the input's channel count.
 
-  impl: "naive" | "blocked" | "auto" (blocked when H*W > auto_min_positions); see the module
-  docstring. query_block_size: queries per block of the blocked path. A call with
-  return_attention=True computes the whole map (it is returned) and so always runs naive.
+  Args:
+    power_iterations: power iterations per call of each SN convolution, >= 1.
+    stop_gradient: stop gradients through the power iterations' u' and v.
+    impl: "naive" | "blocked" | "auto" (blocked when H*W > auto_min_positions); see the module
+      docstring.
+    query_block_size: queries per block of the blocked path, >= 1.
+    auto_min_positions: the H*W above which "auto" takes the blocked path, >= 1.
+    **kwargs: keras.layers.Layer arguments (name, dtype, ...).
+
+  Call arguments:
+    inputs: float [B, H, W, C] with H, W even and C divisible by 8 (cast to the compute dtype).
+    update_u: bool; True stores the SN convolutions' new u.
+    return_attention: bool; True also returns the attention map (and so always runs naive).
+
+  Returns:
+    [B, H, W, C] in the compute dtype; with return_attention=True the pair (output,
+    attention map float32 [B, H*W, H*W/4]). The map is computed in the compute dtype; row i
+    holds the weights query i gives to the pooled key positions, in row-major order over the
+    [H/2, W/2] pooled grid, and sums to 1.
   """
 
   def __init__(self, power_iterations=1, stop_gradient=False, impl="auto",
@@ -145,7 +159,7 @@ class SelfAttention(keras.layers.Layer):
     if h is not None and (h % 2 or w % 2):
       raise ValueError(f"SelfAttention needs even height and width, got {h}x{w}.")
     sn = {"kernel_size": 1, "use_bias": False, "power_iterations": self.power_iterations,
-          "stop_gradient": self.stop_gradient}
+          "stop_gradient": self.stop_gradient, "dtype": self.dtype_policy}
     self.query_conv = SNConv2D(c // 8, name="query", **sn)
     self.key_conv = SNConv2D(c // 8, name="key", **sn)
     self.value_conv = SNConv2D(c // 2, name="value", **sn)
@@ -154,6 +168,7 @@ class SelfAttention(keras.layers.Layer):
     self.key_conv.build(input_shape)
     self.value_conv.build(input_shape)
     self.output_conv.build(tuple(input_shape[:-1]) + (c // 2,))
+    # gamma = 0 is part of the algorithm (the block starts as the identity), not an argument.
     self.gamma = self.add_weight(name="gamma", shape=(), initializer="zeros")
 
   def call(self, inputs, update_u=False, return_attention=False):

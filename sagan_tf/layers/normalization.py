@@ -4,26 +4,43 @@ import keras
 import tensorflow as tf
 
 
+@keras.saving.register_keras_serializable(package="sagan_tf")
 class ConditionalBatchNorm(keras.layers.Layer):
   """Batch norm whose scale and offset are looked up by class label.
 
-  Input: float [B, H, W, C] (or [B, C]) and, when num_classes > 0, int labels [B] in
-  [0, num_classes). Output: same shape and dtype as the input.
-
-  Training: normalizes with the batch moments (mean and biased variance over every axis but the
-  last) and updates moving_mean / moving_variance with `momentum`
-  (moving = momentum * moving + (1 - momentum) * batch). Inference: uses the moving statistics.
-  y = gamma[label] * (x - mean) / sqrt(var + epsilon) + beta[label], gamma initialised to 1,
-  beta to 0. With num_classes = 0 it is plain batch norm (gamma and beta of shape [C]).
+  y = gamma[label] * (x - mean) / sqrt(var + epsilon) + beta[label]; with num_classes = 0 it is
+  plain batch norm (gamma and beta of shape [C]). Training: mean and biased variance of the
+  batch over every axis but the last, and moving = momentum * moving + (1 - momentum) * batch
+  for moving_mean / moving_variance. Inference: the moving statistics.
   With `cross_replica=True` the batch moments are all-reduced over the replicas of the current
   tf.distribute strategy (equal-sized per-replica batches), as TF-GAN's TPU path does.
   Computation: in training a per-replica [B, H, W, C] batch goes through one FusedBatchNormV3
   op (the per-class scale and offset applied after it); cross-replica or [B, C] inputs use the
   moments and elementwise ops. Statistics are float32; the output keeps the input's dtype.
+
+  Args:
+    num_classes: rows of the gamma and beta tables, >= 0 (0: unconditional).
+    momentum: momentum of the moving statistics.
+    epsilon: added to the variance.
+    cross_replica: all-reduce the batch moments over the strategy's replicas.
+    gamma_initializer: initializer of gamma [num_classes, C] (or [C]).
+    beta_initializer: initializer of beta [num_classes, C] (or [C]).
+    moving_mean_initializer: initializer of moving_mean [C].
+    moving_variance_initializer: initializer of moving_variance [C].
+    **kwargs: keras.layers.Layer arguments (name, dtype, ...); autocast defaults to False.
+
+  Call arguments:
+    inputs: float [B, H, W, C] or [B, C] (float32, or the compute dtype under mixed precision).
+    labels: int [B] in [0, num_classes); needed when num_classes > 0, ignored otherwise.
+    training: bool; True normalizes with the batch moments and updates the moving statistics.
+
+  Returns:
+    The normalized inputs: same shape and dtype as `inputs`.
   """
 
   def __init__(self, num_classes=0, momentum=0.999, epsilon=1e-5, cross_replica=False,
-               **kwargs):
+               gamma_initializer="ones", beta_initializer="zeros",
+               moving_mean_initializer="zeros", moving_variance_initializer="ones", **kwargs):
     kwargs.setdefault("autocast", False)
     super().__init__(**kwargs)
     if int(num_classes) < 0:
@@ -32,17 +49,22 @@ class ConditionalBatchNorm(keras.layers.Layer):
     self.momentum = float(momentum)
     self.epsilon = float(epsilon)
     self.cross_replica = bool(cross_replica)
+    self.gamma_initializer = keras.initializers.get(gamma_initializer)
+    self.beta_initializer = keras.initializers.get(beta_initializer)
+    self.moving_mean_initializer = keras.initializers.get(moving_mean_initializer)
+    self.moving_variance_initializer = keras.initializers.get(moving_variance_initializer)
 
   def build(self, input_shape):
     c = int(input_shape[-1])
     table = (self.num_classes, c) if self.num_classes else (c,)
-    self.gamma = self.add_weight(name="gamma", shape=table, initializer="ones")
-    self.beta = self.add_weight(name="beta", shape=table, initializer="zeros")
-    self.moving_mean = self.add_weight(name="moving_mean", shape=(c,), initializer="zeros",
+    self.gamma = self.add_weight(name="gamma", shape=table, initializer=self.gamma_initializer)
+    self.beta = self.add_weight(name="beta", shape=table, initializer=self.beta_initializer)
+    self.moving_mean = self.add_weight(name="moving_mean", shape=(c,),
+                                       initializer=self.moving_mean_initializer,
                                        trainable=False, aggregation="mean")
     self.moving_variance = self.add_weight(name="moving_variance", shape=(c,),
-                                           initializer="ones", trainable=False,
-                                           aggregation="mean")
+                                           initializer=self.moving_variance_initializer,
+                                           trainable=False, aggregation="mean")
 
   def _batch_moments(self, x):
     axes = list(range(len(x.shape) - 1))
@@ -111,6 +133,12 @@ class ConditionalBatchNorm(keras.layers.Layer):
 
   def get_config(self):
     config = super().get_config()
-    config.update({"num_classes": self.num_classes, "momentum": self.momentum,
-                   "epsilon": self.epsilon, "cross_replica": self.cross_replica})
+    config.update({
+        "num_classes": self.num_classes, "momentum": self.momentum, "epsilon": self.epsilon,
+        "cross_replica": self.cross_replica,
+        "gamma_initializer": keras.initializers.serialize(self.gamma_initializer),
+        "beta_initializer": keras.initializers.serialize(self.beta_initializer),
+        "moving_mean_initializer": keras.initializers.serialize(self.moving_mean_initializer),
+        "moving_variance_initializer":
+            keras.initializers.serialize(self.moving_variance_initializer)})
     return config

@@ -63,6 +63,8 @@ class SpectralNormMixin:
     self.stop_gradient = bool(stop_gradient)
 
   def _build_sn(self, out_dim):
+    # The initializer of u is a fixed part of the algorithm (the authors' code draws u from a
+    # truncated normal), not an argument, as in keras.layers.SpectralNormalization.
     # only_first_replica: u depends only on the (mirrored) kernel, so every replica computes the
     # same value and the first replica's assign is the one kept; assign() works in replica context.
     self.sn_u = self.add_weight(
@@ -84,22 +86,42 @@ class SpectralNormMixin:
     return {"power_iterations": self.power_iterations, "stop_gradient": self.stop_gradient}
 
 
+@keras.saving.register_keras_serializable(package="sagan_tf")
 class SNConv2D(SpectralNormMixin, keras.layers.Layer):
   """Spectrally normalized 2D convolution, stride 1, SAME padding.
 
-  Input: float [B, H, W, C_in]. Output: float [B, H, W, filters].
-  Kernel [k, k, C_in, filters], Glorot-uniform; bias [filters], zeros (optional).
-  Call with `update_u=True` to store the power iteration's new u.
+  The kernel is divided by its spectral norm (the power-iteration estimate) on every call.
+
+  Args:
+    filters: number of output channels.
+    kernel_size: side of the square kernel.
+    use_bias: whether to add a bias [filters].
+    power_iterations: power iterations per call, >= 1.
+    stop_gradient: stop gradients through the power iteration's u' and v.
+    kernel_initializer: initializer of the kernel [kernel_size, kernel_size, C_in, filters].
+    bias_initializer: initializer of the bias.
+    **kwargs: keras.layers.Layer arguments (name, dtype, ...); autocast defaults to False.
+
+  Call arguments:
+    inputs: float [B, H, W, C_in] (float32, or the compute dtype under mixed precision).
+    update_u: bool; True stores the power iteration's new u in `sn_u`.
+    output_scale: None, or a float32 scalar s: returns s * conv(inputs), computed by scaling
+      the kernel and bias.
+
+  Returns:
+    [B, H, W, filters] in the dtype of `inputs`.
   """
 
   def __init__(self, filters, kernel_size=3, use_bias=True, power_iterations=1,
-               stop_gradient=False, kernel_initializer="glorot_uniform", **kwargs):
+               stop_gradient=False, kernel_initializer="glorot_uniform",
+               bias_initializer="zeros", **kwargs):
     kwargs.setdefault("autocast", False)
     super().__init__(**kwargs)
     self.filters = int(filters)
     self.kernel_size = int(kernel_size)
     self.use_bias = bool(use_bias)
     self.kernel_initializer = keras.initializers.get(kernel_initializer)
+    self.bias_initializer = keras.initializers.get(bias_initializer)
     self._init_sn(power_iterations, stop_gradient)
 
   def build(self, input_shape):
@@ -107,13 +129,13 @@ class SNConv2D(SpectralNormMixin, keras.layers.Layer):
     self.kernel = self.add_weight(
         name="kernel", shape=(self.kernel_size, self.kernel_size, in_ch, self.filters),
         initializer=self.kernel_initializer)
-    self.bias = (self.add_weight(name="bias", shape=(self.filters,), initializer="zeros")
+    self.bias = (self.add_weight(name="bias", shape=(self.filters,),
+                                 initializer=self.bias_initializer)
                  if self.use_bias else None)
     self._build_sn(self.filters)
 
   def call(self, inputs, update_u=False, output_scale=None):
-    """output_scale: None, or a float32 scalar s; returns s * conv(inputs), computed by scaling
-    the kernel and bias (a few hundred multiplies instead of one per output element)."""
+    # output_scale scales the kernel and bias: a few hundred multiplies, not one per output.
     w_bar, _ = self.normalized(self.kernel, update_u)
     bias = self.bias
     if output_scale is not None:
@@ -133,30 +155,47 @@ class SNConv2D(SpectralNormMixin, keras.layers.Layer):
     config.update({"filters": self.filters, "kernel_size": self.kernel_size,
                    "use_bias": self.use_bias,
                    "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                   "bias_initializer": keras.initializers.serialize(self.bias_initializer),
                    **self._sn_config()})
     return config
 
 
+@keras.saving.register_keras_serializable(package="sagan_tf")
 class SNDense(SpectralNormMixin, keras.layers.Layer):
   """Spectrally normalized dense layer.
 
-  Input: float [B, D_in]. Output: float [B, units]. Kernel [D_in, units] Glorot-uniform, bias
-  zeros (optional).
+  Args:
+    units: output width.
+    use_bias: whether to add a bias [units].
+    power_iterations: power iterations per call, >= 1.
+    stop_gradient: stop gradients through the power iteration's u' and v.
+    kernel_initializer: initializer of the kernel [D_in, units].
+    bias_initializer: initializer of the bias.
+    **kwargs: keras.layers.Layer arguments (name, dtype, ...); autocast defaults to False.
+
+  Call arguments:
+    inputs: float [B, D_in] (float32, or the compute dtype under mixed precision).
+    update_u: bool; True stores the power iteration's new u in `sn_u`.
+
+  Returns:
+    [B, units] in the dtype of `inputs`.
   """
 
   def __init__(self, units, use_bias=True, power_iterations=1, stop_gradient=False,
-               kernel_initializer="glorot_uniform", **kwargs):
+               kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
     kwargs.setdefault("autocast", False)
     super().__init__(**kwargs)
     self.units = int(units)
     self.use_bias = bool(use_bias)
     self.kernel_initializer = keras.initializers.get(kernel_initializer)
+    self.bias_initializer = keras.initializers.get(bias_initializer)
     self._init_sn(power_iterations, stop_gradient)
 
   def build(self, input_shape):
     self.kernel = self.add_weight(name="kernel", shape=(int(input_shape[-1]), self.units),
                                   initializer=self.kernel_initializer)
-    self.bias = (self.add_weight(name="bias", shape=(self.units,), initializer="zeros")
+    self.bias = (self.add_weight(name="bias", shape=(self.units,),
+                                 initializer=self.bias_initializer)
                  if self.use_bias else None)
     self._build_sn(self.units)
 
@@ -175,16 +214,32 @@ class SNDense(SpectralNormMixin, keras.layers.Layer):
     config = super().get_config()
     config.update({"units": self.units, "use_bias": self.use_bias,
                    "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                   "bias_initializer": keras.initializers.serialize(self.bias_initializer),
                    **self._sn_config()})
     return config
 
 
+@keras.saving.register_keras_serializable(package="sagan_tf")
 class SNEmbedding(SpectralNormMixin, keras.layers.Layer):
   """Spectrally normalized embedding table, as the authors' `sn_embedding`.
 
-  Input: int [B] class ids in [0, input_dim). Output: float32 [B, output_dim].
-  The table E [input_dim, output_dim] (Glorot-uniform) is normalized as a matrix E^T
-  [output_dim, input_dim], so u has shape [1, input_dim] as in the authors' code.
+  The table E [input_dim, output_dim] is normalized as a matrix E^T [output_dim, input_dim],
+  so u has shape [1, input_dim] as in the authors' code.
+
+  Args:
+    input_dim: number of ids (classes).
+    output_dim: embedding width.
+    power_iterations: power iterations per call, >= 1.
+    stop_gradient: stop gradients through the power iteration's u' and v.
+    embeddings_initializer: initializer of the table [input_dim, output_dim].
+    **kwargs: keras.layers.Layer arguments (name, dtype, ...); autocast defaults to False.
+
+  Call arguments:
+    inputs: int [B] ids in [0, input_dim).
+    update_u: bool; True stores the power iteration's new u in `sn_u`.
+
+  Returns:
+    float32 [B, output_dim], rows of the normalized table.
   """
 
   def __init__(self, input_dim, output_dim, power_iterations=1, stop_gradient=False,

@@ -15,26 +15,45 @@ def _downsample(x):
   return tf.nn.avg_pool2d(x, ksize=2, strides=2, padding="VALID")
 
 
+@keras.saving.register_keras_serializable(package="sagan_tf")
 class DBlock(keras.layers.Layer):
-  """Residual down-block. Input [B, H, W, C_in]; output [B, H/2, W/2, C] (or [B, H, W, C]).
+  """Residual down-block.
 
   optimized (first block): SN conv3, ReLU, SN conv3, avgpool; shortcut avgpool, SN conv1.
   otherwise (pre-activation): ReLU, SN conv3, ReLU, SN conv3, [avgpool]; shortcut SN conv1,
   [avgpool] (computed as [avgpool], SN conv1: the same values, fewer FLOPs), present only when
-  downsampling or the channel count changes.
+  downsampling or the channel count changes (created in build(), from the input's channels).
+
+  Args:
+    out_channels: output channels.
+    downsample: halve the resolution (always True for the optimized block).
+    optimized: the first block's form (no pre-activation).
+    sn: dict of SNConv2D arguments (power_iterations, stop_gradient).
+    **kwargs: keras.layers.Layer arguments (name, dtype, ...); the dtype policy is passed on to
+      the sublayers.
+
+  Call arguments:
+    x: float [B, H, W, C_in].
+    update_u: bool; True stores the SN convolutions' new u.
+
+  Returns:
+    [B, H/2, W/2, out_channels] ([B, H, W, out_channels] without downsample) in the compute
+    dtype.
   """
 
   def __init__(self, out_channels, downsample, optimized, sn, **kwargs):
     super().__init__(**kwargs)
-    self.out_channels, self.downsample, self.optimized = out_channels, downsample, optimized
-    self.conv1 = SNConv2D(out_channels, 3, name="conv1", **sn)
-    self.conv2 = SNConv2D(out_channels, 3, name="conv2", **sn)
-    self._sn = sn
+    self.out_channels = int(out_channels)
+    self.downsample, self.optimized = bool(downsample), bool(optimized)
+    self.conv1 = SNConv2D(out_channels, 3, name="conv1", dtype=self.dtype_policy, **sn)
+    self.conv2 = SNConv2D(out_channels, 3, name="conv2", dtype=self.dtype_policy, **sn)
+    self._sn = dict(sn)
     self.shortcut = None
 
   def build(self, input_shape):
     if self.optimized or self.downsample or int(input_shape[-1]) != self.out_channels:
-      self.shortcut = SNConv2D(self.out_channels, 1, name="shortcut", **self._sn)
+      self.shortcut = SNConv2D(self.out_channels, 1, name="shortcut", dtype=self.dtype_policy,
+                               **self._sn)
 
   def call(self, x, update_u=False):
     # max(x, 0), not tf.nn.relu: x (the previous block's residual sum) also feeds this block's
@@ -54,16 +73,44 @@ class DBlock(keras.layers.Layer):
       sc = self.shortcut(sc, update_u=update_u)
     return h + sc
 
+  def get_config(self):
+    config = super().get_config()
+    config.update({"out_channels": self.out_channels, "downsample": self.downsample,
+                   "optimized": self.optimized, "sn": dict(self._sn)})
+    return config
 
+
+@keras.saving.register_keras_serializable(package="sagan_tf")
 class Discriminator(BlockStackMixin, keras.Model):
   """SAGAN projection discriminator for input resolution 32, 64, 128 or 256.
 
-  call(images, labels, training=False, update_u=False, return_attention=False):
-    images: float [B, R, R, 3] in [-1, 1]; labels: int [B] in [0, num_classes) (ignored when
-    num_classes = 0: no projection term). Returns logits float32 [B]; with return_attention also
-    a dict {layer name: attention map float32 [B, N, N/4]}.
-  attention_impl, attention_query_block: as in Generator (maps computed only when returned).
-  Spectral-norm u moves only when update_u is True (the authors': on real data, not on fake).
+  The variables are created by the first call (build_weights() makes one); keras.saving
+  recreates them the same way on loading (build_from_config).
+
+  Args:
+    resolution: input side R, one of SUPPORTED_RESOLUTIONS.
+    ch: base channel width (block widths are multiples of it).
+    num_classes: classes of the projection embedding (0: unconditional, no projection term).
+    attention_resolutions: feature-map sides at which a SelfAttention layer follows the first
+      block of that side.
+    sn_power_iterations: power iterations of every SN layer, >= 1.
+    sn_stop_gradient: stop gradients through the power iterations' u' and v.
+    attention_impl: SelfAttention impl ("auto", "naive" or "blocked"; as in Generator).
+    attention_query_block: SelfAttention query_block_size.
+    **kwargs: keras.Model arguments (name, default "discriminator"; dtype, ...); the dtype
+      policy is passed on to every layer.
+
+  Call arguments:
+    images: float32 [B, R, R, 3] in [-1, 1].
+    labels: int [B] in [0, num_classes) (ignored when num_classes = 0).
+    training: unused (no normalization layers); kept for the Keras call convention.
+    update_u: bool; True stores every SN layer's new u (the authors': on real data, not on
+      fake).
+    return_attention: bool; True also returns the attention maps (computed only then).
+
+  Returns:
+    Logits float32 [B]; with return_attention=True the pair (logits, {layer name: attention
+    map float32 [B, N, N/4]}), N = H*W of that layer's input.
   """
 
   def __init__(self, resolution, ch=64, num_classes=1000, attention_resolutions=(32,),
@@ -74,19 +121,19 @@ class Discriminator(BlockStackMixin, keras.Model):
     specs = architectures.discriminator_blocks(resolution, ch, attention_resolutions)
     self.resolution, self.ch, self.num_classes = int(resolution), int(ch), int(num_classes)
     self.attention_resolutions = tuple(int(r) for r in attention_resolutions)
-    self._config = dict(sn_power_iterations=sn_power_iterations,
-                        sn_stop_gradient=sn_stop_gradient, attention_impl=attention_impl,
-                        attention_query_block=attention_query_block)
+    self.sn_power_iterations, self.sn_stop_gradient = sn_power_iterations, sn_stop_gradient
+    self.attention_impl, self.attention_query_block = attention_impl, attention_query_block
+    sub = dict(dtype=self.dtype_policy)
     sn = dict(power_iterations=sn_power_iterations, stop_gradient=sn_stop_gradient)
     self._set_blocks(
-        [DBlock(spec.out_channels, spec.downsample, i == 0, sn, name=f"block{i}")
+        [DBlock(spec.out_channels, spec.downsample, i == 0, sn, name=f"block{i}", **sub)
          for i, spec in enumerate(specs)],
         {i: SelfAttention(name=f"attention{spec.resolution}", impl=attention_impl,
-                          query_block_size=attention_query_block, **sn)
+                          query_block_size=attention_query_block, **sn, **sub)
          for i, spec in enumerate(specs) if spec.attention})
-    self.linear = SNDense(1, name="linear", **sn)
+    self.linear = SNDense(1, name="linear", **sn, **sub)
     self.embedding = (SNEmbedding(self.num_classes, specs[-1].out_channels, name="embedding",
-                                  **sn) if self.num_classes else None)
+                                  **sn, **sub) if self.num_classes else None)
 
   def call(self, images, labels=None, training=False, update_u=False, return_attention=False):
     del training  # no normalization layers; kept for the Keras call convention
@@ -109,12 +156,23 @@ class Discriminator(BlockStackMixin, keras.Model):
     return (logits, maps) if return_attention else logits
 
   def build_weights(self):
-    """Creates every variable (one call on a batch of 2); returns self."""
+    """Creates every variable (one call on a batch of 2, u unchanged); returns self."""
     x = tf.zeros([2, self.resolution, self.resolution, 3])
     self(x, tf.zeros([2], tf.int32) if self.num_classes else None)
     return self
 
+  def build_from_config(self, config):
+    """Creates every variable on loading (keras.saving): the layers create them in their first
+    call, so this runs build_weights()."""
+    if config:
+      self.build_weights()
+
   def get_config(self):
-    return {"name": self.name, "resolution": self.resolution, "ch": self.ch,
-            "num_classes": self.num_classes,
-            "attention_resolutions": self.attention_resolutions, **self._config}
+    config = super().get_config()
+    config.update({
+        "resolution": self.resolution, "ch": self.ch, "num_classes": self.num_classes,
+        "attention_resolutions": self.attention_resolutions,
+        "sn_power_iterations": self.sn_power_iterations,
+        "sn_stop_gradient": self.sn_stop_gradient, "attention_impl": self.attention_impl,
+        "attention_query_block": self.attention_query_block})
+    return config

@@ -14,21 +14,39 @@ def _upsample(x):
   return tf.repeat(tf.repeat(x, 2, axis=1), 2, axis=2)  # nearest neighbour, 2x
 
 
+@keras.saving.register_keras_serializable(package="sagan_tf")
 class GBlock(keras.layers.Layer):
   """Residual up-block: CBN, ReLU, 2x up, SN conv3, CBN, ReLU, SN conv3; shortcut 2x up, SN conv1
   (computed as SN conv1, 2x up: the same values, a quarter of the FLOPs).
 
-  Input [B, H, W, C_in] and labels [B]; output [B, 2H, 2W, out_channels].
+  Args:
+    out_channels: output channels.
+    num_classes: classes of the conditional BN tables (0: unconditional).
+    sn: dict of SNConv2D arguments (power_iterations, stop_gradient).
+    bn: dict of ConditionalBatchNorm arguments (momentum, cross_replica).
+    **kwargs: keras.layers.Layer arguments (name, dtype, ...); the dtype policy is passed on to
+      the sublayers.
+
+  Call arguments:
+    x: float [B, H, W, C_in].
+    labels: int [B] in [0, num_classes) (None when num_classes = 0).
+    training: bool; BN with batch moments (and moving statistics updated) when True.
+    update_u: bool; True stores the SN convolutions' new u.
+
+  Returns:
+    [B, 2H, 2W, out_channels] in the compute dtype.
   """
 
   def __init__(self, out_channels, num_classes, sn, bn, **kwargs):
     super().__init__(**kwargs)
-    self.out_channels = out_channels
-    self.bn1 = ConditionalBatchNorm(num_classes, name="bn1", **bn)
-    self.bn2 = ConditionalBatchNorm(num_classes, name="bn2", **bn)
-    self.conv1 = SNConv2D(out_channels, 3, name="conv1", **sn)
-    self.conv2 = SNConv2D(out_channels, 3, name="conv2", **sn)
-    self.shortcut = SNConv2D(out_channels, 1, name="shortcut", **sn)
+    self.out_channels, self.num_classes = int(out_channels), int(num_classes)
+    self._sn, self._bn = dict(sn), dict(bn)
+    sub = dict(dtype=self.dtype_policy)
+    self.bn1 = ConditionalBatchNorm(num_classes, name="bn1", **bn, **sub)
+    self.bn2 = ConditionalBatchNorm(num_classes, name="bn2", **bn, **sub)
+    self.conv1 = SNConv2D(out_channels, 3, name="conv1", **sn, **sub)
+    self.conv2 = SNConv2D(out_channels, 3, name="conv2", **sn, **sub)
+    self.shortcut = SNConv2D(out_channels, 1, name="shortcut", **sn, **sub)
 
   def call(self, x, labels, training=False, update_u=False):
     h = tf.nn.relu(self.bn1(x, labels, training=training))
@@ -38,19 +56,49 @@ class GBlock(keras.layers.Layer):
     # conv1x1(up(x)) = up(conv1x1(x)) (a 1x1 conv acts per pixel): convolving first costs 1/4.
     return h + _upsample(self.shortcut(x, update_u=update_u))
 
+  def get_config(self):
+    config = super().get_config()
+    config.update({"out_channels": self.out_channels, "num_classes": self.num_classes,
+                   "sn": dict(self._sn), "bn": dict(self._bn)})
+    return config
 
+
+@keras.saving.register_keras_serializable(package="sagan_tf")
 class Generator(BlockStackMixin, keras.Model):
   """SAGAN generator for output resolution 32, 64, 128 or 256.
 
-  call(z, labels, training=False, update_u=None, return_attention=False):
-    z: float32 [B, z_dim]; labels: int [B] in [0, num_classes) (ignored when num_classes = 0).
-    Returns images float32 [B, R, R, 3] in [-1, 1]; with return_attention also a dict
-    {layer name: attention map float32 [B, N, N/4]}.
-  attention_impl, attention_query_block: SelfAttention's impl and query_block_size (same math;
-  "blocked" keeps the attention map's memory O(H*W)); maps are computed only when returned.
-  BN uses batch moments when training and moving statistics otherwise. Spectral-norm u moves
-  when update_u is True; by default it moves exactly when training (the authors' code moves
-  G's u on every training forward pass).
+  The variables are created by the first call (build_weights() makes one); keras.saving
+  recreates them the same way on loading (build_from_config).
+
+  Args:
+    resolution: output side R, one of SUPPORTED_RESOLUTIONS.
+    ch: base channel width (block widths are multiples of it).
+    z_dim: latent width.
+    num_classes: classes of the conditional BN tables (0: unconditional).
+    attention_resolutions: feature-map sides followed by a SelfAttention layer.
+    sn_power_iterations: power iterations of every SN layer, >= 1.
+    sn_stop_gradient: stop gradients through the power iterations' u' and v.
+    bn_momentum: momentum of the blocks' conditional BN moving statistics.
+    head_bn_momentum: momentum of the head BN's moving statistics.
+    cross_replica_bn: all-reduce the BN batch moments over the strategy's replicas.
+    attention_impl: SelfAttention impl ("auto", "naive" or "blocked": the same math; "blocked"
+      keeps the attention map's memory O(H*W)).
+    attention_query_block: SelfAttention query_block_size.
+    **kwargs: keras.Model arguments (name, default "generator"; dtype, ...); the dtype policy
+      is passed on to every layer.
+
+  Call arguments:
+    z: float32 [B, z_dim].
+    labels: int [B] in [0, num_classes) (ignored when num_classes = 0).
+    training: bool; True: BN uses the batch moments and updates the moving statistics; False:
+      BN uses the moving statistics.
+    update_u: None or bool; True stores every SN layer's new u. None (default): as training
+      (the authors' code moves G's u on every training forward pass).
+    return_attention: bool; True also returns the attention maps (computed only then).
+
+  Returns:
+    Images float32 [B, R, R, 3] in [-1, 1]; with return_attention=True the pair (images,
+    {layer name: attention map float32 [B, N, N/4]}), N = H*W of that layer's input.
   """
 
   def __init__(self, resolution, ch=64, z_dim=128, num_classes=1000,
@@ -63,23 +111,24 @@ class Generator(BlockStackMixin, keras.Model):
     self.resolution, self.ch, self.z_dim = int(resolution), int(ch), int(z_dim)
     self.num_classes = int(num_classes)
     self.attention_resolutions = tuple(int(r) for r in attention_resolutions)
-    self._config = dict(sn_power_iterations=sn_power_iterations,
-                        sn_stop_gradient=sn_stop_gradient, bn_momentum=bn_momentum,
-                        head_bn_momentum=head_bn_momentum, cross_replica_bn=cross_replica_bn,
-                        attention_impl=attention_impl, attention_query_block=attention_query_block)
+    self.sn_power_iterations, self.sn_stop_gradient = sn_power_iterations, sn_stop_gradient
+    self.bn_momentum, self.head_bn_momentum = bn_momentum, head_bn_momentum
+    self.cross_replica_bn = cross_replica_bn
+    self.attention_impl, self.attention_query_block = attention_impl, attention_query_block
+    sub = dict(dtype=self.dtype_policy)
     sn = dict(power_iterations=sn_power_iterations, stop_gradient=sn_stop_gradient)
     bn = dict(momentum=bn_momentum, cross_replica=cross_replica_bn)
     self.initial_channels = initial
-    self.linear = SNDense(4 * 4 * initial, name="linear", **sn)
+    self.linear = SNDense(4 * 4 * initial, name="linear", **sn, **sub)
     self._set_blocks(
-        [GBlock(spec.out_channels, self.num_classes, sn, bn, name=f"block{i}")
+        [GBlock(spec.out_channels, self.num_classes, sn, bn, name=f"block{i}", **sub)
          for i, spec in enumerate(blocks)],
         {i: SelfAttention(name=f"attention{spec.resolution}", impl=attention_impl,
-                          query_block_size=attention_query_block, **sn)
+                          query_block_size=attention_query_block, **sn, **sub)
          for i, spec in enumerate(blocks) if spec.attention})
     self.head_bn = ConditionalBatchNorm(0, momentum=head_bn_momentum,
-                                        cross_replica=cross_replica_bn, name="head_bn")
-    self.head_conv = SNConv2D(3, 3, name="head_conv", **sn)
+                                        cross_replica=cross_replica_bn, name="head_bn", **sub)
+    self.head_conv = SNConv2D(3, 3, name="head_conv", **sn, **sub)
 
   def call(self, z, labels=None, training=False, update_u=None, return_attention=False):
     update_u = bool(training) if update_u is None else update_u
@@ -104,7 +153,20 @@ class Generator(BlockStackMixin, keras.Model):
     self(z, tf.zeros([2], tf.int32) if self.num_classes else None, training=False)
     return self
 
+  def build_from_config(self, config):
+    """Creates every variable on loading (keras.saving): the layers create them in their first
+    call, so this runs build_weights() (an inference call: no state moves)."""
+    if config:
+      self.build_weights()
+
   def get_config(self):
-    return {"name": self.name, "resolution": self.resolution, "ch": self.ch,
-            "z_dim": self.z_dim, "num_classes": self.num_classes,
-            "attention_resolutions": self.attention_resolutions, **self._config}
+    config = super().get_config()
+    config.update({
+        "resolution": self.resolution, "ch": self.ch, "z_dim": self.z_dim,
+        "num_classes": self.num_classes, "attention_resolutions": self.attention_resolutions,
+        "sn_power_iterations": self.sn_power_iterations,
+        "sn_stop_gradient": self.sn_stop_gradient, "bn_momentum": self.bn_momentum,
+        "head_bn_momentum": self.head_bn_momentum, "cross_replica_bn": self.cross_replica_bn,
+        "attention_impl": self.attention_impl,
+        "attention_query_block": self.attention_query_block})
+    return config
