@@ -18,5 +18,6 @@ setuptools.setup(
         "sagan-train=sagan_tf.train:run",
         "sagan-evaluate=sagan_tf.evaluate:run",
         "sagan-export=sagan_tf.export.__main__:run",
+        "sagan-benchmark=sagan_tf.cli.benchmark:run",
     ]},
 )

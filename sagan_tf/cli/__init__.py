@@ -1,0 +1,1 @@
+"""Command-line binaries (absl): python -m sagan_tf.cli.<name>."""
