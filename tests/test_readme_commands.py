@@ -24,9 +24,9 @@ OVERRIDES = {
     "sagan_tf.train": TINY_TRAIN,
     "sagan_tf.evaluate": SMALL_EVAL,
     "tools/train_classifier.py": ["--num_steps=4"],
-    "tools/benchmark.py": ["--batch_size=2", "--repeats=1", "--warmup=1", "--modes=function",
-                           "--matmul_size=64", "--config.g_ch=8", "--config.d_ch=8",
-                           "--pipeline_images=10", "--pipeline_seconds=0.2"],
+    "sagan_tf.cli.benchmark": ["--batch_size=2", "--repeats=1", "--warmup=1", "--modes=function",
+                               "--matmul_size=64", "--config.g_ch=8", "--config.d_ch=8",
+                               "--pipeline_images=10", "--pipeline_seconds=0.2"],
 }
 LINKED = ("experiments", "tools", "requirements.txt", "setup.py")  # what commands read from .
 
@@ -50,7 +50,7 @@ def test_readme_parses_into_commands_and_marks():
   binaries = " ".join(c.text for c in run)
   for binary in ("sagan_tf.train", "sagan_tf.evaluate", "sagan_tf.export", "tools/sample.py",
                  "tools/interpolate.py", "tools/visualize_attention.py",
-                 "tools/train_classifier.py", "tools/benchmark.py", "--strategy=mirrored",
+                 "tools/train_classifier.py", "sagan_tf.cli.benchmark", "--strategy=mirrored",
                  "--strategy=multi_worker"):
     assert binary in binaries, f"no README command runs {binary} in the tests"
   for c in cmds:
@@ -64,7 +64,7 @@ GROUPS = {"benchmark": 3, "workflow": 15}  # group -> commands it must at least 
 
 
 def _group(text):
-  return "benchmark" if "tools/benchmark.py" in text else "workflow"
+  return "benchmark" if "sagan_tf.cli.benchmark" in text else "workflow"
 
 
 @pytest.mark.parametrize("group", sorted(GROUPS))
