@@ -55,7 +55,8 @@ def bf16_summary(instructions=_DETECT):
     instructions = bf16_instructions()
   if instructions is None:
     return ("bfloat16 instructions: unknown (no /proc/cpuinfo); time float32 against "
-            "mixed_bfloat16 with tools/benchmark.py --precisions=float32,mixed_bfloat16.")
+            "mixed_bfloat16 with python -m sagan_tf.cli.benchmark "
+            "--precisions=float32,mixed_bfloat16.")
   compute = [name for name in instructions if name in BF16_COMPUTE]
   listed = ", ".join(instructions) or "none"
   if not compute:

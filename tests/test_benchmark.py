@@ -1,7 +1,11 @@
-"""Tests of tools/benchmark.py: the binary prints its tables on a tiny cpu_demo, rejects bad
-flags, and counts FLOPs the way the profiler's convention says. No assertion is on a timing."""
+"""Tests of python -m sagan_tf.cli.benchmark and sagan_tf.benchmark: the binary prints its
+tables on a tiny cpu_demo and writes the same as benchmark.md and benchmark.json, rejects bad
+flags; FLOPs follow the profiler's convention; the report, row and layer bookkeeping and the
+local TFDS source work alone. No assertion is on a timing."""
 
-import importlib.util
+import collections
+import datetime
+import json
 import os
 import re
 import subprocess
@@ -9,9 +13,19 @@ import sys
 
 import pytest
 import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from sagan_tf import config as config_lib
+from sagan_tf.benchmark import attention
+from sagan_tf.benchmark import flops
+from sagan_tf.benchmark import harness
+from sagan_tf.benchmark import iteration
+from sagan_tf.benchmark import memory
+from sagan_tf.benchmark import pipeline
+from sagan_tf.benchmark import profile
+from sagan_tf.benchmark import report as report_lib
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TOOL = os.path.join(REPO, "tools", "benchmark.py")
 TINY = ["--config=experiments/cpu_demo.py", "--config.g_ch=8", "--config.d_ch=8",
         "--batch_size=4", "--repeats=1", "--warmup=1", "--matmul_size=256"]
 MODE_COLUMNS = ["mode", "ms/iter median", "ms/iter min", "images/s", "first call s",
@@ -20,22 +34,32 @@ MODE_COLUMNS = ["mode", "ms/iter median", "ms/iter min", "images/s", "first call
 
 def _start(*args):
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-  return subprocess.Popen([sys.executable, TOOL, *args], cwd=REPO, env=env, text=True,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+  return subprocess.Popen([sys.executable, "-m", "sagan_tf.cli.benchmark", *args], cwd=REPO,
+                          env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
 @pytest.fixture(scope="module")
-def runs():
-  """Both subprocesses start at once, so the cheap one overlaps the benchmark run."""
-  procs = {"tiny": _start(*TINY), "bad_mode": _start(*TINY, "--modes=eager,jit"),
+def out_dirs(tmp_path_factory):
+  return {name: str(tmp_path_factory.mktemp(name)) for name in ("tiny", "compare")}
+
+
+@pytest.fixture(scope="module")
+def runs(out_dirs):
+  """All subprocesses start at once, so the cheap ones overlap the benchmark runs."""
+  procs = {"tiny": _start(*TINY, f"--out_dir={out_dirs['tiny']}"),
+           "bad_mode": _start(*TINY, "--modes=eager,jit"),
            "compare": _start(*TINY, "--modes=function", "--attention_impls=naive,blocked",
                              "--precisions=float32,mixed_bfloat16", "--profile_ops=5",
                              "--pipeline_sources=folder,tfrecord,resized_png",
                              "--pipeline_images=12", "--pipeline_image_size=40x60",
-                             "--pipeline_seconds=0.2"),
+                             "--pipeline_seconds=0.2", f"--out_dir={out_dirs['compare']}"),
            "bad_impl": _start(*TINY, "--attention_impls=naive,fast"),
            "bad_precision": _start(*TINY, "--precisions=float32,bf16")}
   return {name: (p, *p.communicate(timeout=600)) for name, p in procs.items()}
+
+
+def _cells(line):
+  return [cell.strip() for cell in line.strip().strip("|").split("|")]
 
 
 def _table(text, header_start):
@@ -46,8 +70,17 @@ def _table(text, header_start):
   for line in lines[start:]:
     if not line.startswith("|"):
       break
-    rows.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+    rows.append(_cells(line))
   return rows[0], rows[2:]  # header, body (skipping the |---| line)
+
+
+def _tables(text):
+  """[(header, body)] of every markdown table in text, in order."""
+  tables, lines = [], text.splitlines()
+  for i, line in enumerate(lines):
+    if line.startswith("|") and (i == 0 or not lines[i - 1].startswith("|")):
+      tables.append(_table("\n".join(lines[i:]), line))
+  return tables
 
 
 def _number(cell):
@@ -65,8 +98,8 @@ def test_prints_a_row_per_mode_with_positive_numbers(runs):
       if column == "TF peak MiB" and cell == "n/a":  # allocator statistics unavailable
         continue
       assert _number(cell) > 0, (row[0], column, cell)
-  flops = re.search(r"FLOPs per iteration: ([\d,.]+) GFLOP", out)
-  assert flops and _number(flops.group(1)) > 0
+  flops_line = re.search(r"FLOPs per iteration: ([\d,.]+) GFLOP", out)
+  assert flops_line and _number(flops_line.group(1)) > 0
   assert re.search(r"tf\.matmul [\d,.]+ GFLOP/s", out)
   assert "Total wall time:" in out
 
@@ -116,6 +149,45 @@ def test_compares_attention_impls_and_times_the_pipeline(runs):
     assert abs(_number(row[4]) - _number(row[3]) / step) <= 0.01 + 0.01 * _number(row[4])
 
 
+def _agrees(cell, value):
+  """Whether a markdown cell shows the JSON value (a number to the cell's decimals)."""
+  if value is None:
+    return cell == "n/a"
+  if isinstance(value, bool):
+    return cell == ("yes" if value else "no")
+  if isinstance(value, list):
+    return cell in (str(value), ", ".join(str(v) for v in value))
+  if isinstance(value, str):
+    return cell == value
+  decimals = len(cell.rstrip("%").partition(".")[2])
+  return abs(_number(cell) - value) <= 0.5 * 10.0 ** -decimals + 1e-9
+
+
+@pytest.mark.parametrize("name", ["tiny", "compare"])
+def test_writes_the_printed_tables_as_md_and_json(runs, out_dirs, name):
+  proc, out, err = runs[name]
+  assert proc.returncode == 0, err[-3000:]
+  with open(os.path.join(out_dirs[name], "benchmark.md")) as f:
+    md = f.read()
+  with open(os.path.join(out_dirs[name], "benchmark.json")) as f:
+    record = json.load(f)
+  assert md == out  # the file is what was printed
+  assert record["config_path"] == "experiments/cpu_demo.py" and record["batch"] == 4
+  assert "--batch_size=4" in record["argv"] and f"--out_dir={out_dirs[name]}" in record["argv"]
+  assert datetime.datetime.fromisoformat(record["date"]).tzinfo is not None
+  assert f"  {record['cpu']}" in md.splitlines() and f"  {record['setup']}" in md.splitlines()
+  md_tables = _tables(md)
+  names = [t["name"] for t in record["tables"]]
+  assert names[0] == "iteration" and len(md_tables) == len(names)
+  assert ("pipeline" in names) == (name == "compare")
+  for (header, body), table in zip(md_tables, record["tables"]):
+    assert header == [c["header"] for c in table["columns"]]
+    assert len(body) == len(table["rows"]) > 0
+    for cells, row in zip(body, table["rows"]):
+      values = [row[c["key"]] for c in table["columns"]]
+      assert all(_agrees(c, v) for c, v in zip(cells, values)), (table["name"], cells, values)
+
+
 def test_rejects_unknown_mode(runs):
   proc, out, err = runs["bad_mode"]
   assert proc.returncode != 0
@@ -132,29 +204,108 @@ def test_rejects_unknown_config_key():
   assert proc.returncode != 0 and "Unknown config key 'no_such_key'" in err
 
 
-def _benchmark_module():
-  spec = importlib.util.spec_from_file_location("sagan_benchmark", TOOL)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)  # defines no flags: those are defined by the binary only
-  return module
-
-
 def test_flop_count_follows_the_profiler_convention():
   # [8, 16] @ [16, 32]: 8 * 32 outputs of 16 multiply-adds, 2 FLOPs each; the ReLU has no
   # FLOP formula in TensorFlow's registry and is reported as uncounted.
-  bench = _benchmark_module()
   fn = tf.function(lambda a, b: tf.nn.relu(tf.matmul(a, b)))
   graph = fn.get_concrete_function(tf.TensorSpec([8, 16]), tf.TensorSpec([16, 32])).graph
-  total, uncounted = bench.count_flops(tf, graph)
+  total, uncounted = flops.count_flops(graph)
   assert total == 2 * 8 * 16 * 32
   assert uncounted == {"Relu": [1, 8 * 32]}
 
 
 def test_profile_event_names_map_to_op_types():
-  bench = _benchmark_module()
-  assert bench._op_type("generator/block0/conv1/Conv2D:_MklNativeConv2D") == "_MklNativeConv2D"
-  assert bench._op_type("Conv2D.12") == "Conv2D"              # an XLA:CPU thunk
-  assert bench._op_type("multiply_reduce_fusion.3") == "XLA fusion"
+  assert profile.op_type("generator/block0/conv1/Conv2D:_MklNativeConv2D") == "_MklNativeConv2D"
+  assert profile.op_type("Conv2D.12") == "Conv2D"              # an XLA:CPU thunk
+  assert profile.op_type("multiply_reduce_fusion.3") == "XLA fusion"
   for wrapper in ("ExecutorState::Process", "end: Conv2D.1", "BlockUntilReady",
                   "__inference_f_23:__inference_f_23", "EagerLocalExecute: __inference_f"):
-    assert bench._op_type(wrapper) is None, wrapper
+    assert profile.op_type(wrapper) is None, wrapper
+
+
+def test_report_renders_tables_and_keeps_their_values(tmp_path):
+  printed = []
+  report = report_lib.Report(echo=printed.append)
+  columns = (report_lib.Column("name", "name"),
+             report_lib.Column("ms", "ms", report_lib.number(2)),
+             report_lib.Column("share", "share", report_lib.number(1, "%")),
+             report_lib.Column("calls", "calls", report_lib.joined),
+             report_lib.Column("ok", ">= 2x", report_lib.yes_no))
+  report.line("Title")
+  table = report.table("t", columns, rows=[dict(name="a", ms=1234.567, share=12.34,
+                                                calls=[1, 3], ok=True, extra="dropped")],
+                       of="function")
+  table.add(dict(name="b", ms=None, share=None, calls=[], ok=False))
+  assert printed == report.lines == [
+      "Title", "| name | ms | share | calls | >= 2x |", "|---|---|---|---|---|",
+      "| a | 1,234.57 | 12.3% | 1, 3 | yes |", "| b | n/a | n/a |  | no |"]
+  md_path, json_path = report.write(str(tmp_path / "new"))
+  with open(md_path) as f:
+    assert f.read() == "\n".join(printed) + "\n"
+  with open(json_path) as f:
+    record = json.load(f)
+  assert record["tables"] == [dict(
+      name="t", of="function", columns=[dict(key=c.key, header=c.header) for c in columns],
+      rows=[dict(name="a", ms=1234.567, share=12.34, calls=[1, 3], ok=True),
+            dict(name="b", ms=None, share=None, calls=[], ok=False)])]
+  assert set(record) == {"date", "tables"}
+
+
+def test_row_labels_and_iteration_rows():
+  assert iteration.row_label("xla", "naive", ["naive"], "float32", ["float32"]) == "xla"
+  assert iteration.row_label("eager", "blocked", ["naive", "blocked"], "mixed_bfloat16",
+                             ["float32", "mixed_bfloat16"]) == "eager, blocked, bf16"
+  # Timed runs of 0.2, 0.1 and 0.4 s per iteration: median 0.2 s.
+  timings = {"function": (3.0, [0.2, 0.1, 0.4], 2 * memory.MiB, 8 * memory.MiB),
+             "xla": (9.0, [0.5], None, 4 * memory.MiB)}
+  rows = iteration.iteration_rows(timings, flops=4e9, images_per_iteration=16, peak_gflops=40.0)
+  assert rows["function"] == pytest.approx(dict(
+      ms_median=200.0, ms_min=100.0, images_per_s=80.0, first_call_s=3.0, tf_peak_mib=2.0,
+      rss_peak_mib=8.0, gflops=20.0, matmul_percent=50.0))
+  assert rows["xla"]["tf_peak_mib"] is None and rows["xla"]["gflops"] == pytest.approx(8.0)
+
+
+def test_attention_layers_of_one_shape_are_merged_with_their_calls():
+  config = config_lib.base_config()
+  config.update(resolution=32, g_ch=8, d_ch=8, g_attention=(16,), d_attention=(16,), d_steps=2)
+  # G: forward in each of the 2 D sub-steps, forward + backward once; D: forward + backward on
+  # real and fake per D sub-step and once in the G sub-step.
+  assert attention.attention_layers(config, 4) == {
+      (4, 16, 16, 8): ("G attention16 + D attention16", 2, 1 + 5)}
+  config.d_attention = ()
+  assert attention.attention_layers(config, 4) == {(4, 16, 16, 8): ("G attention16", 2, 1)}
+
+
+def test_time_calls_warms_up_then_measures_the_timed_runs_only():
+  calls, entered = [], []
+
+  class Measure:
+    def __enter__(self):
+      entered.append(len(calls))
+      return "measured"
+
+    def __exit__(self, *exc):
+      entered.append(len(calls))
+
+  first, runs, measured = harness.time_calls(lambda: calls.append(1), warmup=2, repeats=3,
+                                             steps=2, measure=Measure)
+  assert len(calls) == 2 + 3 * 2 and entered == [2, 8] and measured == "measured"
+  assert len(runs) == 3 and first >= 0 and all(r >= 0 for r in runs)
+  with memory.Memory() as m:
+    tf.reduce_sum(tf.ones([256, 256])).numpy()
+  assert m.rss_peak > 0
+
+
+def test_local_tfds_source_holds_the_generated_images(tmp_path):
+  config = config_lib.base_config()
+  config.resolution = 32
+  made = pipeline.make_pipeline_data(config, str(tmp_path), ["tfds"], num_images=12,
+                                     height=30, width=20)
+  source_cfg, stored, _ = made["tfds"]
+  assert list(made) == ["tfds"] and stored == "20x30 JPEG q90, TFDS (4 shards)"
+  builder = tfds.builder(source_cfg.tfds_name, data_dir=source_cfg.data_dir)
+  examples = list(tfds.as_numpy(builder.as_dataset(split="train")))
+  assert collections.Counter(int(e["label"]) for e in examples) == collections.Counter(
+      i % 10 for i in range(12))
+  assert all(e["image"].shape == (30, 20, 3) for e in examples)
+  assert pipeline.time_pipeline(source_cfg, 4, seconds=0.1, warmup_batches=1) > 0
