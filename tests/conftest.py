@@ -6,6 +6,10 @@ import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# The allocator-peak tests (attention memory) read tf.config.experimental.get_memory_info; the
+# default CPU allocator of some TF builds (seen on an AMD EPYC machine) keeps no statistics,
+# the BFC allocator always does.
+os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "true")
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 

@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from sagan_tf import config as config_lib
+from sagan_tf import models as models_lib
 from sagan_tf.layers import SelfAttention
 
 B, H, W, C = 2, 4, 6, 16  # H != W checks the row-major flattening of queries and pooled keys
@@ -305,14 +307,18 @@ def _fwd_bwd_peak_bytes(layer, x):
     return tape.gradient(loss, [x] + layer.trainable_variables)
   step(x)  # trace and warm up
   tf.config.experimental.reset_memory_stats("CPU:0")
+  base = tf.config.experimental.get_memory_info("CPU:0")["current"]  # live before the step
   step(x)
-  return tf.config.experimental.get_memory_info("CPU:0")["peak"]
+  return tf.config.experimental.get_memory_info("CPU:0")["peak"] - base
 
 
 def test_blocked_never_holds_the_whole_map_and_auto_switches():
   # 64x64 positions, batch 2: the map is 2 x 4096 x 1024 float32 = 32 MiB. Naive forward +
-  # backward holds at least that; blocked (blocks of 128 queries: 1 MiB) stays far below,
-  # and "auto" follows auto_min_positions. (Allocator bytes, not time.)
+  # backward holds at least that more than blocked (blocks of 128 queries: 1 MiB), and "auto"
+  # follows auto_min_positions. (Allocator bytes, not time.) The peaks also hold the 1x1
+  # convolutions' work buffers, which depend on the CPU and oneDNN (about 32 MiB on an AMD
+  # EPYC with AVX2, about 0 on an Intel AMX machine), the same for every impl: so the impls are
+  # compared with each other, not with an absolute bound.
   x = tf.random.stateless_normal([2, 64, 64, 8], [0, 1])
   map_bytes = 2 * 4096 * 1024 * 4
 
@@ -321,10 +327,10 @@ def test_blocked_never_holds_the_whole_map_and_auto_switches():
     layer.build(x.shape)
     layer.gamma.assign(1.0)
     return _fwd_bwd_peak_bytes(layer, x)
-  assert peak(impl="naive") > map_bytes
-  assert peak(impl="blocked") < map_bytes / 4
-  assert peak(impl="auto", auto_min_positions=4095) < map_bytes / 4
-  assert peak(impl="auto", auto_min_positions=4096) > map_bytes
+  blocked = peak(impl="blocked")
+  assert peak(impl="naive") > blocked + 0.75 * map_bytes
+  assert peak(impl="auto", auto_min_positions=4095) < blocked + map_bytes / 4
+  assert peak(impl="auto", auto_min_positions=4096) > blocked + 0.75 * map_bytes
 
 
 def test_blocked_layer_returns_the_map_on_request():
@@ -354,11 +360,10 @@ def test_impl_arguments_round_trip_and_errors():
 
 
 def test_config_passes_the_impl_to_every_attention_layer():
-  from sagan_tf import config as config_lib  # pylint: disable=import-outside-toplevel
   c = config_lib.base_config()
   c.update(resolution=32, g_ch=16, d_ch=16, num_classes=3, g_attention=(16,), d_attention=(16,),
            attention_impl="blocked", attention_query_block=40)
-  g, d = config_lib.build_models(c, build=False)
+  g, d = models_lib.build_models(c, build=False)
   layers = list(g.attention.values()) + list(d.attention.values())
   assert len(layers) == 2
   assert all(l.impl == "blocked" and l.query_block_size == 40 for l in layers)
@@ -375,13 +380,12 @@ def test_config_passes_the_impl_to_every_attention_layer():
 def test_models_with_blocked_attention_equal_naive():
   # A 32 px G and D at ch 8 with attention at 16x16 (N = 256) in both, blocks of 40 queries:
   # same images, logits and gradients as naive; the maps are still returned on request.
-  from sagan_tf import config as config_lib  # pylint: disable=import-outside-toplevel
   results, weights = [], None
   for impl in ("naive", "blocked"):
     c = config_lib.base_config()
     c.update(resolution=32, g_ch=8, d_ch=8, num_classes=3, g_attention=(16,),
              d_attention=(16,), attention_impl=impl, attention_query_block=40)
-    g, d = config_lib.build_models(c)
+    g, d = models_lib.build_models(c)
     if weights is None:
       for layer in list(g.attention.values()) + list(d.attention.values()):
         layer.gamma.assign(0.5)

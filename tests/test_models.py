@@ -8,7 +8,8 @@ import pytest
 import tensorflow as tf
 
 from sagan_tf.layers import ConditionalBatchNorm, SelfAttention, SNConv2D, SNDense, SNEmbedding
-from sagan_tf.models import Discriminator, Generator, SUPPORTED_RESOLUTIONS
+from sagan_tf.architectures import SUPPORTED_RESOLUTIONS
+from sagan_tf.models import Discriminator, Generator
 from sagan_tf.models.discriminator import DBlock
 from sagan_tf.models.generator import GBlock
 

@@ -1,4 +1,4 @@
-"""Pre-resized TFRecord shards (sagan_tf/data/prepare.py, tools/prepare_tfrecords.py): they
+"""Pre-resized TFRecord shards (sagan_tf/data/prepare.py, sagan-prepare-tfrecords): they
 decode to the images the on-the-fly pipeline makes from the originals (PNG within rounding,
 JPEG within its loss), training reads them, and bad input fails before any writing."""
 
@@ -101,15 +101,15 @@ def test_max_examples_and_errors(photo_folder, tmp_path):
 
 def test_tool_writes_shards_and_reports_bad_input_in_one_line(photo_folder, tmp_path):
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-  tool = os.path.join(REPO, "tools", "prepare_tfrecords.py")
+  tool = ["-m", "sagan_tf.cli.prepare_tfrecords"]
   common = ["--config=experiments/cpu_demo.py", f"--config.resolution={R * 2}",
             "--config.num_classes=3"]
   good = subprocess.Popen(
-      [sys.executable, tool, *common, "--config.dataset=folder",
+      [sys.executable, *tool, *common, "--config.dataset=folder",
        f"--config.data_dir={photo_folder}", f"--output={tmp_path}/p/train", "--num_shards=2",
        "--format=jpeg"], cwd=REPO, env=env, text=True, stdout=subprocess.PIPE,
       stderr=subprocess.PIPE)
-  bad = subprocess.Popen([sys.executable, tool, *common, f"--output={tmp_path}/q"], cwd=REPO,
+  bad = subprocess.Popen([sys.executable, *tool, *common, f"--output={tmp_path}/q"], cwd=REPO,
                          env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
   out, err = good.communicate(timeout=300)
   assert good.returncode == 0, err[-2000:]

@@ -1,4 +1,4 @@
-"""Tests of tools/sample.py, tools/interpolate.py, tools/visualize_attention.py and the library
+"""Tests of sagan-sample, sagan-interpolate, sagan-visualize-attention and the library
 they stand on (sagan_tf/visualization.py, sagan_tf/sampling/sampler.py)."""
 
 import os
@@ -15,8 +15,8 @@ from sagan_tf import visualization as vis
 from sagan_tf.sampling import bn_stats
 from sagan_tf.sampling import sampler as sampler_lib
 from sagan_tf.store import exports
+from sagan_tf.store import images as images_lib
 
-TOOLS = os.path.join(REPO, "tools")
 SAMPLE_ARGS = ["--classes=0,2,3", "--per_class=5", "--seed=3", "--truncation=1.5"]
 POINTS = [(4, 4), (16, 16), (28, 8)]
 
@@ -41,14 +41,14 @@ def jobs(tiny, exported, tmp_path_factory):
   """Starts every tool run at once (they overlap with the in-process tests)."""
   out = tmp_path_factory.mktemp("tool_outputs")
   workdir = [f"--workdir={tiny['workdir']}"]  # its recorded config: no --config needed
-  tool = lambda name, *args: tiny_sagan.python(os.path.join(TOOLS, name), *args)
+  tool = lambda name, *args: tiny_sagan.python("-m", f"sagan_tf.cli.{name[:-3]}", *args)
   png = lambda name: str(out / f"{name}.png")
   standing_export = str(out / "standing_export")
   # The CLI's default export (standing statistics) sampled by the tool, in one job.
   export_then_sample = tiny_sagan.Job(["bash", "-c", " && ".join([
-      f"{sys.executable} -m sagan_tf.export --workdir={tiny['workdir']} "
+      f"{sys.executable} -m sagan_tf.cli.export --workdir={tiny['workdir']} "
       f"--export_dir={standing_export}",
-      f"{sys.executable} {os.path.join(TOOLS, 'sample.py')} --export_dir={standing_export} "
+      f"{sys.executable} -m sagan_tf.cli.sample --export_dir={standing_export} "
       f"--classes=0,2,3 --per_class=5 --seed=3 --out={png('sample_standing_export')}"])])
   return {
       "sample_workdir": (tool("sample.py", *workdir, *SAMPLE_ARGS, "--bn_stats=moving",
@@ -113,9 +113,9 @@ def test_sampler_backends_agree(keras_sampler, export_sampler):
 def test_sample_grid_layout(keras_sampler):
   classes, per_class = [0, 2, 3], 4
   grid = vis.sample_grid(keras_sampler, classes, per_class, seed=3, truncation=1.5, pad=2)
-  assert grid.shape == vis.grid_size(3, 4, RESOLUTION, RESOLUTION, 2) + (3,) == (104, 138, 3)
+  assert grid.shape == images_lib.grid_size(3, 4, RESOLUTION, RESOLUTION, 2) + (3,) == (104, 138, 3)
   z = keras_sampler.noise(3, len(classes) * per_class, 1.5)
-  want = vis.to_uint8(keras_sampler.generate(z, np.repeat(classes, per_class)))
+  want = images_lib.to_uint8(keras_sampler.generate(z, np.repeat(classes, per_class))).numpy()
   for r in range(len(classes)):
     for k in range(per_class):
       y, x = 2 + r * (RESOLUTION + 2), 2 + k * (RESOLUTION + 2)
@@ -135,7 +135,8 @@ def test_latent_interpolation_endpoints(keras_sampler, export_sampler):
     assert grid.shape == (2 * RESOLUTION, steps * RESOLUTION, 3)
     ends = sampler.noise(9, 4, 0.0)
     for row, label in enumerate([1, 2]):
-      want = vis.to_uint8(sampler.generate(ends[2 * row:2 * row + 2], [label, label]))
+      want = images_lib.to_uint8(
+          sampler.generate(ends[2 * row:2 * row + 2], [label, label])).numpy()
       cells = grid[row * RESOLUTION:(row + 1) * RESOLUTION].astype(int)
       assert np.abs(cells[:, :RESOLUTION] - want[0]).max() <= 1
       assert np.abs(cells[:, -RESOLUTION:] - want[1]).max() <= 1
@@ -205,7 +206,7 @@ def test_attention_rows_and_figure(tiny, keras_sampler, export_sampler):
             for k in range(1 + len(POINTS))]
   # Panel 0 is the image (marked); panel k the overlay of query point k: they differ, and
   # away from the markers each overlay is attention_overlay of that query's row.
-  big = vis.upscale(rows[0][1], 2)
+  big = images_lib.upscale(rows[0][1], 2)
   for k, (y, x) in enumerate(POINTS):
     want = vis.attention_overlay(big, rows[0][2][vis.query_index(y, x, 32, 16, 16)], p)
     same = np.all(panels[k + 1] == want, axis=-1)
@@ -218,7 +219,7 @@ def test_sample_tool_on_workdir_and_export(tiny, keras_sampler, jobs):
     job, path = jobs[key]
     out = job.check()
     assert "Wrote" in out
-    assert _png(path).shape == vis.grid_size(3, 5, RESOLUTION, RESOLUTION, 2) + (3,)
+    assert _png(path).shape == images_lib.grid_size(3, 5, RESOLUTION, RESOLUTION, 2) + (3,)
   # The export's grid is the Keras generator's grid (same seeded noise, same classes).
   want = vis.sample_grid(keras_sampler, [0, 2, 3], 5, seed=3, truncation=1.5).astype(int)
   assert np.abs(_png(jobs["sample_export"][1]) - want).max() <= 1
@@ -229,7 +230,7 @@ def test_sample_tool_on_workdir_and_export(tiny, keras_sampler, jobs):
 def test_interpolate_tool(jobs):
   job, path = jobs["interpolate"]
   assert "class 1 -> 3" in job.check()
-  assert _png(path).shape == vis.grid_size(2, 5, 2 * RESOLUTION, 2 * RESOLUTION, 2) + (3,)
+  assert _png(path).shape == images_lib.grid_size(2, 5, 2 * RESOLUTION, 2 * RESOLUTION, 2) + (3,)
 
 
 def test_visualize_attention_tool(jobs):

@@ -1,4 +1,4 @@
-"""tools/train_classifier.py: trains a few steps on the synthetic data and exports a SavedModel
+"""sagan-train-classifier: trains a few steps on the synthetic data and exports a SavedModel
 with the Inception module's interface, loadable without the project's code."""
 
 import json
@@ -15,7 +15,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def test_train_classifier_exports_inception_interface(tmp_path):
   out = str(tmp_path / "clf")
-  cmd = [sys.executable, os.path.join(REPO, "tools", "train_classifier.py"),
+  cmd = [sys.executable, "-m", "sagan_tf.cli.train_classifier",
          "--config=experiments/cpu_demo.py", "--config.num_classes=4", f"--output_dir={out}",
          "--num_steps=30", "--batch_size=16", "--width=4", "--feature_dim=12",
          "--eval_examples=64", "--learning_rate=3e-3"]

@@ -54,12 +54,14 @@ from absl import logging  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
 from sagan_tf import benchmark  # noqa: E402
-from sagan_tf import config as config_lib  # noqa: E402
+from sagan_tf import choices  # noqa: E402
+from sagan_tf.cli import flags as cli_flags  # noqa: E402
 # pylint: enable=wrong-import-position
 
+# Unlike the other binaries, this one imports TensorFlow with its library at the top: its flags
+# list the library's modes and sources, and its wall time counts the imports.
 FLAGS = flags.FLAGS
-config_flags.DEFINE_config_file("config", None, "Experiment config file (experiments/*.py).",
-                                lock_config=True)
+cli_flags.define_config(required=True)
 flags.DEFINE_integer("batch_size", 16, "Global batch size to time; 0: the config's "
                      "global_batch_size.", lower_bound=0)
 flags.DEFINE_integer("repeats", 3, "Timed runs per mode (median and min are reported).",
@@ -88,7 +90,6 @@ flags.DEFINE_float("pipeline_seconds", 10.0, "Seconds each pipeline is timed.", 
 flags.DEFINE_string("out_dir", "benchmark", "Directory (created if missing) that receives "
                     "benchmark.md (the tables printed) and benchmark.json (their rows as values, "
                     "config path, batch, CPU, date, arguments); existing ones are replaced.")
-flags.mark_flag_as_required("config")
 
 
 def _choices(flag, values, allowed, required=False):
@@ -115,7 +116,7 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   modes = _choices("modes", FLAGS.modes, benchmark.MODES, required=True)
-  impls = _choices("attention_impls", FLAGS.attention_impls, config_lib.ATTENTION_IMPLS)
+  impls = _choices("attention_impls", FLAGS.attention_impls, choices.ATTENTION_IMPLS)
   precisions = _choices("precisions", FLAGS.precisions, benchmark.PRECISIONS)
   sources = _choices("pipeline_sources", FLAGS.pipeline_sources, benchmark.PIPELINE_SOURCES)
   size = _image_size(FLAGS.pipeline_image_size)
@@ -139,7 +140,7 @@ def main(argv):
 
 
 def run():
-  config_lib.check_overrides(sys.argv)
+  cli_flags.check_overrides(sys.argv)
   app.run(main)
 
 

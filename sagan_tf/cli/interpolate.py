@@ -47,8 +47,9 @@ def main(argv):
       labels = classes or [0]
       sampler.check_labels(labels)
       grid = visualization.latent_interpolation(
-          sampler, labels, FLAGS.steps, seed=FLAGS.seed, truncation=sources.sample_truncation(sampler),
-          method=FLAGS.method, scale=FLAGS.scale, pad=FLAGS.pad)
+          sampler, labels, FLAGS.steps, seed=FLAGS.seed,
+          truncation=sources.sample_truncation(sampler), method=FLAGS.method, scale=FLAGS.scale,
+          pad=FLAGS.pad)
       what = f"latent ({FLAGS.method}) at classes {labels}"
     else:
       classes = classes or [0, 1]

@@ -45,8 +45,8 @@ def main(argv):
     if FLAGS.per_class < 1 or FLAGS.scale < 1:
       raise ValueError("--per_class and --scale must be >= 1.")
     grid = visualization.sample_grid(sampler, classes, FLAGS.per_class, seed=FLAGS.seed,
-                                     truncation=sources.sample_truncation(sampler), shared_z=FLAGS.shared_z,
-                                     scale=FLAGS.scale, pad=FLAGS.pad)
+                                     truncation=sources.sample_truncation(sampler),
+                                     shared_z=FLAGS.shared_z, scale=FLAGS.scale, pad=FLAGS.pad)
   except (ValueError, FileNotFoundError, NotImplementedError) as e:
     sys.exit(f"Error: {e}")
   images.save_png(grid, FLAGS.out)

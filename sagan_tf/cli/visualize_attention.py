@@ -46,8 +46,8 @@ def main(argv):
               else visualization.default_points(r, FLAGS.num_points))
     scale = FLAGS.scale or max(1, -(-128 // r))
     rows = visualization.attention_rows(sampler, label=FLAGS.label, seed=FLAGS.seed,
-                                        truncation=sources.sample_truncation(sampler), d_image=FLAGS.d_image,
-                                        config=sampler.config)
+                                        truncation=sources.sample_truncation(sampler),
+                                        d_image=FLAGS.d_image, config=sampler.config)
     if not rows:
       raise ValueError(f"{sampler.source} has no attention layers.")
     figure = visualization.attention_figure(rows, points, scale=scale)

@@ -35,5 +35,7 @@ def build_models(config, build=True):
 def clone(model, **changes):
   """A new built model of model's class and config, with `changes` applied to the config
   (e.g. num_classes=3). Weights are new (initialised, not copied); variables are plain ones,
-  outside any tf.distribute strategy when called outside a scope."""
-  return type(model).from_config({**model.get_config(), **changes}).build_weights()
+  outside any tf.distribute strategy when called outside a scope. The copy takes the global
+  dtype policy (float32 unless set), as a model restored from a checkpoint does, so sampling
+  copies compute as restored models do, whatever precision trained the original."""
+  return type(model).from_config({**model.get_config(), "dtype": None, **changes}).build_weights()
