@@ -16,7 +16,7 @@ from sagan_tf.benchmark import memory as memory_lib
 from sagan_tf.benchmark import report as report_lib
 from sagan_tf.benchmark.iteration import row_label
 from sagan_tf.layers.attention import SelfAttention
-from sagan_tf.models import architectures
+from sagan_tf import architectures
 
 _number = report_lib.number
 COLUMNS = (
