@@ -27,7 +27,7 @@ from sagan_tf.benchmark import report as report_lib
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ["--config=experiments/cpu_demo.py", "--config.g_ch=8", "--config.d_ch=8",
-        "--batch_size=4", "--repeats=1", "--warmup=1", "--matmul_size=256"]
+        "--batch_size=4", "--repeats=1", "--warmup_calls=1", "--matmul_size=256"]
 MODE_COLUMNS = ["mode", "ms/iter median", "ms/iter min", "images/s", "first call s",
                 "TF peak MiB", "RSS peak MiB", "GFLOP/s", "% of matmul"]
 

@@ -21,7 +21,6 @@ import pytest
 import scipy.linalg
 import tensorflow as tf
 
-from sagan_tf import config as config_lib
 from sagan_tf import data
 from sagan_tf import evaluation
 from sagan_tf.evaluation import standin

@@ -263,7 +263,6 @@ def test_export_is_atomic_and_refuses_overwrite(tiny, exported, tmp_path, monkey
 def test_unconditional_model_ignores_labels(tiny):
   config = copy.deepcopy(tiny["config"])
   config.num_classes, config.g_ch = 0, 8
-  from sagan_tf import config as config_lib
   g = models_lib.build_generator(config)
   archive = exporter.build_archive(g, ("serving_default", "generate_from_seed"))
   fn = archive.sagan_endpoints["serving_default"]

@@ -12,7 +12,6 @@ import pytest
 
 from sagan_tf import config as config_lib
 from sagan_tf import data as data_lib
-from sagan_tf.data import prepare
 from sagan_tf.store import images as images_lib
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

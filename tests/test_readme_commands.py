@@ -31,7 +31,7 @@ OVERRIDES = {  # keyed by console script (readme_commands.prepare)
     "sagan-train": TINY_TRAIN,
     "sagan-evaluate": SMALL_EVAL,
     "sagan-train-classifier": ["--num_steps=4"],
-    "sagan-benchmark": ["--batch_size=2", "--repeats=1", "--warmup=1", "--modes=function",
+    "sagan-benchmark": ["--batch_size=2", "--repeats=1", "--warmup_calls=1", "--modes=function",
                         "--matmul_size=64", "--config.g_ch=8", "--config.d_ch=8",
                         "--pipeline_images=10", "--pipeline_seconds=0.2"],
 }

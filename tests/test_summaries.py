@@ -43,7 +43,6 @@ def _tiny_config():
 
 def test_sample_images_use_standing_statistics_on_a_copy_and_write_pngs(tmp_path):
   from PIL import Image  # pylint: disable=import-outside-toplevel
-  from sagan_tf import config as config_lib  # pylint: disable=import-outside-toplevel
   from sagan_tf.sampling import bn_stats, noise  # pylint: disable=import-outside-toplevel
   config = _tiny_config()
   g = models_lib.build_generator(config)
@@ -88,7 +87,6 @@ def test_attention_maps_of_sample_zero_only():
   # With per-sample statistics the maps come from a pass on sample 0 alone: the same maps as a
   # full pass's sample 0, and no other call asks for maps (at 128x128 each map is 256 MiB).
   # With batch statistics one full pass returns both.
-  from sagan_tf import config as config_lib  # pylint: disable=import-outside-toplevel
   from sagan_tf.sampling import bn_stats  # pylint: disable=import-outside-toplevel
   config = _tiny_config()
   g = models_lib.build_generator(config)

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 import tiny_sagan
-from tiny_sagan import NUM_CLASSES, REPO, RESOLUTION, Z_DIM
+from tiny_sagan import NUM_CLASSES, RESOLUTION, Z_DIM
 
 from sagan_tf import visualization as vis
 from sagan_tf.sampling import bn_stats
@@ -255,7 +255,6 @@ def test_tools_and_the_export_sample_with_the_same_standing_statistics(tiny, job
       tiny["ema_generator"], bn_stats=bn_stats.BNStats("moving")), [0, 2, 3], 5, seed=3)
   assert np.abs(moving.astype(int) - standing).max() > 20
   assert "with standing statistics (20 passes of 64" in out  # the export's own report
-  from sagan_tf.export import exporter  # pylint: disable=import-outside-toplevel
   meta = exports.read_metadata(os.path.join(jobs["standing_export"], "1"))
   assert meta["bn_stats"] == {"mode": "standing", "batches": 20, "batch_size": 64,
                               "truncation": 0.0, "seed": -1}

@@ -13,7 +13,6 @@ import time
 
 import pytest
 
-from sagan_tf import config as config_lib
 from sagan_tf.store import checkpoints as ckpt_lib
 from sagan_tf.store import record as run_record
 

@@ -166,7 +166,6 @@ def test_huge_learning_rates_warn_once(tmp_path, caplog):
 def test_health_bounds_hold_for_initial_weights():
   # Every freshly initialized variable is far inside the weight bound, and the bound is not
   # met by a merely large weight (x10) but by a diverged one (x1e3), as a numpy reference says.
-  from sagan_tf import config as config_lib
   from sagan_tf.training import health
   g, d = models_lib.build_models(tiny_config())
   watch = health.HealthWatch(g, d)

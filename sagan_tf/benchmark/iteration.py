@@ -17,6 +17,7 @@ import statistics
 
 import tensorflow as tf
 
+from sagan_tf import choices
 from sagan_tf.benchmark import harness
 from sagan_tf.benchmark import memory as memory_lib
 from sagan_tf.benchmark import profile
@@ -24,7 +25,7 @@ from sagan_tf.benchmark import report as report_lib
 from sagan_tf.training.gan_step import GANTrainer
 
 MODES = ("eager", "function", "xla")
-PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+PRECISIONS = ("float32",) + choices.MIXED_PRECISION[1:]  # choices' "" is float32
 SHORT_PRECISION = {"float32": "fp32", "mixed_bfloat16": "bf16", "mixed_float16": "fp16"}
 _number = report_lib.number
 COLUMNS = (

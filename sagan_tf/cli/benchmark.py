@@ -1,7 +1,7 @@
 r"""Times one SAGAN training iteration (D + G steps) eagerly, under tf.function and with XLA.
 
   python -m sagan_tf.cli.benchmark --config=experiments/cpu_demo.py [--batch_size=16] \
-      [--repeats=3] [--warmup=1] [--steps=1] [--modes=eager,function,xla] \
+      [--repeats=3] [--warmup_calls=1] [--iterations=1] [--modes=eager,function,xla] \
       [--precisions=float32,...] [--profile_ops=15] [--out_dir=benchmark] [--config.g_ch=64 ...]
 
 prints its tables and writes them to --out_dir (default: benchmark/ in the current directory,
@@ -10,9 +10,9 @@ benchmark.json, each table's rows as values with its columns, plus the config pa
 machine and CPU lines, FLOPs, matmul reference, date and these command-line arguments.
 
 One iteration is GANTrainer.replica_step on random batches of the config's shape (no dataset
-is read; sagan_tf/benchmark/iteration.py says what is timed). Each mode runs --warmup untimed
-calls first (the first one traces / compiles: its time is the "first call" column), then
---repeats timed runs of --steps iterations; the table gives the median and the minimum time
+is read; sagan_tf/benchmark/iteration.py says what is timed). Each mode runs --warmup_calls
+untimed calls first (the first one traces / compiles: its time is the "first call" column), then
+--repeats timed runs of --iterations iterations; the table gives the median and the minimum time
 per iteration. FLOPs of one iteration are counted once on the graph of the per-replica step
 with TensorFlow's profiler (float_operation: a multiply-add counts 2); ops it has no FLOP
 formula for are listed under the table. The machine's reference speed is an fp32 tf.matmul of
@@ -66,9 +66,9 @@ flags.DEFINE_integer("batch_size", 16, "Global batch size to time; 0: the config
                      "global_batch_size.", lower_bound=0)
 flags.DEFINE_integer("repeats", 3, "Timed runs per mode (median and min are reported).",
                      lower_bound=1)
-flags.DEFINE_integer("warmup", 1, "Untimed calls per mode before timing; the first traces / "
-                     "compiles.", lower_bound=1)
-flags.DEFINE_integer("steps", 1, "Training iterations per timed run.", lower_bound=1)
+flags.DEFINE_integer("warmup_calls", 1, "Untimed calls per mode before timing; the first "
+                     "traces / compiles.", lower_bound=1)
+flags.DEFINE_integer("iterations", 1, "Training iterations per timed run.", lower_bound=1)
 flags.DEFINE_list("modes", list(benchmark.MODES),
                   f"Modes to time, any of {', '.join(benchmark.MODES)}.")
 flags.DEFINE_integer("matmul_size", 2048, "Side of the fp32 tf.matmul that measures the "
@@ -129,8 +129,9 @@ def main(argv):
   report = benchmark.Report()
   report.meta["argv"] = sys.argv[1:]
   rows = benchmark.run_benchmark(
-      config, config_flags.get_config_filename(FLAGS["config"]), batch, modes, FLAGS.warmup,
-      FLAGS.repeats, FLAGS.steps, FLAGS.matmul_size, FLAGS.attention, report=report,
+      config, config_flags.get_config_filename(FLAGS["config"]), batch, modes,
+      FLAGS.warmup_calls, FLAGS.repeats, FLAGS.iterations, FLAGS.matmul_size, FLAGS.attention,
+      report=report,
       attention_impls=impls, precisions=precisions, profile_ops=FLAGS.profile_ops,
       started=_START)
   if sources:

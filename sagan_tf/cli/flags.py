@@ -11,6 +11,8 @@ A binary calls the define_* functions of the flags it takes, at import:
                            which BN statistics, how many images per request
   define_source_flags()    the sampling tools' set: a workdir or an export, a seed, and the
                            generator flags
+  define_png_flags(out)    --out, --scale, --pad of the tools that write PNGs
+  define_classes(help)     --classes
   check_overrides(argv)    one line for a missing --config file or an unknown config key
 """
 
@@ -82,6 +84,24 @@ def define_source_flags():
   define_checkpoint()
   flags.DEFINE_integer("seed", 0, "Noise seed (as the export's generate_from_seed).")
   define_generator_flags()
+
+
+def define_png_flags(default_out, default_scale=1):
+  """--out, --scale, --pad of the tools that write a PNG of images."""
+  flags.DEFINE_string("out", default_out, "Output PNG path.")
+  flags.DEFINE_integer("scale", default_scale, "Integer upscaling of each image (nearest "
+                       "neighbour); 0: automatic, images of at least 128 px.", lower_bound=0)
+  flags.DEFINE_integer("pad", 2, "Pixels between images.", lower_bound=0)
+
+
+def png_scale(resolution):
+  """--scale, with 0 (automatic) resolved to the smallest factor giving >= 128 px."""
+  return flags.FLAGS.scale or max(1, -(-128 // int(resolution)))
+
+
+def define_classes(help_text):
+  """--classes: class ids (comma-separated)."""
+  flags.DEFINE_list("classes", None, f"Class ids, comma-separated: {help_text}")
 
 
 def bn_flags_given():

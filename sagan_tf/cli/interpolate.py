@@ -22,14 +22,12 @@ from sagan_tf.cli import flags as cli_flags
 
 cli_flags.define_source_flags()
 flags.DEFINE_enum("mode", "latent", ["latent", "class"], "What to interpolate.")
-flags.DEFINE_list("classes", None, "latent: the class of each row (default 0); class: the two "
-                  "classes A,B (default 0,1).")
+cli_flags.define_classes("latent mode: the class of each row (default 0); class mode: "
+                         "the two classes A,B (default 0,1).")
 flags.DEFINE_integer("rows", 4, "class mode: number of z's (rows).")
 flags.DEFINE_integer("steps", 8, "Interpolation steps (columns), >= 2, endpoints included.")
 flags.DEFINE_enum("method", "slerp", ["slerp", "linear"], "latent mode: z interpolation.")
-flags.DEFINE_integer("scale", 1, "Integer upscaling of each image.")
-flags.DEFINE_integer("pad", 2, "Pixels between images.")
-flags.DEFINE_string("out", "interpolation.png", "Output PNG path.")
+cli_flags.define_png_flags("interpolation.png")
 FLAGS = flags.FLAGS
 
 
@@ -48,7 +46,8 @@ def main(argv):
       sampler.check_labels(labels)
       grid = visualization.latent_interpolation(
           sampler, labels, FLAGS.steps, seed=FLAGS.seed,
-          truncation=sources.sample_truncation(sampler), method=FLAGS.method, scale=FLAGS.scale,
+          truncation=sources.sample_truncation(sampler), method=FLAGS.method,
+          scale=cli_flags.png_scale(sampler.resolution),
           pad=FLAGS.pad)
       what = f"latent ({FLAGS.method}) at classes {labels}"
     else:
@@ -57,7 +56,8 @@ def main(argv):
         raise ValueError(f"--mode=class needs --classes=A,B (two classes), got {classes}.")
       grid = visualization.class_interpolation(
           sampler, classes[0], classes[1], FLAGS.rows, FLAGS.steps, seed=FLAGS.seed,
-          truncation=sources.sample_truncation(sampler), scale=FLAGS.scale, pad=FLAGS.pad)
+          truncation=sources.sample_truncation(sampler),
+          scale=cli_flags.png_scale(sampler.resolution), pad=FLAGS.pad)
       what = f"class {classes[0]} -> {classes[1]} (CBN blend), {FLAGS.rows} z's"
   except (ValueError, FileNotFoundError, NotImplementedError) as e:
     sys.exit(f"Error: {e}")

@@ -18,13 +18,11 @@ from absl import flags
 from sagan_tf.cli import flags as cli_flags
 
 cli_flags.define_source_flags()
-flags.DEFINE_list("classes", None, "Class ids, one row each (default: 0..min(10, classes)-1; "
-                  "an unconditional model draws one row).")
+cli_flags.define_classes("one row each (default: 0..min(10, classes)-1; an unconditional "
+                         "model draws one row).")
 flags.DEFINE_integer("per_class", 8, "Samples per class (columns).")
 flags.DEFINE_bool("shared_z", False, "Use the same z in every row (compare classes).")
-flags.DEFINE_integer("scale", 1, "Integer upscaling of each image.")
-flags.DEFINE_integer("pad", 2, "Pixels between images.")
-flags.DEFINE_string("out", "samples.png", "Output PNG path.")
+cli_flags.define_png_flags("samples.png")
 FLAGS = flags.FLAGS
 
 
@@ -42,11 +40,12 @@ def main(argv):
     else:
       classes = list(range(min(10, sampler.num_classes))) or [0]
     sampler.check_labels(classes)
-    if FLAGS.per_class < 1 or FLAGS.scale < 1:
-      raise ValueError("--per_class and --scale must be >= 1.")
+    if FLAGS.per_class < 1:
+      raise ValueError("--per_class must be >= 1.")
     grid = visualization.sample_grid(sampler, classes, FLAGS.per_class, seed=FLAGS.seed,
                                      truncation=sources.sample_truncation(sampler),
-                                     shared_z=FLAGS.shared_z, scale=FLAGS.scale, pad=FLAGS.pad)
+                                     shared_z=FLAGS.shared_z,
+                                     scale=cli_flags.png_scale(sampler.resolution), pad=FLAGS.pad)
   except (ValueError, FileNotFoundError, NotImplementedError) as e:
     sys.exit(f"Error: {e}")
   images.save_png(grid, FLAGS.out)

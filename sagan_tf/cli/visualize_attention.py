@@ -27,8 +27,7 @@ flags.DEFINE_integer("num_points", 4, "Number of default points when --points is
 flags.DEFINE_enum("d_image", "real", ["real", "generated", "none"],
                   "D's input (workdir only): a real image from the dataset (falls back to the "
                   "generated one if the data cannot be loaded), the generated image, or no D.")
-flags.DEFINE_integer("scale", 0, "Panel upscaling (0: automatic, panels of at least 128 px).")
-flags.DEFINE_string("out", "attention.png", "Output PNG path.")
+cli_flags.define_png_flags("attention.png", default_scale=0)
 FLAGS = flags.FLAGS
 
 
@@ -44,7 +43,7 @@ def main(argv):
     r = sampler.resolution
     points = (visualization.parse_points(FLAGS.points, r) if FLAGS.points
               else visualization.default_points(r, FLAGS.num_points))
-    scale = FLAGS.scale or max(1, -(-128 // r))
+    scale = cli_flags.png_scale(r)
     rows = visualization.attention_rows(sampler, label=FLAGS.label, seed=FLAGS.seed,
                                         truncation=sources.sample_truncation(sampler),
                                         d_image=FLAGS.d_image, config=sampler.config)
