@@ -22,7 +22,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY_TRAIN = ["--config.g_ch=8", "--config.d_ch=8", "--config.global_batch_size=4",
               "--config.num_train_steps=4", "--config.steps_per_loop=2",
               "--config.checkpoint_every_steps=2", "--config.log_every_steps=2",
-              "--config.image_every_steps=2", "--config.num_image_samples=4",
+              "--config.image_every_steps=4", "--config.num_image_samples=4",
               "--config.standing_stats_batches=2", "--config.standing_stats_batch_size=4"]
 # > 128, the stand-in classifier's feature size; the BN passes' size; no waiting
 SMALL_EVAL = ["--num_samples=200", "--bn_stats_batches=2", "--bn_stats_batch_size=8",
@@ -33,7 +33,8 @@ OVERRIDES = {  # keyed by console script (readme_commands.prepare)
     "sagan-train-classifier": ["--num_steps=4"],
     "sagan-benchmark": ["--batch_size=2", "--repeats=1", "--warmup_calls=1", "--modes=function",
                         "--matmul_size=64", "--config.g_ch=8", "--config.d_ch=8",
-                        "--pipeline_images=10", "--pipeline_seconds=0.2"],
+                        "--pipeline_images=10", "--pipeline_seconds=0.2",
+                        "--precisions=float32"],  # one precision row: the suite's time budget
 }
 # Every binary has a command in the README (prepare-tfrecords needs data, so it is not run).
 BINARIES = ("sagan-train", "sagan-evaluate", "sagan-export", "sagan-sample", "sagan-interpolate",
