@@ -41,8 +41,8 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   # deferred: TensorFlow loads here, after the flags are parsed (--help stays fast).
-  from sagan_tf import evaluation
-  from sagan_tf.cli import sources
+  from sagan_tf import evaluation  # deferred: keeps --help free of TensorFlow
+  from sagan_tf.cli import sources  # deferred: keeps --help free of TensorFlow
   try:
     config = sources.workdir_config()
   except (FileNotFoundError, ValueError) as e:

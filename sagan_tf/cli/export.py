@@ -52,10 +52,10 @@ def main(argv):
   except (FileExistsError, ValueError) as e:
     _fail(e)
   # deferred: TensorFlow loads here, after the flags are parsed (--help stays fast).
-  from sagan_tf import sampling
-  from sagan_tf.cli import sources
-  from sagan_tf.export import exporter
-  from sagan_tf.store import checkpoints
+  from sagan_tf import sampling  # deferred: keeps --help free of TensorFlow
+  from sagan_tf.cli import sources  # deferred: keeps --help free of TensorFlow
+  from sagan_tf.export import exporter  # deferred: keeps --help free of TensorFlow
+  from sagan_tf.store import checkpoints  # deferred: keeps --help free of TensorFlow
   try:
     max_batch = sampling.check_max_batch(FLAGS.max_batch)
     config = sources.workdir_config()

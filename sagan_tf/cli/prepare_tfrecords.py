@@ -44,7 +44,7 @@ def main(argv):
   try:
     config = config_lib.validate(flags.FLAGS.config)
     # deferred: TensorFlow loads here, after the flags are parsed (--help stays fast).
-    from sagan_tf.data import prepare
+    from sagan_tf.data import prepare  # deferred: keeps --help free of TensorFlow
     count, paths = prepare.write_resized_shards(
         config, _OUTPUT.value, _SHARDS.value, _FORMAT.value, split=_SPLIT.value,
         max_examples=_MAX.value, log=logging.info)

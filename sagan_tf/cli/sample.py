@@ -30,9 +30,9 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   # deferred: TensorFlow loads here, after the flags are parsed (--help stays fast).
-  from sagan_tf import visualization
-  from sagan_tf.cli import sources
-  from sagan_tf.store import images
+  from sagan_tf import visualization  # deferred: keeps --help free of TensorFlow
+  from sagan_tf.cli import sources  # deferred: keeps --help free of TensorFlow
+  from sagan_tf.store import images  # deferred: keeps --help free of TensorFlow
   try:
     sampler = sources.sampler_from_flags()
     if FLAGS.classes:

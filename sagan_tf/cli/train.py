@@ -36,7 +36,9 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   # deferred: TensorFlow loads here, after the flags are parsed (--help stays fast).
-  from sagan_tf.training import loop, strategy as strategy_lib, workdir as workdir_lib
+  from sagan_tf.training import loop  # deferred: keeps --help free of TensorFlow
+  from sagan_tf.training import strategy as strategy_lib  # deferred: keeps --help free of TF
+  from sagan_tf.training import workdir as workdir_lib  # deferred: keeps --help free of TF
   errors = (ValueError, OSError, FloatingPointError, workdir_lib.WorkdirBusyError)
   try:
     workdir_lib.check_usable(FLAGS.workdir)

@@ -42,9 +42,9 @@ def main(argv):
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   config = config_lib.validate(flags.FLAGS.config)
   # deferred: TensorFlow loads here, after the flags are parsed (--help stays fast).
-  import keras
-  from sagan_tf import data
-  from sagan_tf.evaluation import standin
+  import keras  # deferred: keeps --help free of TensorFlow
+  from sagan_tf import data  # deferred: keeps --help free of TensorFlow
+  from sagan_tf.evaluation import standin  # deferred: keeps --help free of TensorFlow
   data.check_config(config)
   split = _EVAL_SPLIT.value or config.eval_split
   if config.dataset != "synthetic" and split == config.split:
