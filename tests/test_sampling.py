@@ -226,24 +226,32 @@ def test_max_batch_is_checked_before_drawing(tiny):
     s.generate(np.zeros([5, tiny_sagan.Z_DIM], np.float32), [0] * 5)
 
 
-def test_workdir_config_is_the_recorded_one_and_a_given_one_must_agree(tiny, tmp_path):
+def test_workdir_config_is_the_recorded_one_with_overrides(tiny, tmp_path):
   recorded = run_record.workdir_config(tiny["workdir"])
   assert recorded.to_dict() == config_lib.config_from_dict(
       json.load(open(os.path.join(tiny["workdir"], "config.json")))["config"]).to_dict()
   assert (recorded.g_ch, recorded.z_dim, tuple(recorded.g_attention)) == (16, 32, (16,))
+  # --config.KEY=VALUE on top of the record: changeable keys, and fixed ones left as recorded.
+  config = run_record.workdir_config(tiny["workdir"], overrides={
+      "eval_num_samples": 123, "eval_allow_small_n": True, "g_ch": 16, "g_attention": (16,)})
+  assert (config.eval_num_samples, config.eval_allow_small_n) == (123, True)
+  assert config.to_dict() == {**recorded.to_dict(), "eval_num_samples": 123,
+                              "eval_allow_small_n": True}
+  with pytest.raises(ValueError, match=r"^--config.g_ch=32 \(recorded 16\), "
+                     r"--config.num_classes=10 \(recorded 4\): fixed for .*config.json.*"
+                     r"may be overridden: .*eval_allow_small_n"):
+    run_record.workdir_config(tiny["workdir"], overrides={"g_ch": 32, "num_classes": 10,
+                                                          "g_lr": 1.0})
+  # A --config file is refused where a record exists (it would replace it), taken where none.
   given = copy.deepcopy(tiny["config"])
-  given.eval_num_samples = 123  # not a model key: accepted, and the given config is used
-  assert run_record.workdir_config(tiny["workdir"], given).eval_num_samples == 123
-  given.g_ch, given.num_classes = 32, 10
-  with pytest.raises(ValueError, match=r"g_ch=32 \(recorded 16\), num_classes=10 \(recorded 4\)"
-                     r".*Drop --config"):
+  with pytest.raises(ValueError, match="the workdir's config is the one it recorded.*Drop "
+                     "--config"):
     run_record.workdir_config(tiny["workdir"], given)
   (tmp_path / "untrained").mkdir()
   with pytest.raises(FileNotFoundError, match="config.json not found.*--config"):
     run_record.workdir_config(str(tmp_path / "untrained"))
   with pytest.raises(FileNotFoundError, match="does not exist"):
     run_record.workdir_config(str(tmp_path / "missing"))
-  # A workdir without a recording accepts a given config as is.
   assert run_record.workdir_config(str(tmp_path / "untrained"), given) is given
 
 

@@ -18,6 +18,7 @@ from sagan_tf.store import exports
 from sagan_tf.store import images as images_lib
 
 SAMPLE_ARGS = ["--classes=0,2,3", "--per_class=5", "--seed=3", "--truncation=1.5"]
+STANDING_K = "--config.standing_stats_batches=2"  # an override of the recorded config
 POINTS = [(4, 4), (16, 16), (28, 8)]
 
 
@@ -44,30 +45,39 @@ def jobs(tiny, exported, tmp_path_factory):
   tool = lambda name, *args: tiny_sagan.python("-m", f"sagan_tf.cli.{name[:-3]}", *args)
   png = lambda name: str(out / f"{name}.png")
   standing_export = str(out / "standing_export")
-  # The CLI's default export (standing statistics) sampled by the tool, in one job.
+  # The CLI's default export (standing statistics, K from a --config override), made with a
+  # limit of 8 rows per request, sampled by the tools (15 and 10 images: chunked), in one job.
   export_then_sample = tiny_sagan.Job(["bash", "-c", " && ".join([
       f"{sys.executable} -m sagan_tf.cli.export --workdir={tiny['workdir']} "
-      f"--export_dir={standing_export}",
+      f"--export_dir={standing_export} --max_batch=8 {STANDING_K}",
       f"{sys.executable} -m sagan_tf.cli.sample --export_dir={standing_export} "
-      f"--classes=0,2,3 --per_class=5 --seed=3 --out={png('sample_standing_export')}"])])
+      f"--classes=0,2,3 --per_class=5 --seed=3 --out={png('sample_standing_export')}",
+      f"{sys.executable} -m sagan_tf.cli.interpolate --export_dir={standing_export} "
+      f"--classes=0,1 --steps=5 --out={png('interpolate_export')}"])])
   return {
-      "sample_workdir": (tool("sample.py", *workdir, *SAMPLE_ARGS, "--bn_stats=moving",
+      # --config.KEY=VALUE without --config: on top of the recorded config
+      "sample_workdir": (tool("sample.py", *workdir, *SAMPLE_ARGS,
+                              "--config.sample_bn_stats=moving",
                               f"--out={png('sample_workdir')}"), png("sample_workdir")),
       "sample_standing": (tool("sample.py", *workdir, "--classes=0,2,3", "--per_class=5",
-                               "--seed=3", f"--out={png('sample_standing')}"),
+                               "--seed=3", STANDING_K, f"--out={png('sample_standing')}"),
                           png("sample_standing")),
       "sample_standing_export": (export_then_sample, png("sample_standing_export")),
       "standing_export": standing_export,
       "too_many": (tool("sample.py", *workdir, "--classes=0,1,2", "--per_class=100",
                         f"--out={png('too_many')}"), png("too_many")),
-      "other_model": tool("sample.py", "--config=experiments/cpu_demo.py", *workdir,
-                          f"--out={png('other_model')}"),
+      "fixed_override": (tool("sample.py", *workdir, "--config.num_classes=10",
+                              f"--out={png('fixed_override')}"), png("fixed_override")),
+      "missing_checkpoint": (tool("sample.py", *workdir, "--checkpoint=" + os.path.join(
+          tiny["workdir"], "checkpoints", "ckpt-99"), f"--out={png('missing_ckpt')}"),
+                             png("missing_ckpt")),
       "sample_export": (tool("sample.py", f"--export_dir={exported[0]}", *SAMPLE_ARGS,
                              f"--out={png('sample_export')}"), png("sample_export")),
       "interpolate": (tool("interpolate.py", *workdir, "--mode=class", "--classes=1,3",
-                           "--rows=2", "--steps=5", "--scale=2",
+                           "--rows=2", "--steps=5", "--scale=2", STANDING_K,
                            f"--out={png('interpolate')}"), png("interpolate")),
-      "attention": (tool("visualize_attention.py", *workdir, "--label=2",
+      "interpolate_export": png("interpolate_export"),
+      "attention": (tool("visualize_attention.py", *workdir, "--label=2", STANDING_K,
                          "--points=" + ";".join(f"{y},{x}" for y, x in POINTS), "--scale=2",
                          f"--out={png('attention')}"), png("attention")),
       "help": {name: tool(name, "--help") for name in
@@ -229,43 +239,58 @@ def test_sample_tool_on_workdir_and_export(tiny, keras_sampler, jobs):
 
 def test_interpolate_tool(jobs):
   job, path = jobs["interpolate"]
-  assert "class 1 -> 3" in job.check()
+  out = job.check()
+  assert "class 1 -> 3" in out and "standing statistics (2 passes of 64" in out
   assert _png(path).shape == images_lib.grid_size(2, 5, 2 * RESOLUTION, 2 * RESOLUTION, 2) + (3,)
 
 
 def test_visualize_attention_tool(jobs):
   job, path = jobs["attention"]
   out = job.check()
-  assert "Generator attention16" in out
+  assert "Generator attention16" in out and "standing statistics (2 passes of 64" in out
   assert "Discriminator attention16 (real image" in out  # the recorded config's dataset
   assert _png(path).shape == vis.attention_figure_size(2, len(POINTS), RESOLUTION, 2) + (3,)
 
 
 def test_tools_and_the_export_sample_with_the_same_standing_statistics(tiny, jobs):
-  """Defaults on both sides: the tool re-estimates standing statistics from the workdir, the
-  export bakes them; the same seed gives the same grid."""
-  assert "standing statistics (20 passes of 64" in jobs["sample_standing"][0].check()
+  """Defaults on both sides (K overridden alike): the tool re-estimates standing statistics
+  from the workdir, the export bakes them; the same seed gives the same grid, also from an
+  export that takes at most 8 rows per request (the tools chunk by its limit)."""
+  assert "standing statistics (2 passes of 64" in jobs["sample_standing"][0].check()
   standing = _png(jobs["sample_standing"][1]).astype(int)
   out = jobs["sample_standing_export"][0].check()
-  assert "standing statistics (20 passes of 64" in out
+  assert "standing statistics (2 passes of 64" in out and "at most 8 rows per request" in out
   exported = _png(jobs["sample_standing_export"][1]).astype(int)
   assert np.abs(exported - standing).max() <= 1
+  assert _png(jobs["interpolate_export"]).shape == images_lib.grid_size(
+      2, 5, RESOLUTION, RESOLUTION, 2) + (3,)
   # ... and not the stored moving statistics' grid.
   moving = vis.sample_grid(sampler_lib.KerasSampler(
       tiny["ema_generator"], bn_stats=bn_stats.BNStats("moving")), [0, 2, 3], 5, seed=3)
   assert np.abs(moving.astype(int) - standing).max() > 20
-  assert "with standing statistics (20 passes of 64" in out  # the export's own report
+  assert "with standing statistics (2 passes of 64" in out  # the export's own report
   meta = exports.read_metadata(os.path.join(jobs["standing_export"], "1"))
-  assert meta["bn_stats"] == {"mode": "standing", "batches": 20, "batch_size": 64,
+  assert meta["bn_stats"] == {"mode": "standing", "batches": 2, "batch_size": 64,
                               "truncation": 0.0, "seed": -1}
-  assert meta["max_batch"] == 256 and meta["config"]["g_ch"] == 16
+  assert meta["max_batch"] == 8 and meta["config"]["g_ch"] == 16
+  assert meta["config"]["standing_stats_batches"] == 2
 
 
-def test_tools_refuse_too_many_images_and_another_models_config(jobs):
-  job, path = jobs["too_many"]
+def _one_error_line(job):
+  """The one 'Error: ...' line of a refused run (exit code 1, no traceback)."""
   rc, _, err = job.result()
-  assert rc != 0 and "needs 300 images; the limit is --max_batch=256" in err
-  assert not os.path.exists(path)
-  rc, _, err = jobs["other_model"].result()
-  assert rc != 0
-  assert "--config describes another model" in err and "g_ch=32 (recorded 16)" in err
+  errors = [line for line in err.splitlines() if line.startswith("Error: ")]
+  assert rc == 1 and len(errors) == 1 and "Traceback" not in err, err[-3000:]
+  return errors[0]
+
+
+def test_tools_refuse_in_one_line_and_write_nothing(jobs):
+  for key, message in (
+      ("too_many", "needs 300 images; the limit is --max_batch=256"),
+      ("fixed_override", "--config.num_classes=10 (recorded 4): fixed for"),
+      ("missing_checkpoint", "ckpt-99: no such checkpoint"),
+  ):
+    job, path = jobs[key]
+    assert message in _one_error_line(job), key
+    assert not os.path.exists(path), key
+  assert "holds ckpt-7" in _one_error_line(jobs["missing_checkpoint"][0])

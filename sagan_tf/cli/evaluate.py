@@ -37,14 +37,14 @@ _POLL = flags.DEFINE_float("poll_secs", 30.0, "Continuous mode: seconds between 
 FLAGS = flags.FLAGS
 
 
-def main(argv):
+def main(argv, overrides):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   # deferred: TensorFlow loads here, after the flags are parsed (--help stays fast).
   from sagan_tf import evaluation  # deferred: keeps --help free of TensorFlow
   from sagan_tf.cli import sources  # deferred: keeps --help free of TensorFlow
   try:
-    config = sources.workdir_config()
+    config = sources.workdir_config(overrides)
   except (FileNotFoundError, ValueError) as e:
     sys.exit(f"Error: {e}")
   config = evaluation.apply_overrides(config, num_samples=_NUM_SAMPLES.value,
@@ -57,8 +57,8 @@ def main(argv):
 
 
 def run():
-  cli_flags.check_overrides(sys.argv)
-  app.run(main)
+  argv, overrides = cli_flags.workdir_overrides(sys.argv)
+  app.run(lambda args: main(args, overrides), argv=argv)
 
 
 if __name__ == "__main__":

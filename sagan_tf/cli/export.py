@@ -42,7 +42,7 @@ def _fail(error):
   sys.exit(1)
 
 
-def main(argv):
+def main(argv, overrides):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   base = os.path.abspath(FLAGS.export_dir)
@@ -58,7 +58,7 @@ def main(argv):
   from sagan_tf.store import checkpoints  # deferred: keeps --help free of TensorFlow
   try:
     max_batch = sampling.check_max_batch(FLAGS.max_batch)
-    config = sources.workdir_config()
+    config = sources.workdir_config(overrides)
     stats = sampling.settings.bn_stats(config)
     if stats.mode == "batch":
       raise ValueError("--bn_stats=batch cannot be exported: each image would depend on the "
@@ -82,8 +82,8 @@ def main(argv):
 
 
 def run():
-  cli_flags.check_overrides(sys.argv)
-  app.run(main)
+  argv, overrides = cli_flags.workdir_overrides(sys.argv)
+  app.run(lambda args: main(args, overrides), argv=argv)
 
 
 if __name__ == "__main__":

@@ -13,10 +13,15 @@ A binary calls the define_* functions of the flags it takes, at import:
                            generator flags
   define_png_flags(out)    --out, --scale, --pad of the tools that write PNGs
   define_classes(help)     --classes
-  check_overrides(argv)    one line for a missing --config file or an unknown config key
+  check_overrides(argv)    one line for a --config file that is missing or does not load, or
+                           an unknown config key
+  workdir_overrides(argv)  the binaries that read a workdir: argv without its --config.KEY=VALUE
+                           overrides, and their values (applied to the recorded config)
 """
 
+import importlib.util
 import os
+import re
 
 from absl import flags
 from ml_collections import config_flags
@@ -28,12 +33,12 @@ flags.disclaim_key_flags()  # the flags belong to (and show in --help of) the ca
 
 
 def define_config(required=False):
-  """--config: an experiment file; with --workdir, the recorded config is the default."""
+  """--config: an experiment file; a binary that reads a workdir uses the recorded config."""
   config_flags.DEFINE_config_file(
       "config", None, "Experiment config file (experiments/<name>.py); --config.KEY=VALUE "
-      "overrides one key. Binaries that read a workdir default to the config it recorded "
-      "(WORKDIR/config.json) and refuse a --config that describes another model.",
-      lock_config=True)
+      "overrides one key. Binaries that read a workdir use the config it recorded "
+      "(WORKDIR/config.json) with the --config.KEY=VALUE overrides applied on top, and take a "
+      "--config file only for a workdir that recorded none.", lock_config=True)
   if required:
     flags.mark_flag_as_required("config")
 
@@ -110,25 +115,91 @@ def bn_flags_given():
              for name in ("bn_stats", "bn_stats_batches", "bn_stats_batch_size"))
 
 
-def check_overrides(argv, flag="config"):
-  """Raises SystemExit with one clear line if argv's --config names no file or overrides a key
-  the schema lacks.
-
-  Binaries call it before absl parses flags: ml_collections would otherwise fail deep in flag
-  parsing with a bare KeyError for `--config.no_such_key=1`, and defer a missing file to its
-  first use as two chained tracebacks.
-  """
+def _config_files(argv, flag="config"):
+  """The values of argv's --config flags (FILE or FILE:ARG; absl parses each)."""
+  found = []
   for i, arg in enumerate(argv[1:], 1):
     name, eq, value = arg.lstrip("-").partition("=")
     if arg.startswith("-") and name == flag:
-      path = (value if eq else (argv[i + 1] if i + 1 < len(argv) else "")).split(":", 1)[0]
-      if not os.path.isfile(path):
-        raise SystemExit(f"Error: --{flag}={path}: no such file; pass an experiment file such "
-                         f"as experiments/cpu_demo.py.")
+      found.append(value if eq else (argv[i + 1] if i + 1 < len(argv) else ""))
+  return found
+
+
+def _check_config_file(value, flag="config"):
+  """Raises SystemExit with one line unless FILE of `value` (FILE or FILE:ARG, as
+  ml_collections reads it) loads and its get_config(ARG) runs."""
+  path, *arg = value.split(":", 1)
+  if not os.path.isfile(path):
+    raise SystemExit(f"Error: --{flag}={path}: no such file; pass an experiment file such "
+                     f"as experiments/cpu_demo.py.")
+  fix = "an experiment file defines get_config() returning a ConfigDict (experiments/cpu_demo.py)"
+  try:
+    spec = importlib.util.spec_from_file_location("sagan_checked_config", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if not callable(getattr(module, "get_config", None)):
+      raise SystemExit(f"Error: --{flag}={path} defines no get_config(): {fix}.")
+    module.get_config(*arg)
+  except Exception as e:  # pylint: disable=broad-except: any error of the file, as one line
+    detail = " ".join(f"{type(e).__name__}: {e}".split())
+    raise SystemExit(f"Error: --{flag}={path} does not load ({detail}): {fix}.") from None
+
+
+def check_overrides(argv, flag="config"):
+  """Raises SystemExit with one clear line if argv's --config names no file, a file that does
+  not load (a syntax error, no get_config(), an error in it), or overrides a key the schema
+  lacks.
+
+  Binaries call it before absl parses flags (and before TensorFlow loads): ml_collections
+  would otherwise fail deep in flag parsing with a bare KeyError for `--config.no_such_key=1`,
+  a 37-line traceback for a file without get_config, and defer a missing file to its first
+  use as two chained tracebacks.
+  """
+  for value in _config_files(argv, flag):
+    _check_config_file(value, flag)
   keys = set(config_lib.base_config().keys())
   for arg in argv[1:]:
-    if arg.startswith(f"--{flag}."):
-      key = arg[len(flag) + 3:].split("=", 1)[0].split(".", 1)[0]
+    match = re.match(rf"-{{1,2}}(no)?{flag}\.([^=.]+)", arg)
+    if match:
+      key = match.group(2)
       if key not in keys:
-        raise SystemExit(f"Unknown config key {key!r} in {arg!r}. Known keys: "
+        raise SystemExit(f"Error: Unknown config key {key!r} in {arg!r}. Known keys: "
                          f"{', '.join(sorted(keys))}.")
+
+
+def workdir_overrides(argv):
+  """Returns (argv for absl, {key: value}) for a binary that reads a workdir.
+
+  Without a --config file, the --config.KEY=VALUE overrides apply to the config the workdir
+  recorded (store.record.workdir_config, which refuses fixed keys): they are taken out of argv
+  and parsed here with ml_collections' own parsers against the schema, so values get the types
+  and errors they get in training. With --config=FILE, ml_collections applies them to that
+  file as usual and argv is returned whole. Raises SystemExit with one line for a bad file, an
+  unknown key or a bad value (plain Python: before TensorFlow loads).
+  """
+  check_overrides(argv)
+  if _config_files(argv):
+    return list(argv), {}
+  schema = config_lib.base_config()
+  rest, taken = [argv[0]], [argv[0]]
+  args = iter(argv[1:])
+  for arg in args:
+    if arg == "--":
+      rest += [arg, *args]
+      break
+    match = re.match(r"-{1,2}(no)?config\.([^=.]+)[^=]*(=?)", arg)
+    if not match:
+      rest.append(arg)
+      continue
+    taken.append(arg)
+    if not (match.group(1) or match.group(3)) and not isinstance(schema[match.group(2)], bool):
+      taken.append(next(args, ""))  # --config.KEY VALUE
+  if len(taken) == 1:
+    return rest, {}
+  parsed = flags.FlagValues()
+  try:
+    config_flags.DEFINE_config_dict("config", schema, flag_values=parsed, sys_argv=taken)
+    parsed(taken)
+  except (flags.Error, KeyError, TypeError, ValueError, AttributeError) as e:
+    raise SystemExit(f"Error: {' '.join(str(e).split())}") from None
+  return rest, dict(parsed["config"].override_values)

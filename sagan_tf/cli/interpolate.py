@@ -31,7 +31,7 @@ cli_flags.define_png_flags("interpolation.png")
 FLAGS = flags.FLAGS
 
 
-def main(argv):
+def main(argv, overrides):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   # deferred: TensorFlow loads here, after the flags are parsed (--help stays fast).
@@ -40,7 +40,7 @@ def main(argv):
   from sagan_tf.store import images  # deferred: keeps --help free of TensorFlow
   try:
     classes = [int(c) for c in FLAGS.classes] if FLAGS.classes else None
-    sampler = sources.sampler_from_flags()
+    sampler = sources.sampler_from_flags(overrides)
     if FLAGS.mode == "latent":
       labels = classes or [0]
       sampler.check_labels(labels)
@@ -67,8 +67,8 @@ def main(argv):
 
 
 def run():
-  cli_flags.check_overrides(sys.argv)
-  app.run(main)
+  argv, overrides = cli_flags.workdir_overrides(sys.argv)
+  app.run(lambda args: main(args, overrides), argv=argv)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ cli_flags.define_png_flags("samples.png")
 FLAGS = flags.FLAGS
 
 
-def main(argv):
+def main(argv, overrides):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   # deferred: TensorFlow loads here, after the flags are parsed (--help stays fast).
@@ -34,7 +34,7 @@ def main(argv):
   from sagan_tf.cli import sources  # deferred: keeps --help free of TensorFlow
   from sagan_tf.store import images  # deferred: keeps --help free of TensorFlow
   try:
-    sampler = sources.sampler_from_flags()
+    sampler = sources.sampler_from_flags(overrides)
     if FLAGS.classes:
       classes = [int(c) for c in FLAGS.classes]
     else:
@@ -54,8 +54,8 @@ def main(argv):
 
 
 def run():
-  cli_flags.check_overrides(sys.argv)
-  app.run(main)
+  argv, overrides = cli_flags.workdir_overrides(sys.argv)
+  app.run(lambda args: main(args, overrides), argv=argv)
 
 
 if __name__ == "__main__":

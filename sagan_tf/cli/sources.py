@@ -1,5 +1,6 @@
 """What the sampling binaries read, from their parsed flags (cli.flags): a workdir's config
-with the generator flags applied, and the Sampler the tools draw from. Imports TensorFlow (the
+(the recorded one with the --config.KEY=VALUE overrides of cli.flags.workdir_overrides) with
+the generator flags applied, and the Sampler the tools draw from. Imports TensorFlow (the
 binaries import it in their deferred block)."""
 
 from absl import flags
@@ -19,18 +20,23 @@ def generator_config(config):
                                 bn_stats_batch_size=FLAGS.bn_stats_batch_size)
 
 
-def workdir_config():
-  """The config for --workdir: its recorded one (or a --config that agrees on the model),
-  with the generator flags applied; validated."""
-  return config_lib.validate(generator_config(record.workdir_config(FLAGS.workdir,
-                                                                    FLAGS.config)))
+def workdir_config(overrides):
+  """The config for --workdir: its recorded one with `overrides` ({key: value}) applied (or
+  a --config file, for a workdir that recorded none), then the generator flags; validated."""
+  return config_lib.validate(generator_config(record.workdir_config(
+      FLAGS.workdir, FLAGS.config, overrides)))
 
 
-def sampler_from_flags():
-  """The Sampler of the parsed source flags (define_source_flags): --workdir or --export_dir."""
+def sampler_from_flags(overrides):
+  """The Sampler of the parsed source flags (define_source_flags): --workdir (its config with
+  `overrides`, {key: value}) or --export_dir."""
   max_batch = sampling.check_max_batch(FLAGS.max_batch)
   if FLAGS.workdir and FLAGS.export_dir:
     raise ValueError("Pass exactly one of --workdir or --export_dir.")
+  if FLAGS.export_dir and overrides:
+    raise ValueError(f"--config.{sorted(overrides)[0]}: --config.KEY=VALUE changes a "
+                     f"workdir's recorded config; an export has its settings baked in. Drop "
+                     f"it, or sample the --workdir.")
   if FLAGS.export_dir:
     stats = None
     if cli_flags.bn_flags_given():
@@ -40,7 +46,7 @@ def sampler_from_flags():
                                  max_batch=max_batch)
   if not FLAGS.workdir:
     raise ValueError("Pass --workdir=DIR (a training workdir) or --export_dir=DIR (an export).")
-  config = workdir_config()
+  config = workdir_config(overrides)
   return sampling.load_sampler(config=config, workdir=FLAGS.workdir, checkpoint=FLAGS.checkpoint,
                                use_ema=config.eval_use_ema,
                                bn_stats=sampling.settings.bn_stats(config), max_batch=max_batch)

@@ -31,7 +31,7 @@ cli_flags.define_png_flags("attention.png", default_scale=0)
 FLAGS = flags.FLAGS
 
 
-def main(argv):
+def main(argv, overrides):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   # deferred: TensorFlow loads here, after the flags are parsed (--help stays fast).
@@ -39,7 +39,7 @@ def main(argv):
   from sagan_tf.cli import sources  # deferred: keeps --help free of TensorFlow
   from sagan_tf.store import images  # deferred: keeps --help free of TensorFlow
   try:
-    sampler = sources.sampler_from_flags()
+    sampler = sources.sampler_from_flags(overrides)
     r = sampler.resolution
     points = (visualization.parse_points(FLAGS.points, r) if FLAGS.points
               else visualization.default_points(r, FLAGS.num_points))
@@ -58,8 +58,8 @@ def main(argv):
 
 
 def run():
-  cli_flags.check_overrides(sys.argv)
-  app.run(main)
+  argv, overrides = cli_flags.workdir_overrides(sys.argv)
+  app.run(lambda args: main(args, overrides), argv=argv)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,9 @@ A workdir's generator (EMA or raw) is sampled with the BN statistics of its BNSt
 (sagan_tf.sampling.bn_stats: standing by default); an export is sampled with the statistics
 baked into it (recorded in its metadata). Spectral-norm u is never updated. A workdir and its
 export (made with the same settings) give the same images for the same inputs. Requests of more
-than max_batch images fail with ValueError before any noise is drawn. The tools
+than max_batch images fail with ValueError before any noise is drawn; a request is generated in
+calls of at most call_rows rows (CALL_ROWS, and at most the max_batch an export was made with:
+its sagan_export.json). The tools
 (tools/sample.py, interpolate.py, visualize_attention.py) take their source through
 sagan_tf.cli.flags.
 """
@@ -32,10 +34,10 @@ from sagan_tf.sampling import noise
 from sagan_tf.store import checkpoints
 from sagan_tf.store import exports
 
-_CHUNK = 64
+CALL_ROWS = 64  # rows per generator call (bounds memory); an export's max_batch lowers it
 
 
-def _chunks(n, size=_CHUNK):
+def _chunks(n, size):
   for start in range(0, n, size):
     yield slice(start, min(n, start + size))
 
@@ -62,6 +64,7 @@ class Sampler:
   has_discriminator = False
   bn_stats = None
   max_batch = DEFAULT_MAX_BATCH
+  call_rows = CALL_ROWS  # rows per call of _generate
   config = None  # a workdir's config (e.g. for its dataset); None for an export
 
   def check_count(self, n):
@@ -99,23 +102,24 @@ class Sampler:
     z, labels = self._inputs(z, labels)
     if not len(z):
       return np.zeros([0, self.resolution, self.resolution, 3], np.float32)
-    return np.concatenate([self._generate(z[s], labels[s], False)[0] for s in _chunks(len(z))])
+    return np.concatenate([self._generate(z[s], labels[s], False)[0]
+                           for s in _chunks(len(z), self.call_rows)])
 
   def generate_with_attention(self, z, labels):
     z, labels = self._inputs(z, labels)
-    parts = [self._generate(z[s], labels[s], True) for s in _chunks(len(z))]
+    parts = [self._generate(z[s], labels[s], True) for s in _chunks(len(z), self.call_rows)]
     images = np.concatenate([p[0] for p in parts])
     maps = {k: np.concatenate([p[1][k] for p in parts]) for k in self.attention_layers}
     return images, maps
 
   def discriminator_attention(self, images, labels):
     raise NotImplementedError(
-        f"{self.source} has no discriminator: D's attention needs --workdir and --config.")
+        f"{self.source} has no discriminator: D's attention needs --workdir.")
 
   def class_blend(self, z, class_a, class_b, alphas):
     raise NotImplementedError(
         f"Class interpolation blends G's per-class batch-norm tables, which needs the Keras "
-        f"model: pass --workdir and --config instead of an export ({self.source}).")
+        f"model: pass --workdir instead of an export ({self.source}).")
 
 
 class KerasSampler(Sampler):
@@ -204,7 +208,7 @@ class KerasSampler(Sampler):
     zz = np.repeat(z, len(alphas), axis=0)
     labels = np.tile(np.arange(len(alphas), dtype=np.int32), len(z))
     images = np.concatenate([self._generate(zz[s], labels[s], False, clone)[0]
-                             for s in _chunks(len(zz))])
+                             for s in _chunks(len(zz), self.call_rows)])
     return images.reshape([len(z), len(alphas)] + list(images.shape[1:]))
 
 
@@ -224,10 +228,12 @@ class ExportSampler(Sampler):
       raise ValueError(
           f"The export {self.path} was made with BN statistics {baked}; the flags ask for "
           f"{bn_stats.identity()}. Drop the --bn_stats* flags to use the export's, or export "
-          f"again with the settings you want (python -m sagan_tf.export --bn_stats=...).")
+          f"again with the settings you want (sagan-export --bn_stats=...).")
     self.bn_stats = bn_stats_lib.BNStats(**{k: v for k, v in baked.items() if k != "seed" and
                                             v is not None}) if baked else None
     self.max_batch = check_max_batch(max_batch)
+    # The export's signatures refuse requests of more rows than the max_batch it was made with.
+    self.call_rows = min(CALL_ROWS, int(self.metadata.get("max_batch", CALL_ROWS)))
     self.model = model if model is not None else tf.saved_model.load(self.path)
     self.signatures = self.model.signatures
     default = self.signatures["serving_default"]

@@ -84,14 +84,20 @@ def restore_models(config, workdir, checkpoint_path=None):
     dict(generator=, ema_generator=, discriminator=, step=int, path=str).
 
   Raises:
-    FileNotFoundError if workdir holds no checkpoint; ValueError if the checkpoint does not
-    match the config (different architecture).
+    FileNotFoundError if workdir holds no checkpoint or checkpoint_path is none; ValueError if
+    the checkpoint does not match the config (different architecture).
   """
   path = checkpoint_path or latest_checkpoint(workdir)
   if not path:
     raise FileNotFoundError(
         f"No checkpoint in {checkpoint_dir(workdir)!r}: train first "
-        f"(python -m sagan_tf.train --config=... --workdir={workdir}) or check --workdir.")
+        f"(sagan-train --config=... --workdir={workdir}) or check --workdir.")
+  if not tf.io.gfile.exists(path + ".index"):
+    kept = [os.path.basename(p) for p in list_checkpoints(workdir)]
+    raise FileNotFoundError(
+        f"--checkpoint={path}: no such checkpoint (no {path}.index); {workdir} holds "
+        f"{', '.join(kept) or 'none'} in {checkpoint_dir(workdir)}: pass one of those, or drop "
+        f"--checkpoint for the latest.")
   g, d = models.build_models(config)
   ema, _ = models.build_models(config)
   step = tf.Variable(0, dtype=tf.int64, trainable=False)

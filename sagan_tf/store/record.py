@@ -175,26 +175,39 @@ def recorded_config(workdir):
   return config_lib.config_from_dict(record["config"])
 
 
-def workdir_config(workdir, given=None):
+def _norm(value):
+  return list(value) if isinstance(value, (tuple, list)) else value
+
+
+def workdir_config(workdir, given=None, overrides=None):
   """The config a binary that reads `workdir` uses.
 
   Without `given`: the config recorded in workdir/config.json (FileNotFoundError naming
-  --config if there is none). With `given`: `given`, after checking that it agrees with the
-  recording (if any) on config.MODEL_KEYS; ValueError naming the differing keys otherwise.
+  --config if there is none) with `overrides` ({key: value}, the --config.KEY=VALUE of
+  cli.flags.workdir_overrides) applied; ValueError naming them if one changes a FIXED key
+  (the keys a resume may change, CHANGEABLE, are those a reader may override).
+  With `given` (a --config file): `given`, for a workdir that recorded no config; ValueError
+  if it did (the record is the config: a file would replace its steps and settings).
   """
-  if given is None:
-    if not tf.io.gfile.isdir(workdir):
-      raise FileNotFoundError(f"--workdir={workdir} does not exist.")
-    return recorded_config(workdir)
-  if not tf.io.gfile.exists(record_path(workdir)):
+  if not tf.io.gfile.isdir(workdir):
+    raise FileNotFoundError(f"--workdir={workdir} does not exist.")
+  if given is not None:
+    if tf.io.gfile.exists(record_path(workdir)):
+      raise ValueError(
+          f"--config with --workdir={workdir}: the workdir's config is the one it recorded "
+          f"({record_path(workdir)}); a file would replace it (its steps and settings). Drop "
+          f"--config, and change keys with --config.KEY=VALUE on top of the record.")
     return given
-  recorded = recorded_config(workdir)
-  norm = lambda v: list(v) if isinstance(v, (tuple, list)) else v
-  differ = {k: (norm(given[k]), norm(recorded[k])) for k in config_lib.MODEL_KEYS
-            if norm(given[k]) != norm(recorded[k])}
-  if differ:
-    detail = ", ".join(f"{k}={g!r} (recorded {r!r})" for k, (g, r) in differ.items())
-    raise ValueError(f"--config describes another model than {workdir} was trained with: "
-                     f"{detail}. Drop --config to use the recorded one "
-                     f"({record_path(workdir)}).")
-  return given
+  config = recorded_config(workdir)
+  overrides = overrides or {}
+  fixed = {k: v for k, v in overrides.items() if k in FIXED and _norm(v) != _norm(config[k])}
+  if fixed:
+    listed = ", ".join(f"--config.{k}={v!r} (recorded {config[k]!r})"
+                       for k, v in sorted(fixed.items()))
+    raise ValueError(
+        f"{listed}: fixed for {workdir} ({record_path(workdir)}): a workdir's model, data and "
+        f"training procedure cannot be overridden when reading it. Drop the override; keys "
+        f"that may be overridden: {', '.join(sorted(CHANGEABLE))}.")
+  for key, value in overrides.items():
+    config[key] = value
+  return config
