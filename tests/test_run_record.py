@@ -144,3 +144,65 @@ def test_a_change_that_trained_no_kept_step_is_replaced():
   back, _ = run_record.resume(again, tiny_config(), 6, {"g_lr": 1e-4})
   assert back["history"] == record["history"][:1]
   assert back["config"] == record["history"][0]["config"]
+
+
+def test_config_json_without_history_is_a_record_everywhere(trained, tmp_path):
+  """{"config": ...} alone (its history lost): the config from step 0, for a resume (checked
+  and recorded as the trainer does) and for the binaries that read the workdir."""
+  workdir = _copy(trained, tmp_path)
+  path = os.path.join(workdir, "config.json")
+  with open(path) as f:
+    config = json.load(f)["config"]
+  with open(path, "w") as f:
+    json.dump({"config": config}, f)
+  assert run_record.workdir_config(workdir).to_dict() == tiny_config(
+      num_train_steps=2).to_dict()
+  with pytest.raises(ValueError, match=r"cannot change on resume: g_ch: 8 -> 16\."):
+    run_record.check_resume(workdir, tiny_config(num_train_steps=4, g_ch=16))
+  new = tiny_config(num_train_steps=4, g_lr=5e-5)
+  record = run_record.check_resume(workdir, new)
+  record, changes = run_record.resume(record, new, 2, {"g_lr": 1e-4, "d_lr": 4e-4})
+  assert changes == {"g_lr": [1e-4, 5e-5], "num_train_steps": [2, 4]}
+  assert record["history"][0]["config"] == config
+  assert record["history"][1] == {"from_step": 2, "changes": changes}
+
+
+@pytest.mark.parametrize("text, detail", [
+    ("[1, 2]", "holds a JSON list, not a config record"),
+    ("{not json", "is not valid JSON"),
+    ('{"history": []}', r"not a config record of this sagan_tf version \(Unknown config key"),
+    ('{"config": {"g_ch": "wide"}, "history": []}', "not a config record of this sagan_tf"),
+])
+def test_a_config_json_that_is_no_record_is_refused_naming_the_file_and_the_fix(
+    tmp_path, text, detail):
+  workdir = str(tmp_path / "w")
+  os.makedirs(workdir)
+  path = os.path.join(workdir, "config.json")
+  with open(path, "w") as f:
+    f.write(text)
+  for read in (lambda: run_record.check_resume(workdir, tiny_config()),
+               lambda: run_record.workdir_config(workdir)):
+    with pytest.raises(ValueError, match=rf"^{path} .*{detail}.*: restore it \(e.g. from a "
+                       r"backup\), or delete it and resume training with --record_config"):
+      read()
+  with open(path) as f:
+    assert f.read() == text
+
+
+def test_missing_config_json_with_checkpoints_refuses_resume_until_record_config(trained,
+                                                                                 tmp_path):
+  # Without config.json the fixed keys the checkpoints trained with are unknown: resuming with
+  # another batch size and d_steps is refused, nothing written; --record_config resumes.
+  workdir = _copy(trained, tmp_path)
+  os.remove(os.path.join(workdir, "config.json"))
+  before = _snapshot(workdir)
+  with pytest.raises(ValueError, match=r"config.json is missing, but .* holds checkpoints: .*"
+                     r"Restore config.json .*or pass --record_config"):
+    train(tiny_config(num_train_steps=4, global_batch_size=8, d_steps=2), workdir)
+  assert _snapshot(workdir) == before
+  train(tiny_config(num_train_steps=4), workdir, record_config=True)
+  assert [ckpt_lib.checkpoint_step(p) for p in ckpt_lib.list_checkpoints(workdir)] == [2, 4]
+  with open(os.path.join(workdir, "config.json")) as f:
+    record = json.load(f)
+  assert record["history"] == [{"from_step": 2, "config": record["config"]}]
+  assert record["config"]["num_train_steps"] == 4

@@ -160,6 +160,25 @@ def test_second_trainer_is_refused_until_the_first_dies(tmp_path):
   assert "step 2/2" in second.stderr
 
 
+def test_checkpoints_without_config_json_are_not_resumed(tmp_path):
+  # config.json deleted, checkpoints kept (a checkpoint state naming ckpt-2, which is refused
+  # before anything reads it): a resume with other fixed keys is refused in one line.
+  workdir = tmp_path / "w"
+  (workdir / "checkpoints").mkdir(parents=True)
+  (workdir / "checkpoints" / "checkpoint").write_text(
+      'model_checkpoint_path: "ckpt-2"\nall_model_checkpoint_paths: "ckpt-2"\n')
+  (workdir / "checkpoints" / "ckpt-2.index").write_bytes(b"")
+  before = _snapshot(workdir)
+  result = _train(workdir, 4, "--config.global_batch_size=16", "--config.d_steps=2")
+  assert result.returncode == 1
+  errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+  assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr[-3000:]
+  assert errors[0].startswith(f"Error: {workdir}/config.json is missing, but {workdir} holds "
+                              f"checkpoints")
+  assert "Restore config.json (e.g. from a backup), or pass --record_config" in errors[0]
+  assert _snapshot(workdir) == before
+
+
 @pytest.fixture
 def small_tmpfs(tmp_path):
   """A 4 MB tmpfs (needs root; skipped otherwise), unmounted afterwards."""

@@ -2,7 +2,7 @@
 
   sagan-train --config=experiments/cpu_demo.py --workdir=/tmp/sagan_demo \
       [--config.num_train_steps=400] [--strategy=mirrored --num_cpu_devices=2] [--tpu=NAME] \
-      [--preempted_exit_code=75]
+      [--preempted_exit_code=75] [--record_config]
 
 Exit codes: 0 finished (num_train_steps reached), --preempted_exit_code (default 75,
 EX_TEMPFAIL) stopped early by SIGTERM or Ctrl-C after saving a checkpoint (run the same command
@@ -30,6 +30,10 @@ flags.DEFINE_integer("preempted_exit_code", 75,
                      "Exit code after SIGTERM / Ctrl-C stopped training early with a checkpoint "
                      "saved (restart to resume). 0 means finished and 1 an error, so it must be "
                      "in 2..255; default 75 (EX_TEMPFAIL).", lower_bound=2, upper_bound=255)
+flags.DEFINE_bool("record_config", False, "Resume a workdir whose config.json is lost: record "
+                  "this --config as the one its checkpoints were trained with (only the "
+                  "architecture is checked, by the restore). Without it, such a resume is "
+                  "refused; no effect when config.json exists.")
 
 
 def main(argv):
@@ -45,7 +49,7 @@ def main(argv):
     name = "tpu" if FLAGS.tpu is not None else FLAGS.strategy
     # The strategy may split the CPU into logical devices: before any TensorFlow op runs.
     strategy = strategy_lib.get_strategy(name, FLAGS.num_cpu_devices, FLAGS.tpu or "")
-    result = loop.train(FLAGS.config, FLAGS.workdir, strategy)
+    result = loop.train(FLAGS.config, FLAGS.workdir, strategy, FLAGS.record_config)
   except errors as e:
     logging.debug("Traceback of the error below.", exc_info=True)  # shown with --verbosity=1
     print(f"Error: {' '.join(str(e).split())}", file=sys.stderr)

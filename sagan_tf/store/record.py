@@ -66,24 +66,35 @@ def _plain(config):
 def read(workdir):
   """Returns workdir/config.json as {"config":, "history":} (a flat file, or one without its
   history, is upgraded: its values as the config from step 0), or None when the workdir has
-  none. Reads only."""
+  none. Reads only. ValueError naming the file and the fix if it is not a config record."""
   path = record_path(workdir)
   if not tf.io.gfile.exists(path):
     return None
   with tf.io.gfile.GFile(path) as f:
     text = f.read()
+  fix = ("restore it (e.g. from a backup), or delete it and resume training with "
+         "--record_config to record the --config you pass")
   try:
     record = json.loads(text)
   except json.JSONDecodeError as e:
-    raise ValueError(f"{path} is not valid JSON ({e}): restore it, or delete it to record the "
-                     f"config of this run from the resumed step.") from e
+    raise ValueError(f"{path} is not valid JSON ({e}): {fix}.") from e
+  if not isinstance(record, dict):
+    raise ValueError(f"{path} holds a JSON {type(record).__name__}, not a config record "
+                     f"(an object with its config and history): {fix}.")
   if "config" in record and "history" in record:
-    return record
-  if isinstance(record.get("config"), dict):  # a record whose history was lost
-    return {"config": record["config"], "history": [{"from_step": 0, "config": dict(
+    pass  # the current format
+  elif isinstance(record.get("config"), dict):  # a record whose history was lost
+    record = {"config": record["config"], "history": [{"from_step": 0, "config": dict(
         record["config"]), "note": "config.json had no history: its config from step 0"}]}
-  return {"config": record, "history": [{"from_step": 0, "config": dict(record), "note": (
-      "upgraded from a flat config.json: the values of its latest start")}]}
+  else:
+    record = {"config": record, "history": [{"from_step": 0, "config": dict(record), "note": (
+        "upgraded from a flat config.json: the values of its latest start")}]}
+  try:
+    config_lib.config_from_dict(record["config"])
+  except (ValueError, TypeError, AttributeError) as e:
+    raise ValueError(f"{path} is not a config record of this sagan_tf version ("
+                     f"{' '.join(str(e).split())}): {fix}.") from None
+  return record
 
 
 def _differences(record, config):
@@ -105,6 +116,27 @@ def check_resumable(record, config):
         f"This workdir was trained with another config, and these keys cannot change on "
         f"resume: {listed}. Use the workdir's values (its config.json) or another --workdir. "
         f"Changeable on resume: {', '.join(sorted(CHANGEABLE))}.")
+
+
+def check_resume(workdir, config, record_config=False):
+  """Returns read(workdir), checked for resuming workdir's checkpoints with config.
+
+  Raises ValueError (the caller has written nothing) naming every FIXED key whose value
+  differs from the record; or, without config.json, naming the fix: the fixed keys the
+  checkpoints were trained with are then unknown, so a resume is refused unless record_config
+  (sagan-train --record_config) says that config is theirs (None is returned: the config is
+  recorded from the resumed step).
+  """
+  record = read(workdir)
+  if record is None and not record_config:
+    raise ValueError(
+        f"{record_path(workdir)} is missing, but {workdir} holds checkpoints: the fixed keys "
+        f"they were trained with (batch size, d_steps, loss, seed, data) are unknown, so a "
+        f"resume could change them silently. Restore config.json (e.g. from a backup), or pass "
+        f"--record_config to record this --config as theirs and resume (only the "
+        f"architecture is checked, by restoring the checkpoint).")
+  check_resumable(record, config)
+  return record
 
 
 def _float32_equal(a, b):

@@ -154,7 +154,7 @@ class _Reporter:
                                 "raw": self.trainer.generator})
 
 
-def train(config, workdir, strategy=None):
+def train(config, workdir, strategy=None, record_config=False):
   """Trains SAGAN as config says, in workdir, resuming from its latest checkpoint.
 
   Args:
@@ -162,6 +162,8 @@ def train(config, workdir, strategy=None):
     workdir: output directory (checkpoints/, train/ TensorBoard events, config.json,
       train.lock).
     strategy: a tf.distribute.Strategy (default: the default strategy).
+    record_config: resume checkpoints whose workdir lost its config.json, recording config as
+      theirs (sagan-train --record_config); without it such a resume is refused.
 
   Returns:
     dict(step=final step, metrics=last metrics (None if nothing ran), stopped=True when SIGTERM
@@ -170,7 +172,8 @@ def train(config, workdir, strategy=None):
   Raises (all before any training, and before writing anything unless noted):
     NotADirectoryError: workdir is a regular file.
     ValueError / FileNotFoundError: a bad config or missing data; on resume, a change of a key
-      that cannot change (sagan_tf.store.record.FIXED).
+      that cannot change (sagan_tf.store.record.FIXED), or checkpoints without config.json
+      (unless record_config).
     workdir.WorkdirBusyError: another process trains in workdir.
     store.checkpoints.DiskFullError: (during training) no space for a checkpoint.
     FloatingPointError: (during training) a non-finite loss.
@@ -179,21 +182,24 @@ def train(config, workdir, strategy=None):
   strategy = strategy or tf.distribute.get_strategy()
   _check_inputs(config, strategy)
   if ckpt_lib.latest_checkpoint(workdir):
-    record_lib.check_resumable(record_lib.read(workdir), config)
+    record_lib.check_resume(workdir, config, record_config)
   chief = is_chief(strategy)  # workers share the workdir: the chief locks it for all
   with workdir_lib.WorkdirLock(workdir) if chief else contextlib.nullcontext():
-    return _train(config, workdir, strategy, chief)
+    return _train(config, workdir, strategy, chief, record_config)
 
 
-def _apply_config(config, workdir, trainer, restored, chief):
+def _apply_config(config, workdir, trainer, restored, chief, record_config):
   """Puts config in effect from the restored step: the optimizers' learning rates (which the
   checkpoint restored) are assigned, the changes logged and config.json updated. Every other
   changeable key is read from config when the trainer and loop are built."""
   step = int(trainer.step.numpy())
   record, used = None, {}
   if restored:
-    record = record_lib.read(workdir)
-    record_lib.check_resumable(record, config)  # again: the record may have changed
+    record = record_lib.check_resume(workdir, config, record_config)  # again: it may change
+    if record is None:
+      logging.warning("%s was missing: recording this config as the one %s trained with "
+                      "(--record_config), from step %d.", record_lib.record_path(workdir),
+                      restored, step)
     used = {"g_lr": float(trainer.g_optimizer.learning_rate.numpy()),
             "d_lr": float(trainer.d_optimizer.learning_rate.numpy())}
   trainer.g_optimizer.learning_rate = config.g_lr
@@ -205,7 +211,7 @@ def _apply_config(config, workdir, trainer, restored, chief):
     record_lib.write(workdir, record)
 
 
-def _train(config, workdir, strategy, chief):
+def _train(config, workdir, strategy, chief, record_config):
   ckpt_dir = ckpt_lib.checkpoint_dir(workdir)
   if not chief:  # other workers take part in the (collective) save into a scratch dir
     ckpt_dir = os.path.join(workdir, "tmp_worker", str(strategy.cluster_resolver.task_id))
@@ -222,7 +228,7 @@ def _train(config, workdir, strategy, chief):
     logging.info("Already trained %d >= num_train_steps=%d steps.", step,
                  config.num_train_steps)
     return {"step": step, "metrics": None, "stopped": False}
-  _apply_config(config, workdir, trainer, restored, chief)
+  _apply_config(config, workdir, trainer, restored, chief, record_config)
   writer = (tf.summary.create_file_writer(os.path.join(workdir, "train")) if chief
             else tf.summary.create_noop_writer())
   iterator = _distributed_iterator(config, strategy, step)
