@@ -23,6 +23,7 @@ setuptools.setup(
         "sagan-visualize-attention=sagan_tf.cli.visualize_attention:run",
         "sagan-train-classifier=sagan_tf.cli.train_classifier:run",
         "sagan-prepare-tfrecords=sagan_tf.cli.prepare_tfrecords:run",
+        "sagan-prepare-emoji=sagan_tf.cli.prepare_emoji:run",
         "sagan-benchmark=sagan_tf.cli.benchmark:run",
     ]},
 )

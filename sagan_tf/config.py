@@ -58,6 +58,8 @@ def base_config():
   c.beta1 = 0.0
   c.beta2 = 0.999                 # paper: 0.9 (experiments/imagenet128_paper.py)
   c.adam_epsilon = 1e-8
+  c.diffaugment = ""              # DiffAugment policy (sagan_tf/augment.py), e.g.
+                                  # "color,translation,cutout"; "" = off (authors: none)
   c.ema_decay = 0.9999
   c.ema_start_step = 0
   c.seed = 0
@@ -102,6 +104,10 @@ def validate(config):
                        ("sample_bn_stats", choices.BN_STATS_MODES),
                        ("attention_impl", choices.ATTENTION_IMPLS)):
     need(config[key] in allowed, f"{key}={config[key]!r}; choose one of {allowed}.")
+  try:
+    choices.diffaugment_ops(config.diffaugment)
+  except ValueError as e:
+    raise ValueError(f"Invalid config: {e}") from None
   for key in ("g_ch", "d_ch", "z_dim", "global_batch_size", "num_train_steps", "d_steps",
               "steps_per_loop", "checkpoint_every_steps", "keep_checkpoints",
               "log_every_steps", "eval_batch_size", "eval_num_samples",

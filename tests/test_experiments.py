@@ -5,9 +5,10 @@ The real datasets cannot be read here and full-width ImageNet models are too slo
 CPU, so training runs a tiny version of each experiment: synthetic data, base width 8, batch 2,
 but the experiment's resolution, attention placement, class count, loss and D steps. Tracing a
 training step dominates the cost (tens of seconds each), so experiments whose tiny versions
-differ at most in where attention sits share one training run, of a tiny model with all their
-attention placements at once (4 runs for 10 experiments); every experiment is still validated,
-and every distinct tiny structure is built and run forward with its attention maps checked.
+differ at most in where attention sits and in their (nonzero) class count share one training
+run, of a tiny model with all their attention placements at once and the largest class count
+(4 runs for 11 experiments); every experiment is still validated, and every distinct tiny
+structure is built and run forward with its attention maps checked.
 """
 
 import glob
@@ -49,6 +50,11 @@ EXPECTED = {
                     g_ch=256, d_ch=128, g_attention=(16,), d_attention=(16,),
                     global_batch_size=64, d_steps=1, g_lr=1e-4, d_lr=4e-4, beta1=0.0,
                     beta2=0.999, loss="hinge", num_train_steps=500_000),
+    "emoji32": dict(dataset="folder", resolution=32, num_classes=9, g_ch=32, d_ch=32,
+                    g_attention=(16,), d_attention=(16,), global_batch_size=32, g_lr=4e-4,
+                    d_lr=8e-4, beta1=0.0, beta2=0.9, ema_decay=0.995, ema_start_step=500,
+                    num_train_steps=2500, loss="hinge", d_steps=1, diffaugment="",
+                    eval_num_samples=10_000),
     "celeba64": dict(dataset="tfds", tfds_name="celeb_a", resolution=64, num_classes=0,
                      g_ch=64, d_ch=64, g_attention=(32,), d_attention=(32,),
                      global_batch_size=64, loss="hinge", num_train_steps=200_000),
@@ -58,7 +64,8 @@ EXPECTED = {
 # whose tiny versions agree on all of them share a training run.
 STRUCTURE_KEYS = ("resolution", "g_ch", "d_ch", "z_dim", "num_classes", "g_attention",
                   "d_attention", "sn_power_iterations", "sn_stop_gradient", "cross_replica_bn",
-                  "loss", "d_steps", "global_batch_size", "mixed_precision", "jit_compile")
+                  "loss", "d_steps", "global_batch_size", "mixed_precision", "jit_compile",
+                  "diffaugment")
 
 
 def load(name):
@@ -86,10 +93,12 @@ def tiny(config):
 
 
 def structure(config, attention=True):
-  """The tiny config's STRUCTURE_KEYS as a string; attention=False: only whether G / D attend."""
+  """The tiny config's STRUCTURE_KEYS as a string; attention=False: only whether G / D attend
+  and whether it is class-conditional (the class count only sizes the embeddings)."""
   keys = {k: config[k] for k in STRUCTURE_KEYS}
   if not attention:
-    keys.update(g_attention=bool(config.g_attention), d_attention=bool(config.d_attention))
+    keys.update(g_attention=bool(config.g_attention), d_attention=bool(config.d_attention),
+                num_classes=bool(config.num_classes))
   return json.dumps(keys, sort_keys=True, default=list)
 
 
@@ -177,11 +186,13 @@ def _check_attention_placement(name, config, g, d):
 def test_tiny_version_builds_and_trains_one_iteration(group):
   # One training run per group, of the tiny model with the union of the group's attention
   # placements (the ablation's feat8/16/32/64 layers all at once: each sits after the same
-  # block as in its own config). Each distinct member structure is also built and run forward.
+  # block as in its own config) and the largest class count. Each distinct member structure
+  # is also built and run forward.
   configs = {name: tiny(load(name)) for name in group}
   run = next(iter(configs.values())).copy_and_resolve_references()
   run.g_attention = tuple(sorted({r for c in configs.values() for r in c.g_attention}))
   run.d_attention = tuple(sorted({r for c in configs.values() for r in c.d_attention}))
+  run.num_classes = max(c.num_classes for c in configs.values())
   config_lib.validate(run)
   checked = {structure(run)}
   for name, config in configs.items():

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from sagan_tf import augment
 from sagan_tf.training.gan_step import GANTrainer
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -119,3 +120,46 @@ def test_discriminator_substep_reads_u_as_documented(fused):
   d(images, labels, update_u=True)  # stores u' in the reference: both D's now hold the same u
   for got, want in zip(trainer.discriminator.non_trainable_variables, d.non_trainable_variables):
     np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-6)
+
+
+# DiffAugment: the documented seeds (gan_step's docstring) of sub-step k of iteration s are
+# (config.seed, s * (d_steps + 1) + k + offset), offset 2 * 2**40 for real and 3 * 2**40 for
+# fake images; the augmentations are recomputed here with sagan_tf.augment (tested against
+# numpy in tests/test_augment.py). The expected values come from the same trainer just before
+# each sub-step, with u frozen: a training-mode G or D output depends on its weights and u
+# only, and a sub-step's pass computes sigma from the stored u as a frozen-u pass does (for D:
+# the fused pass, test_discriminator_substep_reads_u_as_documented).
+POLICY = "color,translation,cutout"
+AUGMENT_REAL, AUGMENT_FAKE = 2 * 2**40, 3 * 2**40
+
+
+def _augmented(config, images, step, substep, offset):
+  seed = tf.constant([config.seed, step * (config.d_steps + 1) + substep + offset], tf.int64)
+  return augment.augment(images, POLICY, seed)
+
+
+def test_substeps_see_diffaugmented_images():
+  config = _config("g_then_d")
+  config.diffaugment = POLICY
+  t = GANTrainer(config, tf.distribute.get_strategy())
+  g, d, n, k = t.generator, t.discriminator, config.global_batch_size, config.d_steps
+  # G sub-step of iteration 0: D sees the augmented fakes.
+  z, y = t._noise(tf.constant(0, tf.int64), k, n)
+  fake = _augmented(config, g(z, y, training=True, update_u=False), 0, k, AUGMENT_FAKE)
+  want = -tf.reduce_mean(d(fake, y, training=True, update_u=False))
+  g_loss = t._g_substep(tf.constant(0, tf.int64), n)
+  np.testing.assert_allclose(float(g_loss), float(want), rtol=1e-5, atol=1e-6)
+  # D sub-step 0 of iteration 3: augmented real and augmented fake images.
+  step = 3
+  rng = np.random.RandomState(4)
+  images = tf.constant(rng.uniform(-1, 1, (n, 32, 32, 3)), tf.float32)
+  labels = tf.constant(rng.randint(0, config.num_classes, n), tf.int32)
+  z, fake_labels = t._noise(tf.constant(step, tf.int64), 0, n)
+  fake = g(z, fake_labels, training=True, update_u=False)
+  want_real = d(_augmented(config, images, step, 0, AUGMENT_REAL), labels, update_u=False)
+  want_fake = d(_augmented(config, fake, step, 0, AUGMENT_FAKE), fake_labels, update_u=False)
+  plain_real = d(images, labels, update_u=False)
+  _, d_real, d_fake = t._d_substep(images, labels, tf.constant(step, tf.int64), 0, n)
+  np.testing.assert_allclose(d_real.numpy(), want_real.numpy(), rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(d_fake.numpy(), want_fake.numpy(), rtol=1e-5, atol=1e-5)
+  assert np.max(np.abs(plain_real.numpy() - want_real.numpy())) > 1e-4

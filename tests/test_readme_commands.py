@@ -39,7 +39,7 @@ OVERRIDES = {  # keyed by console script (readme_commands.prepare)
 # Every binary has a command in the README (prepare-tfrecords needs data, so it is not run).
 BINARIES = ("sagan-train", "sagan-evaluate", "sagan-export", "sagan-sample", "sagan-interpolate",
             "sagan-visualize-attention", "sagan-train-classifier", "sagan-prepare-tfrecords",
-            "sagan-benchmark")
+            "sagan-prepare-emoji", "sagan-benchmark")
 NOT_RUN = ("sagan-prepare-tfrecords",)
 # The binaries before they were console scripts: no command may still run them.
 OLD_FORMS = re.compile(r"-m sagan_tf\.(train|evaluate|export)\b|tools/(sample|interpolate|"

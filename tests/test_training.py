@@ -36,10 +36,13 @@ def _weights(workdir, config):
           if "OBJECT_GRAPH" not in k}
 
 
+DIFFAUGMENT = "color,translation,cutout"  # on in the equivalence and XLA tests: its seeds too
+
+
 def test_resume_equals_uninterrupted_run(tmp_path):
-  config = tiny_config(num_train_steps=4)
+  config = tiny_config(num_train_steps=4, diffaugment=DIFFAUGMENT)
   train(config, str(tmp_path / "straight"))
-  half = tiny_config(num_train_steps=2)
+  half = tiny_config(num_train_steps=2, diffaugment=DIFFAUGMENT)
   train(half, str(tmp_path / "resumed"))
   result = train(config, str(tmp_path / "resumed"))
   assert result["step"] == 4
@@ -57,7 +60,9 @@ def test_two_replicas_match_one_replica(tmp_path, two_cpu_strategy):
   # float32 round-off; Adam with epsilon 1e-8 turns that into full-size steps of random sign.
   # epsilon = 1e-3 keeps such noise-level gradients from moving weights, so what is compared
   # is the distribution logic, not round-off amplification.
-  config = tiny_config(num_train_steps=2, cross_replica_bn=True, adam_epsilon=1e-3)
+  # DiffAugment on: each replica augments with its rows of the global draw.
+  config = tiny_config(num_train_steps=2, cross_replica_bn=True, adam_epsilon=1e-3,
+                       diffaugment=DIFFAUGMENT)
   one = tf.distribute.OneDeviceStrategy("/cpu:0")
   two = two_cpu_strategy
   train(config, str(tmp_path / "one"), one)
@@ -70,7 +75,8 @@ def test_two_replicas_match_one_replica(tmp_path, two_cpu_strategy):
 
 
 def test_train_step_compiles_with_xla(tmp_path):
-  result = train(tiny_config(num_train_steps=2, jit_compile=True), str(tmp_path))
+  result = train(tiny_config(num_train_steps=2, jit_compile=True, diffaugment=DIFFAUGMENT),
+                 str(tmp_path))
   assert result["step"] == 2
   assert all(np.isfinite(v) for v in result["metrics"].values())
 

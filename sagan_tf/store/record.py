@@ -26,11 +26,13 @@ from sagan_tf import config as config_lib
 
 # Keys a resumed run may change: optimization hyperparameters, the schedule, execution
 # (same math), logging / checkpoint cadence, where the data lives, and evaluation / sampling
-# settings that training does not use.
+# settings that training does not use. diffaugment too: it changes what D sees, not what any
+# weight or state means (no variable depends on it), like a learning rate; switching it on
+# when D starts to overfit is a use (adaptive augmentation does so by design).
 CHANGEABLE = frozenset({
     "g_lr", "d_lr", "beta1", "beta2", "adam_epsilon", "ema_decay", "ema_start_step",
     "num_train_steps", "steps_per_loop", "jit_compile", "attention_impl", "d_fused_pass",
-    "attention_query_block",
+    "attention_query_block", "diffaugment",
     "checkpoint_every_steps", "keep_checkpoints", "log_every_steps", "image_every_steps",
     "num_image_samples", "data_dir", "shuffle_buffer",
     "eval_num_samples", "eval_batch_size", "eval_use_ema", "eval_truncation", "eval_split",

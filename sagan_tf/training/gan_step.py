@@ -17,17 +17,25 @@ reduced with the global batch size, and the Keras optimizers sum gradients over 
 Randomness is stateless: the noise of sub-step k of iteration s is drawn for the whole global
 batch from seed (config.seed, s * (d_steps + 1) + k) and each replica takes its slice, so a run
 is reproducible, resumes exactly from `step`, and gives the same batch on 1 or N replicas.
+
+DiffAugment (config.diffaugment, sagan_tf/augment.py; off by default): every image D sees is
+augmented first, the real and the fake batch of each D sub-step and the fake batch of the G
+sub-step (differentiably: G's gradient flows through it). The parameters are drawn for the
+global batch from the sub-step's seed offset by [0, 2 * 2**40] (real) or [0, 3 * 2**40]
+(fake) (labels: [0, 2**40]), and each replica takes its slice, as for the noise.
 """
 
 import keras
 import tensorflow as tf
 
+from sagan_tf import augment
 from sagan_tf import losses
 from sagan_tf import models
 from sagan_tf.store import checkpoints
 from sagan_tf.training import ema as ema_lib
 
 METRICS = ("d_loss", "g_loss", "d_real", "d_fake")
+_LABELS, _AUGMENT_REAL, _AUGMENT_FAKE = 1, 2, 3  # seed streams beside the noise: [0, k * 2**40]
 
 
 def _adam(config, lr):
@@ -71,19 +79,37 @@ class GANTrainer:
     self._replica_step_fn = tf.function(self.replica_step, jit_compile=config.jit_compile)
     self._train_fn = tf.function(self._train_loop)
 
+  def _seed(self, step, substep, stream=0):
+    """int64 [2]: the stateless seed of sub-step `substep` of iteration `step` (stream 0: z)."""
+    c = self.config
+    return tf.stack([tf.constant(c.seed, tf.int64),
+                     step * (c.d_steps + 1) + substep + stream * 2**40])
+
+  @staticmethod
+  def _replica_start(per_replica_batch):
+    """This replica's first row in the global batch (int32 scalar)."""
+    ctx = tf.distribute.get_replica_context()
+    return tf.cast(ctx.replica_id_in_sync_group, tf.int32) * per_replica_batch
+
   def _noise(self, step, substep, per_replica_batch):
     """z float32 [b, z_dim] and labels int32 [b]: this replica's slice of the global draw."""
     c = self.config
-    ctx = tf.distribute.get_replica_context()
-    start = tf.cast(ctx.replica_id_in_sync_group, tf.int32) * per_replica_batch
-    seed = tf.stack([tf.constant(c.seed, tf.int64), step * (c.d_steps + 1) + substep])
-    z = tf.random.stateless_normal([self.global_batch, c.z_dim], seed)
+    start = self._replica_start(per_replica_batch)
+    z = tf.random.stateless_normal([self.global_batch, c.z_dim], self._seed(step, substep))
     z = tf.slice(z, [start, 0], [per_replica_batch, c.z_dim])
     if not c.num_classes:
       return z, tf.zeros([per_replica_batch], tf.int32)
-    labels = tf.random.stateless_uniform([self.global_batch], seed + [0, 2**40], 0,
-                                         c.num_classes, dtype=tf.int32)
+    labels = tf.random.stateless_uniform([self.global_batch], self._seed(step, substep, _LABELS),
+                                         0, c.num_classes, dtype=tf.int32)
     return z, tf.slice(labels, [start], [per_replica_batch])
+
+  def _augment(self, images, step, substep, stream, per_replica_batch):
+    """DiffAugment of this replica's images [b, R, R, 3]: its rows of the global draw (the
+    images unchanged when config.diffaugment is '')."""
+    if not self.config.diffaugment:
+      return images
+    return augment.augment(images, self.config.diffaugment, self._seed(step, substep, stream),
+                           self.global_batch, self._replica_start(per_replica_batch))
 
   @staticmethod
   def _scaled(optimizer, loss):
@@ -98,13 +124,16 @@ class GANTrainer:
     optimizer.apply_gradients(zip(grads, variables))  # unscales under loss scaling
 
   def _d_substep(self, images, labels, step, k, per_replica):
-    """D sub-step k: hinge loss on a real batch and on G(z_k, y_k); D's u moves once."""
+    """D sub-step k: hinge loss on a real batch and on G(z_k, y_k) (both DiffAugmented when
+    config.diffaugment is set); D's u moves once."""
     g, d, c = self.generator, self.discriminator, self.config
     # Static shapes for XLA / TPU (some strategies' iterators drop the batch dimension).
     images = tf.ensure_shape(images, [per_replica, c.resolution, c.resolution, 3])
     labels = tf.ensure_shape(labels, [per_replica])
     z, fake_labels = self._noise(step, k, per_replica)
     fake = tf.stop_gradient(g(z, fake_labels, training=True))
+    images = self._augment(images, step, k, _AUGMENT_REAL, per_replica)
+    fake = self._augment(fake, step, k, _AUGMENT_FAKE, per_replica)
     with tf.GradientTape() as tape:
       if c.d_fused_pass:  # one pass on [real; fake]: sigma from u' for both halves, u <- u'
         logits = d(tf.concat([images, fake], 0), tf.concat([labels, fake_labels], 0),
@@ -121,10 +150,11 @@ class GANTrainer:
 
   def _g_substep(self, step, per_replica):
     """The G sub-step, with the noise of sub-step index d_steps (whatever the order)."""
-    g, d = self.generator, self.discriminator
-    z, fake_labels = self._noise(step, self.config.d_steps, per_replica)
+    g, d, k = self.generator, self.discriminator, self.config.d_steps
+    z, fake_labels = self._noise(step, k, per_replica)
     with tf.GradientTape() as tape:
-      g_fake = d(g(z, fake_labels, training=True), fake_labels, training=True, update_u=False)
+      fake = self._augment(g(z, fake_labels, training=True), step, k, _AUGMENT_FAKE, per_replica)
+      g_fake = d(fake, fake_labels, training=True, update_u=False)
       g_loss = tf.nn.compute_average_loss(self.g_loss_fn(g_fake),
                                           global_batch_size=self.global_batch)
       g_scaled = self._scaled(self.g_optimizer, g_loss)
