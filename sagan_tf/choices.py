@@ -16,3 +16,4 @@ SUBSTEP_ORDERS = ("g_then_d", "d_then_g")  # config.substep_order (authors: G st
 TFRECORD_IMAGE_FORMATS = ("png", "jpeg")  # pre-resized shards: lossless, or JPEG quality 95
 
 DEFAULT_MAX_BATCH = 256  # images per request (export signatures, sampling tools)
+CHECKPOINT_BEST = "best"  # --checkpoint=best: WORKDIR/best/, the checkpoint evaluation kept
