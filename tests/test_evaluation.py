@@ -627,6 +627,7 @@ def test_checkpoint_not_matching_config(tmp_path, classifier_dir, template_workd
     evaluation.evaluate_and_write(tiny_config(classifier_dir, g_ch=16), workdir)
   assert result_lines(workdir) == []
   assert not glob.glob(os.path.join(evaluation.eval_dir(workdir), "events.*"))
+  assert not glob.glob(os.path.join(workdir, "best*"))
 
 
 def test_too_few_samples(tmp_path, classifier_dir, template_workdir):
@@ -664,6 +665,7 @@ def test_failure_mid_evaluation_writes_nothing(tmp_path, classifier_dir, templat
     evaluation.evaluate_and_write(config, workdir, evaluator=ev)
   assert result_lines(workdir) == [earlier]
   assert not glob.glob(os.path.join(evaluation.eval_dir(workdir), "events.*"))
+  assert not glob.glob(os.path.join(workdir, "best*"))  # no best/, no pinned copy left
 
 
 def test_results_file_recovers_from_a_torn_line(tmp_path):

@@ -154,8 +154,8 @@ class Classifier:
       raise ClassifierError(f"Classifier {self.handle!r} returned non-finite outputs.")
     self.num_logits = None if logits is None else int(logits.shape[1])
     self.feature_dim = None if pool is None else int(pool.shape[1])
-    logging.info("Classifier %s: %s logits, %s-d %s features.", self.identity,
-                 self.num_logits, self.feature_dim, POOL)
+    logging.info("Classifier %s: %s logits, %s %s features.", self.identity,
+                 self.num_logits or "no", self.feature_dim or "no", POOL)
     return self.num_logits, self.feature_dim
 
   def require(self, name, role):
