@@ -29,3 +29,4 @@ def diffaugment_ops(policy):
 
 
 DEFAULT_MAX_BATCH = 256  # images per request (export signatures, sampling tools)
+CHECKPOINT_BEST = "best"  # --checkpoint=best: WORKDIR/best/, the checkpoint evaluation kept

@@ -84,6 +84,8 @@ def base_config():
   c.standing_stats_batch_size = 64  # B images per pass for "standing"
   c.eval_split = "train"
   c.classifier_path = ""          # '' -> TF-GAN's TF-Hub Inception module
+  c.eval_class_classifier_path = ""  # '' -> none; a stand-in with the dataset's classes:
+                                  # class accuracy (and its IS) beside classifier_path's FID
   c.eval_stats_dir = ""           # real-data statistics cache; '' -> WORKDIR/eval/real_stats
   c.eval_allow_small_n = False    # allow eval_num_samples <= classifier feature dim (singular
                                   # covariance, biased FID); default: a clear error

@@ -1,9 +1,11 @@
 """The evaluation job end to end: a tiny stand-in classifier, untrained checkpoints, the python
-API and the absl binary; real-statistics caching; continuous mode; bad input.
+API and the absl binary; real-statistics caching; two networks in one pass; continuous mode
+under a fast trainer's rotation and the best checkpoint; bad input.
 
 Shared, built once per module: a stand-in classifier SavedModel (60 training steps on the
-synthetic data, 16-d features) and a template workdir with checkpoints ckpt-10 and ckpt-20
-saved as the training loop saves them. Each test copies what it needs.
+synthetic data, 16-d features), a features-only network with the imported Inception network's
+interface (tests/fake_classifiers.py) and a template workdir with checkpoints ckpt-10 and
+ckpt-20 saved as the training loop saves them. Each test copies what it needs.
 """
 
 import glob
@@ -21,8 +23,10 @@ import pytest
 import scipy.linalg
 import tensorflow as tf
 
+import fake_classifiers
 from sagan_tf import data
 from sagan_tf import evaluation
+from sagan_tf.evaluation import evaluator as evaluator_lib
 from sagan_tf.evaluation import standin
 from sagan_tf.sampling import noise
 from sagan_tf.store import checkpoints as ckpt_lib
@@ -60,6 +64,13 @@ def classifier_dir(tmp_path_factory):
   standin.train_classifier(model, data.build_dataset(config, 32), 60, learning_rate=3e-3)
   path = str(tmp_path_factory.mktemp("classifier") / "standin")
   return standin.export_classifier(model, 32, path)
+
+
+@pytest.fixture(scope="module")
+def features_only(tmp_path_factory):
+  """The imported Inception network's interface: 'pool_3' only (16-d here), no logits."""
+  return fake_classifiers.save(tmp_path_factory.mktemp("fake") / "features_only", ("pool_3",),
+                               FEATURE_DIM)
 
 
 @pytest.fixture(scope="module")
@@ -187,18 +198,21 @@ def test_job_end_to_end(tmp_path, classifier_dir, template):
   # Both checkpoints: it stopped at the final step (a timeout would have left out ckpt-20).
   assert [r["step"] for r in records] == [10, 20]
   m = records[-1]["metrics"]
-  for key in ("fid", "kid", "inception_score", "class_accuracy", "symmetry_error",
-              "real_inception_score", "real_class_accuracy", "real_symmetry_error"):
+  # One stand-in with the dataset's classes: every metric from it, in its units.
+  assert set(m) == {"standin/fid", "standin/kid", "standin/kid_std", "standin/inception_score",
+                    "standin/real_inception_score", "standin/class_accuracy",
+                    "standin/real_class_accuracy", "symmetry_error", "real_symmetry_error"}
+  for key in set(m) - {"standin/kid_std"}:  # N = 64 <= 1024: one KID block, no std
     assert m[key] is not None and np.isfinite(m[key]), (key, m)
   assert m["real_symmetry_error"] == pytest.approx(0.0, abs=1e-6)  # the data is symmetric
-  assert m["real_class_accuracy"] > 0.5  # the stand-in learned something
+  assert m["standin/real_class_accuracy"] > 0.5  # the stand-in learned something
   # The reported numbers equal independent numpy computations on the same activations.
-  real, gen = ev.real_stats, ev.captured
+  real, gen = ev.real_stats["standin"], ev.captured["standin"]
   assert real.num_examples == 64 and gen["pool_3"].shape == (64, FEATURE_DIM)
-  assert abs(m["fid"] - np_fid(real.pool_3, gen["pool_3"])) / m["fid"] < 1e-6
-  assert m["inception_score"] == pytest.approx(np_is(gen["logits"]), rel=1e-6)
-  assert m["kid"] == pytest.approx(np_kid(real.pool_3, gen["pool_3"]), rel=1e-6)
-  assert m["class_accuracy"] == pytest.approx(
+  assert abs(m["standin/fid"] - np_fid(real.pool_3, gen["pool_3"])) / m["standin/fid"] < 1e-6
+  assert m["standin/inception_score"] == pytest.approx(np_is(gen["logits"]), rel=1e-6)
+  assert m["standin/kid"] == pytest.approx(np_kid(real.pool_3, gen["pool_3"]), rel=1e-6)
+  assert m["standin/class_accuracy"] == pytest.approx(
       np.mean(np.argmax(gen["logits"], 1) == gen["labels"]))
   assert set(np.unique(gen["labels"])) <= {0, 1, 2}
   np.testing.assert_array_equal(gen["labels"], noise.seeded_labels(config.seed, 64, 3))
@@ -208,12 +222,18 @@ def test_job_end_to_end(tmp_path, classifier_dir, template):
   assert lines[1]["checkpoint"] == os.path.join(ckpt_lib.checkpoint_dir(workdir), "ckpt-20")
   assert lines[1]["generator"] == "ema" and lines[1]["num_samples"] == 64
   assert lines[1]["truncation"] == 0.0 and lines[1]["metrics"] == m and lines[1]["timestamp"]
+  assert lines[1]["format"] == 2 and lines[1]["class_classifier"] is None
+  assert lines[1]["networks"] == {"standin": dict(
+      role="main", classifier=os.path.abspath(classifier_dir), num_logits=3,
+      feature_dim=FEATURE_DIM)}
   assert lines[1]["bn_stats"] == {"mode": "standing", "batches": 2, "batch_size": 8,
                                   "truncation": 0.0, "seed": -1}
   scalars = read_scalars(workdir)
-  assert scalars[("ema_standing2x8/fid", 20)] == pytest.approx(m["fid"], rel=1e-6)
-  assert ("ema_standing2x8/fid", 10) in scalars
-  assert ("ema_standing2x8/inception_score", 20) in scalars
+  assert scalars[("ema_standing2x8/standin/fid", 20)] == pytest.approx(m["standin/fid"],
+                                                                        rel=1e-6)
+  assert ("ema_standing2x8/standin/fid", 10) in scalars
+  assert ("ema_standing2x8/standin/inception_score", 20) in scalars
+  assert ("ema_standing2x8/symmetry_error", 20) in scalars
 
   # Nothing is evaluated twice: --once on an evaluated checkpoint, a restarted continuous job.
   first = os.path.join(ckpt_lib.checkpoint_dir(workdir), "ckpt-10")
@@ -231,10 +251,10 @@ def test_job_end_to_end(tmp_path, classifier_dir, template):
   moving = tiny_config(classifier_dir, sample_bn_stats="moving")
   other = evaluation.evaluate_and_write(moving, workdir, first)
   assert "skipped" not in other and other["bn_stats"]["mode"] == "moving"
-  assert other["metrics"]["fid"] != lines[0]["metrics"]["fid"]
+  assert other["metrics"]["standin/fid"] != lines[0]["metrics"]["standin/fid"]
   assert [r["bn_stats"]["mode"] for r in result_lines(workdir)] == [
       "standing", "standing", "moving"]
-  assert ("ema_moving/fid", 10) in read_scalars(workdir)
+  assert ("ema_moving/standin/fid", 10) in read_scalars(workdir)
 
   # The binary, --once, another setting (raw G, truncation, batch statistics): a new line for
   # the latest checkpoint, with the real statistics loaded from the cache, not recomputed.
@@ -258,9 +278,10 @@ def test_job_end_to_end(tmp_path, classifier_dir, template):
   assert r["generator"] == "raw" and r["truncation"] == 1.5 and r["num_samples"] == 64
   assert r["bn_stats"]["mode"] == "batch"
   assert r["classifier"] == os.path.abspath(classifier_dir)
-  assert all(np.isfinite(r["metrics"][k]) for k in ("fid", "kid", "inception_score"))
-  assert r["metrics"]["fid"] != m["fid"]
-  assert ("raw_trunc1.5_batch/fid", 20) in read_scalars(workdir)
+  assert all(np.isfinite(r["metrics"][f"standin/{k}"]) for k in ("fid", "kid",
+                                                                "inception_score"))
+  assert r["metrics"]["standin/fid"] != m["standin/fid"]
+  assert ("raw_trunc1.5_batch/standin/fid", 20) in read_scalars(workdir)
 
 
 def test_fid_same_data_vs_noise(classifier_dir):
@@ -304,13 +325,226 @@ def test_generation_uses_inference_mode_and_fixed_latents(tmp_path, classifier_d
     config = tiny_config(classifier_dir, eval_batch_size=bs, eval_num_samples=32)
     ev = evaluation.Evaluator(config, str(tmp_path), classifier=clf)
     outs.append(ev.generate(models["ema_generator"]))
+  outs = [o["standin"] for o in outs]
   np.testing.assert_array_equal(outs[0]["labels"], outs[1]["labels"])
   np.testing.assert_allclose(outs[0]["pool_3"], outs[1]["pool_3"], rtol=1e-4, atol=1e-4)
   np.testing.assert_allclose(outs[0]["symmetry"], outs[1]["symmetry"], rtol=1e-4, atol=1e-5)
-  again = ev.generate(models["ema_generator"])
+  again = ev.generate(models["ema_generator"])["standin"]
   np.testing.assert_array_equal(again["pool_3"], outs[1]["pool_3"])
-  raw = ev.generate(models["generator"])  # EMA and raw G differ in the template
+  raw = ev.generate(models["generator"])["standin"]  # EMA and raw G differ in the template
   assert np.abs(raw["pool_3"] - again["pool_3"]).max() > 1e-3
+
+
+class Recording(evaluation.Classifier):
+  """Logs (network, sum of the images) of every call in a list shared by the networks."""
+
+  def __init__(self, path, name, log):
+    super().__init__(path)
+    self.name, self.log = name, log
+
+  def __call__(self, images):
+    self.log.append((self.name, float(np.sum(np.asarray(images, np.float64)))))
+    return super().__call__(images)
+
+
+def test_two_networks_in_one_pass(tmp_path, classifier_dir, features_only, template,
+                                  monkeypatch):
+  """Main network with pool_3 only (the imported Inception's interface): FID and KID, no IS;
+  the stand-in as class network: class accuracy and IS in its units. Every batch goes through
+  both networks in turn (one generation); real outputs are cached per network; the result and
+  the tags name the network of each metric."""
+  template_workdir, models = template
+  workdir = copy_checkpoints(template_workdir, str(tmp_path / "run"), (20,))
+  monkeypatch.setattr(ckpt_lib, "restore_models",  # skip the (slow) rebuild; same weights
+                      lambda c, w, pinned: dict(models, path=pinned.source))
+  config = tiny_config(features_only, eval_class_classifier_path=classifier_dir)
+  log = []
+  ev = CapturingEvaluator(config, workdir, classifier=Recording(features_only, "inception", log),
+                          class_classifier=Recording(classifier_dir, "standin", log))
+  record = evaluation.evaluate_and_write(config, workdir, evaluator=ev)
+  ev.close()
+  m = record["metrics"]
+  assert set(m) == {"inception/fid", "inception/kid", "inception/kid_std",
+                    "standin/class_accuracy", "standin/real_class_accuracy",
+                    "standin/inception_score", "standin/real_inception_score",
+                    "symmetry_error", "real_symmetry_error"}
+  # After the two probes: 2 real then 2 generated batches of 32, each through both in turn.
+  assert [name for name, _ in log[:2]] == ["inception", "standin"]
+  passes = log[2:]
+  assert [name for name, _ in passes] == ["inception", "standin"] * 4
+  assert all(a[1] == b[1] for a, b in zip(passes[::2], passes[1::2]))
+  real, gen = ev.real_stats, ev.captured
+  assert "logits" not in gen["inception"] and "logits" not in real["inception"].outputs
+  assert m["inception/fid"] == pytest.approx(
+      np_fid(real["inception"].pool_3, gen["inception"]["pool_3"]), rel=1e-6)
+  assert m["inception/kid"] == pytest.approx(
+      np_kid(real["inception"].pool_3, gen["inception"]["pool_3"]), rel=1e-6)
+  assert m["standin/class_accuracy"] == pytest.approx(
+      np.mean(np.argmax(gen["standin"]["logits"], 1) == gen["standin"]["labels"]))
+  assert m["standin/inception_score"] == pytest.approx(np_is(gen["standin"]["logits"]),
+                                                       rel=1e-6)
+  assert m["standin/real_class_accuracy"] > 0.5
+  line = result_lines(workdir)[0]
+  assert line["networks"] == {
+      "inception": dict(role="main", classifier=os.path.abspath(features_only), num_logits=None,
+                        feature_dim=FEATURE_DIM),
+      "standin": dict(role="class", classifier=os.path.abspath(classifier_dir), num_logits=3,
+                      feature_dim=FEATURE_DIM)}
+  assert line["class_classifier"] == os.path.abspath(classifier_dir)
+  scalars = read_scalars(workdir)
+  assert scalars[("ema_standing2x8/inception/fid", 20)] == pytest.approx(m["inception/fid"])
+  assert ("ema_standing2x8/standin/class_accuracy", 20) in scalars
+  assert not [tag for tag, _ in scalars if tag.startswith("ema_standing2x8/inception/incep")]
+  # A cache file per network; the next job loads both, computing nothing.
+  assert len(glob.glob(os.path.join(evaluator_lib.stats_dir(config, workdir), "*.npz"))) == 2
+  inception, standin = ev.networks["inception"], ev.networks["standin"]
+  again = evaluation.Evaluator(config, workdir, classifier=inception, class_classifier=standin)
+  assert all(r.loaded_from_cache for r in again.real_stats.values())
+  np.testing.assert_array_equal(again.real_stats["standin"].logits, real["standin"].logits)
+  # The same checkpoint without the class network is another result, not a repeat.
+  assert evaluator_lib.find_result(workdir, 20, tiny_config(features_only)) is None
+  # A main network with logits that are not the dataset's classes (TF-Hub's 1008) is
+  # 'inception' and gives IS too.
+  both = evaluation.Classifier(fake_classifiers.save(tmp_path / "both", ("pool_3", "logits"),
+                                                     FEATURE_DIM))
+  assert evaluation.Evaluator(tiny_config(features_only), workdir, classifier=both).main == (
+      "inception")
+  # Refused: a class network without the dataset's classes, or beside a stand-in main network.
+  with pytest.raises(evaluation.ClassifierError, match=r"missing \['logits'\]"):
+    evaluation.Evaluator(config, workdir, classifier=inception, class_classifier=inception)
+  with pytest.raises(evaluation.ClassifierError, match="has 16 logits, but the dataset has 3"):
+    evaluation.Evaluator(config, workdir, classifier=inception, class_classifier=both)
+  with pytest.raises(evaluation.ClassifierError, match="stand-in with the 3 classes already"):
+    evaluation.Evaluator(config, workdir, classifier=standin)
+
+
+def test_rows_written_before_two_networks_still_read(tmp_path, template_workdir, classifier_dir):
+  """A results line without "format" (plain metric names, one network) reads as format 2 and
+  still marks its step as done."""
+  workdir = copy_checkpoints(template_workdir, str(tmp_path / "run"), (10,))
+  config = tiny_config(classifier_dir)
+  old = {k: v for k, v in evaluator_lib.settings(config).items() if k != "class_classifier"}
+  evaluator_lib.append_result(workdir, dict(old, step=10, checkpoint="c", metrics={
+      "fid": 3.0, "class_accuracy": 0.5, "symmetry_error": 0.1}))
+  evaluator_lib.append_result(workdir, dict(old, step=5, classifier=evaluation.INCEPTION_TFHUB,
+                                            metrics={"fid": 9.0, "inception_score": 2.0}))
+  standin, hub = evaluation.read_results(workdir)
+  assert standin["metrics"] == {"standin/fid": 3.0, "standin/class_accuracy": 0.5,
+                                "symmetry_error": 0.1}
+  assert standin["networks"] == {"standin": dict(role="main",
+                                                 classifier=os.path.abspath(classifier_dir))}
+  assert hub["metrics"] == {"inception/fid": 9.0, "inception/inception_score": 2.0}
+  again = evaluation.evaluate_and_write(config, workdir)  # ckpt-10: done, nothing loaded
+  assert again["skipped"] and again["metrics"]["standin/fid"] == 3.0
+
+
+class FakeTrainer:
+  """Saves the template's models as the training loop does (tf.train.CheckpointManager, keep
+  3), G's first weight moved at every save; remembers that weight and the files' bytes per
+  step. close() puts the weight back (the template is shared)."""
+
+  def __init__(self, workdir, models):
+    self.w = models["generator"].linear.trainable_weights[0]
+    self.original = self.w.numpy()
+    self.step = tf.Variable(0, dtype=tf.int64)
+    self.manager = tf.train.CheckpointManager(
+        ckpt_lib.make_checkpoint(models["generator"], models["ema_generator"],
+                                 models["discriminator"], step=self.step),
+        ckpt_lib.checkpoint_dir(workdir), max_to_keep=3)
+    self.saved, self.files = {}, {}
+
+  def save(self, *steps):
+    for k in steps:
+      self.w.assign_add(0.01 * tf.ones_like(self.w))
+      self.step.assign(k)
+      path = self.manager.save(checkpoint_number=k)
+      self.saved[k] = self.w.numpy()
+      self.files[k] = {os.path.basename(f): open(f, "rb").read()
+                       for f in glob.glob(path + ".*")}
+
+  def close(self):
+    self.w.assign(self.original)
+
+
+class Scripted(evaluation.Evaluator):
+  """Scores from a table instead of generating; during[step]() runs while that step is scored
+  (the trainer going on meanwhile)."""
+
+  def __init__(self, config, workdir, classifier, fids, during=None):
+    super().__init__(config, workdir, classifier=classifier)
+    self.fids, self.during, self.scored = fids, during or {}, []
+
+  def evaluate(self, models):
+    step = models["step"]
+    self.scored.append(step)
+    self.during.get(step, lambda: None)()
+    return dict(step=step, checkpoint=models["path"], metrics={"standin/fid": self.fids[step]},
+                timestamp="t", **evaluator_lib.settings(self.config))
+
+
+def _best_files(workdir):
+  best = ckpt_lib.read_best(workdir)
+  return {n: open(os.path.join(ckpt_lib.best_dir(workdir), n), "rb").read()
+          for n in os.listdir(ckpt_lib.best_dir(workdir)) if n != ckpt_lib.BEST_FILE}, best
+
+
+def test_continuous_keeps_up_with_rotation_and_keeps_the_best(tmp_path, classifier_dir, template,
+                                                             caplog, monkeypatch):
+  """A trainer saving faster than checkpoints are scored, keeping 3: the job takes the newest
+  new checkpoint and says how many it skips; the best one (lowest FID, a tie keeps the
+  earlier) survives in WORKDIR/best/ after the rotation deleted it, and --checkpoint=best
+  restores its weights; one events file for the job."""
+  caplog.set_level("INFO", logger="absl")
+  workdir = str(tmp_path / "run")
+  config = tiny_config(classifier_dir, num_train_steps=100)
+  trainer = FakeTrainer(workdir, template[1])
+  monkeypatch.setattr(ckpt_lib, "restore_models",  # the Scripted scores need no models
+                      lambda c, w, pinned: dict(step=pinned.step, path=pinned.source))
+  seen = {}
+
+  def while_90():  # ckpt-50 is rotated away by now; it is the best so far
+    seen["gone"] = not os.path.exists(os.path.join(ckpt_lib.checkpoint_dir(workdir),
+                                                   "ckpt-50.index"))
+    seen["best"] = _best_files(workdir)
+    trainer.save(100)
+
+  try:
+    trainer.save(10, 20, 30, 40, 50)  # on disk: 30, 40, 50
+    clf = evaluation.Classifier(classifier_dir)
+    ev = Scripted(config, workdir, clf, fids={50: 2.0, 90: 2.0, 100: 1.0},
+                  during={50: lambda: trainer.save(60, 70, 80, 90), 90: while_90,
+                          100: lambda: seen.update(tie=ckpt_lib.read_best(workdir)["step"])})
+    records = evaluation.run_continuous(config, workdir, timeout_secs=60, poll_secs=0.05,
+                                        evaluator=ev)
+    ev.close()
+  finally:
+    trainer.close()
+  assert ev.scored == [50, 90, 100] and [r["step"] for r in records] == [50, 90, 100]
+  log = caplog.text
+  assert "evaluating the newest (step 50) and skipping the 2 older (steps 30, 40)" in log
+  assert "evaluating the newest (step 90) and skipping the 2 older (steps 70, 80)" in log
+  files, best = seen["best"]
+  assert seen["gone"] and best["step"] == 50 and files == trainer.files[50]
+  # 90 tied with 50 (the earlier stays); 100 is lower: best/ holds it alone.
+  assert seen["tie"] == 50
+  files, best = _best_files(workdir)
+  assert best["step"] == 100 and best["value"] == 1.0 and best["metric"] == "standin/fid"
+  assert best["source"] == os.path.join(ckpt_lib.checkpoint_dir(workdir), "ckpt-100")
+  assert files == trainer.files[100]
+  assert len(glob.glob(os.path.join(evaluation.eval_dir(workdir), "events.out.tfevents.*"))) == 1
+  assert not glob.glob(os.path.join(workdir, "best.tmp-*"))
+  # --checkpoint=best (restore_models: evaluate, export, the tools) reads its weights.
+  path = ckpt_lib.resolve_checkpoint(workdir, "best")
+  assert path == os.path.join(ckpt_lib.best_dir(workdir), "ckpt-100")
+  np.testing.assert_array_equal(tf.train.load_checkpoint(path).get_tensor(
+      "generator/linear/kernel/.ATTRIBUTES/VARIABLE_VALUE"), trainer.saved[100])
+  # A lower FID with other settings (moving BN statistics) is not compared with it.
+  moving = tiny_config(classifier_dir, num_train_steps=100, sample_bn_stats="moving")
+  other = Scripted(moving, workdir, clf, fids={90: 0.1})
+  evaluation.evaluate_and_write(moving, workdir,
+                                os.path.join(ckpt_lib.checkpoint_dir(workdir), "ckpt-90"),
+                                evaluator=other)
+  assert ckpt_lib.read_best(workdir)["step"] == 100
 
 
 # ----------------------------------------------------------------------------------------------
@@ -393,6 +627,7 @@ def test_checkpoint_not_matching_config(tmp_path, classifier_dir, template_workd
     evaluation.evaluate_and_write(tiny_config(classifier_dir, g_ch=16), workdir)
   assert result_lines(workdir) == []
   assert not glob.glob(os.path.join(evaluation.eval_dir(workdir), "events.*"))
+  assert not glob.glob(os.path.join(workdir, "best*"))
 
 
 def test_too_few_samples(tmp_path, classifier_dir, template_workdir):
@@ -411,7 +646,7 @@ def test_failure_mid_evaluation_writes_nothing(tmp_path, classifier_dir, templat
   template_workdir, models = template
   workdir = copy_checkpoints(template_workdir, str(tmp_path / "run"), (20,))
   monkeypatch.setattr(ckpt_lib, "restore_models",  # skip the (slow) rebuild; same weights
-                      lambda c, w, p: dict(models, path=p))
+                      lambda c, w, pinned: dict(models, path=pinned.source))
   earlier = dict(step=10, checkpoint="x", metrics={"fid": 1.0}, generator="ema")
   evaluation.evaluator.append_result(workdir, earlier)
 
@@ -430,6 +665,7 @@ def test_failure_mid_evaluation_writes_nothing(tmp_path, classifier_dir, templat
     evaluation.evaluate_and_write(config, workdir, evaluator=ev)
   assert result_lines(workdir) == [earlier]
   assert not glob.glob(os.path.join(evaluation.eval_dir(workdir), "events.*"))
+  assert not glob.glob(os.path.join(workdir, "best*"))  # no best/, no pinned copy left
 
 
 def test_results_file_recovers_from_a_torn_line(tmp_path):

@@ -102,15 +102,39 @@ def test_class_accuracy_and_compute_metrics():
               symmetry=np.zeros(100))
   gen = dict(pool_3=rng.normal(size=(100, 5)) + 1.0, logits=logits, labels=labels,
              symmetry=np.full(100, 0.25))
-  m = metrics.compute_metrics(real, gen, num_classes=4)
-  assert m["class_accuracy"] == pytest.approx(0.75)
-  assert m["real_class_accuracy"] == pytest.approx(1.0)
+  m = metrics.compute_metrics({"standin": real}, {"standin": gen}, num_classes=4, main="standin")
+  assert m["standin/class_accuracy"] == pytest.approx(0.75)
+  assert m["standin/real_class_accuracy"] == pytest.approx(1.0)
   assert m["symmetry_error"] == pytest.approx(0.25)
   assert m["real_symmetry_error"] == pytest.approx(0.0)
-  assert m["fid"] == pytest.approx(np_fid(real["pool_3"], gen["pool_3"]), rel=1e-6)
+  assert m["standin/fid"] == pytest.approx(np_fid(real["pool_3"], gen["pool_3"]), rel=1e-6)
   # Logits that are not the dataset's classes (e.g. Inception's 1008): no class accuracy.
-  m = metrics.compute_metrics(real, gen, num_classes=10)
-  assert "class_accuracy" not in m and "real_class_accuracy" not in m
+  m = metrics.compute_metrics({"x": real}, {"x": gen}, num_classes=10, main="x")
+  assert "x/class_accuracy" not in m and "x/real_class_accuracy" not in m
+  assert "x/inception_score" in m
+
+
+def test_two_networks_each_give_their_metrics():
+  """Main network: pool_3 only (the imported Inception) -> FID and KID, no IS; the class
+  network: logits only -> class accuracy and IS in its units, no FID."""
+  rng = np.random.default_rng(3)
+  labels = rng.integers(0, 4, 60)
+  wrong = np.eye(4)[(labels + 1) % 4]
+  gen_logits = np.where(np.arange(60)[:, None] < 15, wrong, np.eye(4)[labels]) * 4.0  # 15 wrong
+  real = {"inception": dict(pool_3=rng.normal(size=(60, 3)), labels=labels),
+          "standin": dict(logits=np.eye(4)[labels] * 4.0, labels=labels)}
+  gen = {"inception": dict(pool_3=rng.normal(size=(60, 3)) + 0.5, labels=labels),
+         "standin": dict(logits=gen_logits, labels=labels)}
+  m = metrics.compute_metrics(real, gen, num_classes=4, main="inception")
+  assert set(m) == {"inception/fid", "inception/kid", "inception/kid_std",
+                    "standin/class_accuracy", "standin/real_class_accuracy",
+                    "standin/inception_score", "standin/real_inception_score"}
+  assert m["inception/fid"] == pytest.approx(
+      np_fid(real["inception"]["pool_3"], gen["inception"]["pool_3"]), rel=1e-6)
+  assert m["standin/class_accuracy"] == pytest.approx(0.75)
+  p = np.exp(gen_logits) / np.exp(gen_logits).sum(1, keepdims=True)
+  ref_is = np.exp(np.mean(np.sum(p * (np.log(p) - np.log(p.mean(0))), axis=1)))
+  assert m["standin/inception_score"] == pytest.approx(ref_is, rel=1e-6)
 
 
 def test_sample_size_policy():

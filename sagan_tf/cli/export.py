@@ -1,7 +1,7 @@
 r"""sagan-export: a trained generator as a TF Serving SavedModel (python -m sagan_tf.cli.export).
 
   sagan-export --workdir=/tmp/sagan --export_dir=/tmp/sagan_export \
-      [--config=experiments/cpu_demo.py] [--version=N] [--use_ema=true] [--checkpoint=PATH] \
+      [--config=experiments/cpu_demo.py] [--version=N] [--use_ema=true] [--checkpoint=PATH|best] \
       [--bn_stats=standing|moving] [--bn_stats_batches=K] [--bn_stats_batch_size=B] \
       [--truncation=T] [--max_batch=256] [--warmup=true] [--model_name=sagan]
 

@@ -49,8 +49,9 @@ def define_workdir():
 
 
 def define_checkpoint():
-  flags.DEFINE_string("checkpoint", None, "A WORKDIR/checkpoints/ckpt-N path (default: the "
-                      "latest checkpoint in --workdir).")
+  flags.DEFINE_string("checkpoint", None, "A WORKDIR/checkpoints/ckpt-N path, or "
+                      f"'{choices.CHECKPOINT_BEST}': the one the evaluation job scored best "
+                      "(WORKDIR/best/) (default: the latest checkpoint in --workdir).")
 
 
 def define_export_dir(help_text):

@@ -1,19 +1,24 @@
-"""Evaluation: IS, FID, KID (TF-GAN's functions), class accuracy and the symmetry metric of
-generated images, against cached real-data statistics, for one checkpoint or continuously.
+"""Evaluation: FID and KID from the main network (Inception or a stand-in), IS from any network
+with logits, class accuracy from a network with the dataset's classes (the main one or an
+optional class network), and the symmetry metric of generated images, against cached real-data
+statistics, for one checkpoint or continuously; the best checkpoint kept in WORKDIR/best/.
 
   evaluate_and_write(config, workdir, checkpoint_path=None)   one checkpoint (default latest)
-  run_continuous(config, workdir, timeout_secs, poll_secs)     every new checkpoint once
-  apply_overrides(config, num_samples=, classifier_path=, use_ema=, truncation=)
-  Evaluator(config, workdir)                                   classifier + real statistics
+  run_continuous(config, workdir, timeout_secs, poll_secs)     new checkpoints, newest first
+  apply_overrides(config, num_samples=, classifier_path=, class_classifier_path=, use_ema=,
+                  truncation=, ...)
+  Evaluator(config, workdir)                                   networks + real statistics
   Classifier(classifier_path)                                  Inception or a stand-in
   read_results(workdir), results_path(workdir), eval_dir(workdir)
-See evaluator.py for the output files and metrics.py for the sample-size policy.
+See evaluator.py for the output files, the network names and the best-checkpoint rule, and
+metrics.py for the sample-size policy.
 """
 
 from sagan_tf.evaluation.classifier import Classifier, ClassifierError, INCEPTION_TFHUB
 from sagan_tf.evaluation.evaluator import (
-    apply_overrides, eval_dir, evaluate_and_write, Evaluator, read_results, results_path,
-    run_continuous)
+    apply_overrides, eval_dir, evaluate_and_write, Evaluator, INCEPTION, read_results,
+    results_path, run_continuous, STANDIN)
 
 __all__ = ["apply_overrides", "Classifier", "ClassifierError", "eval_dir", "evaluate_and_write",
-           "Evaluator", "INCEPTION_TFHUB", "read_results", "results_path", "run_continuous"]
+           "Evaluator", "INCEPTION", "INCEPTION_TFHUB", "read_results", "results_path",
+           "run_continuous", "STANDIN"]

@@ -1,9 +1,14 @@
-"""The classifier behind IS, FID and KID: TF-GAN's Inception module or a local stand-in.
+"""The networks behind the metrics: TF-GAN's Inception module, an imported Inception
+network, or a local stand-in.
 
 Interface (TF-GAN's TF-Hub Inception module, https://tfhub.dev/tensorflow/tfgan/eval/inception/1,
-and any SavedModel that copies it, e.g. the one tools/train_classifier.py exports):
+and any SavedModel that copies it: the imported Inception network, or the stand-in
+tools/train_classifier.py exports):
   model(images) with images float32 [B, H, W, 3] in [-1, 1] (any H, W: the model resizes)
-  returns a dict with 'logits' [B, K] and 'pool_3' [B, D] (Inception: K = 1008, D = 2048).
+  returns a dict with 'pool_3' [B, D] (features: FID, KID) and / or 'logits' [B, K] (IS,
+  class accuracy). TF-Hub's Inception has both (K = 1008, D = 2048); the imported Inception
+  network only 'pool_3'; a stand-in both, with K = the dataset's classes. What each role
+  needs is checked by the Evaluator.
 
 TF-GAN's own classifier_fn_from_tfhub flattens with tf.compat.v1.layers.flatten, which raises
 under Keras 3, so `Classifier` below loads the module once and reshapes the outputs itself.
@@ -94,7 +99,8 @@ def _callable_of(obj, name):
 
 
 class Classifier:
-  """A loaded classifier: call(images) -> (logits [B, K], pool_3 [B, D]) as float32 numpy.
+  """A loaded classifier: call(images) -> (logits [B, K] or None, pool_3 [B, D] or None) as
+  float32 numpy; None for an output the network does not have.
 
   Args:
     classifier_path: a local SavedModel directory, a TF-Hub handle, or '' for TF-GAN's
@@ -111,41 +117,54 @@ class Classifier:
     self._fn = _callable_of(self._module, self.handle)
     self.num_logits = None
     self.feature_dim = None
+    self.output_keys = None
 
   def outputs(self, images):
-    """Runs the classifier; returns (logits, pool_3) float32 tensors, each reshaped to 2-D."""
+    """Runs the classifier; returns {name: float32 tensor reshaped to 2-D} for the outputs it
+    has among 'logits' and 'pool_3'."""
     images = tf.convert_to_tensor(images, tf.float32)
     out = self._fn(images)
     if not isinstance(out, dict):
       raise ClassifierError(
           f"Classifier {self.handle!r} returned {type(out).__name__}, expected a dict with "
-          f"keys {LOGITS!r} and {POOL!r}.")
-    missing = [k for k in (LOGITS, POOL) if k not in out]
-    if missing:
+          f"keys {LOGITS!r} and / or {POOL!r}.")
+    self.output_keys = sorted(out)
+    if LOGITS not in out and POOL not in out:
       raise ClassifierError(
-          f"Classifier {self.handle!r} outputs keys {sorted(out)}, missing {missing}: it must "
-          f"return a dict with {LOGITS!r} [B, K] and {POOL!r} [B, D] like TF-GAN's Inception "
-          "module.")
+          f"Classifier {self.handle!r} outputs keys {sorted(out)}, missing {[LOGITS, POOL]}: it "
+          f"must return a dict with {POOL!r} [B, D] and / or {LOGITS!r} [B, K] like TF-GAN's "
+          "Inception module.")
     batch = tf.shape(images)[0]
-    return (tf.cast(tf.reshape(out[LOGITS], [batch, -1]), tf.float32),
-            tf.cast(tf.reshape(out[POOL], [batch, -1]), tf.float32))
+    return {k: tf.cast(tf.reshape(out[k], [batch, -1]), tf.float32)
+            for k in (LOGITS, POOL) if k in out}
 
   def __call__(self, images):
-    logits, pool = self.outputs(images)
-    return logits.numpy(), pool.numpy()
+    out = {k: v.numpy() for k, v in self.outputs(images).items()}
+    return out.get(LOGITS), out.get(POOL)
 
   def probe(self, resolution):
-    """Runs 2 blank images of the given resolution; sets and returns (num_logits, feature_dim)."""
+    """Runs 2 blank images of the given resolution; sets and returns (num_logits, feature_dim),
+    each None when the network lacks that output."""
     logits, pool = self(tf.zeros([2, resolution, resolution, 3]))
-    if logits.shape[0] != 2 or pool.shape[0] != 2:
+    outputs = [x for x in (logits, pool) if x is not None]
+    if any(x.shape[0] != 2 for x in outputs):
       raise ClassifierError(f"Classifier {self.handle!r} returned batch sizes "
-                            f"{logits.shape[0]}, {pool.shape[0]} for 2 images.")
-    if not (np.all(np.isfinite(logits)) and np.all(np.isfinite(pool))):
+                            f"{[x.shape[0] for x in outputs]} for 2 images.")
+    if not all(np.all(np.isfinite(x)) for x in outputs):
       raise ClassifierError(f"Classifier {self.handle!r} returned non-finite outputs.")
-    self.num_logits, self.feature_dim = int(logits.shape[1]), int(pool.shape[1])
-    logging.info("Classifier %s: %d logits, %d-d %s features.", self.identity,
-                 self.num_logits, self.feature_dim, POOL)
+    self.num_logits = None if logits is None else int(logits.shape[1])
+    self.feature_dim = None if pool is None else int(pool.shape[1])
+    logging.info("Classifier %s: %s logits, %s %s features.", self.identity,
+                 self.num_logits or "no", self.feature_dim or "no", POOL)
     return self.num_logits, self.feature_dim
+
+  def require(self, name, role):
+    """Raises ClassifierError unless the probed network has output `name` (LOGITS or POOL),
+    which its `role` (a phrase) needs."""
+    if (self.num_logits if name == LOGITS else self.feature_dim) is None:
+      raise ClassifierError(
+          f"Classifier {self.handle!r} outputs keys {self.output_keys}, missing {[name]}: "
+          f"{role} needs {name!r} like TF-GAN's Inception module.")
 
   def cache_identity(self):
     """Identity for caches: the path/handle, output sizes and (local dirs) the file's mtime."""

@@ -1,19 +1,44 @@
-"""The evaluation job: generate N images from a checkpoint, classify them, compute metrics,
-write TensorBoard scalars and one JSON line per checkpoint.
+"""The evaluation job: generate N images from a checkpoint, run them through one or two
+networks in one pass, compute metrics, write TensorBoard scalars and one JSON line per
+checkpoint, and keep the best checkpoint out of the trainer's rotation.
+
+Networks (Evaluator): the main one (config.classifier_path: TF-Hub's Inception by default, or
+a SavedModel such as the imported Inception network or a stand-in) must have 'pool_3' and
+gives FID and KID, and IS from its logits when it has logits. It is named 'standin' when its
+logits are the dataset's classes (then it gives class accuracy too), else 'inception'. The
+optional class network (config.eval_class_classifier_path, a stand-in whose logits are the
+dataset's classes) is named 'standin' and gives class accuracy and IS in its own units; it is
+refused when the main network is a stand-in already.
 
 Outputs in WORKDIR/eval/:
-  results.jsonl  one line per evaluated checkpoint and setting: {"step", "checkpoint",
-                 "metrics": {...}, "num_samples", "num_real", "generator": "ema"|"raw",
-                 "truncation", "bn_stats": {"mode", "batches", "batch_size", "truncation",
-                 "seed"} (sagan_tf.sampling.bn_stats.BNStats.identity), "classifier",
-                 "timestamp", "unix_time", "eval_secs"}.
+  results.jsonl  one line per evaluated checkpoint and setting: {"format": 2, "step",
+                 "checkpoint", "metrics": {"<network>/<metric>": value, ..., and the pixel
+                 metrics "symmetry_error", "real_symmetry_error"}, "networks": {<network>:
+                 {"role": "main"|"class", "classifier", "num_logits", "feature_dim"}},
+                 "num_samples", "num_real", "generator": "ema"|"raw", "truncation",
+                 "bn_stats": {"mode", "batches", "batch_size", "truncation", "seed"}
+                 (sagan_tf.sampling.bn_stats.BNStats.identity), "classifier" (the main
+                 network), "class_classifier" (or null), "timestamp", "unix_time",
+                 "eval_secs"}. Lines without "format" (written before two networks) have
+                 plain metric names and are read as format 2 (upgrade_record).
                  It is also the record of what was evaluated: a (step, generator, truncation,
-                 bn_stats, num_samples, classifier) already present is skipped, so a restarted
-                 job does not repeat work and never mixes settings. A line is appended only
-                 when everything is computed, in one write followed by flush and fsync.
-  events.*       TensorBoard scalars, tag "<generator>[_trunc<t>]_<bn>/<metric>" with <bn>
-                 standing<K>x<B>, moving or batch, e.g. "ema_standing20x64/fid".
-  real_stats/    the cached real-data classifier outputs (config.eval_stats_dir overrides).
+                 bn_stats, num_samples, classifier, class_classifier) already present is
+                 skipped, so a restarted job does not repeat work and never mixes settings. A
+                 line is appended only when everything is computed, in one write followed by
+                 flush and fsync.
+  events.*       TensorBoard scalars, one writer (one file) per job, tag
+                 "<generator>[_trunc<t>]_<bn>/<network>/<metric>" with <bn> standing<K>x<B>,
+                 moving or batch, e.g. "ema_standing20x64/inception/fid",
+                 "ema_standing20x64/standin/class_accuracy", "ema_standing20x64/symmetry_error".
+  real_stats/    the cached real-data outputs, a file per network (config.eval_stats_dir
+                 overrides).
+
+The best checkpoint (WORKDIR/best/, sagan_tf.store.checkpoints): a result replaces the kept one
+when its main network's FID is strictly lower (a tie keeps the earlier), and only among
+results of the same settings (generator, truncation, BN statistics, N, main network) as the
+kept one; the first result with a FID starts it. Delete WORKDIR/best/ to start over with other
+settings. Each checkpoint is pinned (hard-linked) while it is scored, so the trainer's rotation
+cannot take it before it is kept.
 
 Sampling (sagan_tf.sampling): sample i has z = row i of seeded_noise(config.seed, N, z_dim,
 eval_truncation) (the z generate_from_seed gives for that seed) and label = row i of
@@ -23,9 +48,12 @@ of config.sample_bn_stats (standing: re-estimated on a copy with standing_stats_
 of standing_stats_batch_size latents truncated at eval_truncation).
 """
 
+import contextlib
 import datetime
 import json
 import os
+import signal
+import threading
 import time
 
 from absl import logging
@@ -44,6 +72,10 @@ from sagan_tf.store import checkpoints as ckpt_lib
 
 EVAL_SUBDIR = "eval"
 RESULTS_FILE = "results.jsonl"
+RESULT_FORMAT = 2
+INCEPTION = "inception"  # the main network when its logits are not the dataset's classes
+STANDIN = "standin"      # a network whose logits are the dataset's classes
+_PIXEL_METRICS = ("symmetry_error", "real_symmetry_error")  # no network
 
 
 def eval_dir(workdir):
@@ -58,7 +90,8 @@ def stats_dir(config, workdir):
   return config.get("eval_stats_dir", "") or os.path.join(eval_dir(workdir), "real_stats")
 
 
-def apply_overrides(config, num_samples=None, classifier_path=None, **sampling):
+def apply_overrides(config, num_samples=None, classifier_path=None, class_classifier_path=None,
+                    **sampling):
   """Returns a copy of config with the evaluation flags that are not None applied; `sampling`
   (use_ema, truncation, bn_stats, bn_stats_batches, bn_stats_batch_size) as
   sagan_tf.sampling.settings.with_settings."""
@@ -67,6 +100,8 @@ def apply_overrides(config, num_samples=None, classifier_path=None, **sampling):
     config.eval_num_samples = int(num_samples)
   if classifier_path is not None:
     config.classifier_path = str(classifier_path)
+  if class_classifier_path is not None:
+    config.eval_class_classifier_path = str(class_classifier_path)
   return config
 
 
@@ -86,19 +121,38 @@ def check_config(config):
 
 def settings(config):
   """What identifies an evaluation besides the step (compared to skip repeated work)."""
+  class_path = config.get("eval_class_classifier_path", "")
   return dict(generator="ema" if config.eval_use_ema else "raw",
               truncation=float(config.eval_truncation),
               bn_stats=settings_lib.bn_stats(config).identity(),
               num_samples=int(config.eval_num_samples),
-              classifier=classifier_lib.classifier_identity(config.classifier_path))
+              classifier=classifier_lib.classifier_identity(config.classifier_path),
+              class_classifier=(classifier_lib.classifier_identity(class_path)
+                                if class_path else None))
 
 
 def _same_settings(record, s):
   return all(record.get(k) == v for k, v in s.items())
 
 
+def upgrade_record(record):
+  """A results.jsonl record in format 2. A line without "format" was written with one network
+  and plain metric names ('fid', 'class_accuracy', ...): its metrics are renamed
+  '<network>/<metric>' ('standin' when it had class accuracy, else 'inception'), and it gains
+  "networks" and "class_classifier": null. The file is not rewritten."""
+  if record.get("format", 1) >= RESULT_FORMAT:
+    return record
+  values = record.get("metrics", {})
+  name = STANDIN if "class_accuracy" in values else INCEPTION
+  return dict(record, format=RESULT_FORMAT, class_classifier=None,
+              metrics={(k if k in _PIXEL_METRICS else f"{name}/{k}"): v
+                       for k, v in values.items()},
+              networks={name: dict(role="main", classifier=record.get("classifier"))})
+
+
 def read_results(workdir):
-  """Returns the records of results.jsonl (malformed lines are skipped with a warning)."""
+  """Returns the records of results.jsonl in format 2 (upgrade_record; malformed lines are
+  skipped with a warning)."""
   path = results_path(workdir)
   if not os.path.exists(path):
     return []
@@ -108,7 +162,7 @@ def read_results(workdir):
       if not line.strip():
         continue
       try:
-        records.append(json.loads(line))
+        records.append(upgrade_record(json.loads(line)))
       except json.JSONDecodeError:
         logging.warning("Skipping malformed line %d of %s", i, path)
   return records
@@ -146,17 +200,6 @@ def tag_prefix(config):
           + "_" + settings_lib.bn_stats(config).tag())
 
 
-def write_summaries(workdir, config, step, metric_values):
-  writer = tf.summary.create_file_writer(eval_dir(workdir))
-  prefix = tag_prefix(config)
-  with writer.as_default():
-    for name, value in sorted(metric_values.items()):
-      if value is not None:
-        tf.summary.scalar(f"{prefix}/{name}", value, step=step)
-  writer.flush()
-  writer.close()
-
-
 def latents(config, start, num):
   """Samples start .. start + num - 1 of the evaluation: z float32 [num, z_dim] (rows of
   seeded_noise(config.seed, ..., eval_truncation)) and labels int32 [num] (seeded_labels).
@@ -166,36 +209,73 @@ def latents(config, start, num):
 
 
 class Evaluator:
-  """Holds the classifier and the real statistics; evaluates generators.
+  """Holds the networks, the real statistics and the job's TensorBoard writer; evaluates
+  generators.
 
-  Construction loads and probes the classifier and applies the sample-size policy
-  (metrics.check_num_samples) so bad input fails before any image is generated. The real
-  statistics are loaded or computed on first use (`real_stats`).
+  Construction loads and probes the networks (the module docstring says what each must
+  have) and applies the sample-size policy (metrics.check_num_samples, on the main network's
+  features) so bad input fails before any image is generated. The real statistics are
+  loaded or computed on first use (`real_stats`); the writer is created at the first
+  `write` (a job that fails before writes no events file). `classifier` / `class_classifier`
+  replace the networks the config names (tests).
+
+  Attributes: networks {name: Classifier} (main first), main (its name), main_metric
+  ('<main>/fid': what the best checkpoint is chosen by).
   """
 
-  def __init__(self, config, workdir, classifier=None):
-    self.config = check_config(config)
+  def __init__(self, config, workdir, classifier=None, class_classifier=None):
+    self.config = c = check_config(config)
     self.workdir = workdir
-    self.classifier = classifier or classifier_lib.Classifier(config.classifier_path)
-    _, self.feature_dim = self.classifier.probe(config.resolution)
-    metrics_lib.check_num_samples(config.eval_num_samples, self.feature_dim,
-                                  config.get("eval_allow_small_n", False))
+    self.classifier = classifier or classifier_lib.Classifier(c.classifier_path)
+    self.classifier.probe(c.resolution)
+    self.classifier.require(classifier_lib.POOL, "the main network (classifier_path, FID)")
+    self.feature_dim = self.classifier.feature_dim
+    metrics_lib.check_num_samples(c.eval_num_samples, self.feature_dim,
+                                  c.get("eval_allow_small_n", False))
+    self.main = (STANDIN if metrics_lib.logits_match_classes(self.classifier.num_logits,
+                                                             c.num_classes) else INCEPTION)
+    self.networks = {self.main: self.classifier}
+    self.roles = {self.main: "main"}
+    class_path = c.get("eval_class_classifier_path", "")
+    if class_classifier is None and class_path:
+      if self.main == STANDIN:
+        raise classifier_lib.ClassifierError(
+            f"eval_class_classifier_path={class_path!r} gives class accuracy beside a main "
+            f"network without the dataset's classes, but the main network "
+            f"{self.classifier.handle!r} is a stand-in with the {c.num_classes} classes "
+            "already (its class accuracy is reported): leave eval_class_classifier_path "
+            "empty (--class_classifier_path='').")
+      class_classifier = classifier_lib.Classifier(class_path)
+    if class_classifier is not None:
+      class_classifier.probe(c.resolution)
+      class_classifier.require(classifier_lib.LOGITS, "the class network "
+                               "(eval_class_classifier_path, class accuracy)")
+      if not metrics_lib.logits_match_classes(class_classifier.num_logits, c.num_classes):
+        raise classifier_lib.ClassifierError(
+            f"The class network {class_classifier.handle!r} has {class_classifier.num_logits} "
+            f"logits, but the dataset has {c.num_classes} classes: class accuracy needs a "
+            "classifier trained on this dataset (sagan-train-classifier).")
+      self.networks[STANDIN] = class_classifier
+      self.roles[STANDIN] = "class"
+    self.main_metric = f"{self.main}/fid"
     self._real = None
+    self._writer = None
 
   @property
   def real_stats(self):
+    """{network name: RealStats} of config.eval_num_samples real images."""
     if self._real is None:
       c = self.config
-      real = real_stats_lib.load_or_compute(c, self.classifier, c.eval_num_samples,
+      real = real_stats_lib.load_or_compute(c, self.networks, c.eval_num_samples,
                                             stats_dir(c, self.workdir), c.eval_batch_size)
-      metrics_lib.check_num_samples(real.num_examples, self.feature_dim,
+      metrics_lib.check_num_samples(real[self.main].num_examples, self.feature_dim,
                                     c.get("eval_allow_small_n", False), what="real")
       self._real = real
     return self._real
 
   def generate(self, generator):
-    """Classifier outputs of config.eval_num_samples images of `generator` (a Generator, not
-    modified), sampled as the module docstring says."""
+    """{network name: outputs} of config.eval_num_samples images of `generator` (a Generator,
+    not modified), sampled as the module docstring says, each image through every network."""
     c = self.config
     n, bs = int(c.eval_num_samples), int(c.eval_batch_size)
     sampling = bn_stats_lib.prepare(generator, settings_lib.bn_stats(c))
@@ -213,8 +293,14 @@ class Evaluator:
         done += b
         yield images, labels.numpy()
 
-    return features.collect_outputs(batches(), self.classifier, n, "generated images",
+    return features.collect_outputs(batches(), self.networks, n, "generated images",
                                     with_symmetry=c.dataset == "synthetic")
+
+  def describe_networks(self):
+    """The record's "networks": {name: role, classifier identity, output sizes}."""
+    return {name: dict(role=self.roles[name], classifier=clf.identity,
+                       num_logits=clf.num_logits, feature_dim=clf.feature_dim)
+            for name, clf in self.networks.items()}
 
   def evaluate(self, models):
     """Metrics for restored models (a restore_models dict). Returns the JSON-line record."""
@@ -223,14 +309,18 @@ class Evaluator:
     real = self.real_stats
     use_ema = bool(c.eval_use_ema)
     generator = models["ema_generator"] if use_ema else models["generator"]
-    logging.info("Evaluating step %d (%s generator, %s, truncation %g, %d samples) from %s",
-                 models["step"], "EMA" if use_ema else "raw", settings_lib.bn_stats(c).describe(),
-                 c.eval_truncation, c.eval_num_samples, models["path"])
+    logging.info("Evaluating step %d (%s generator, %s, truncation %g, %d samples, networks "
+                 "%s) from %s", models["step"], "EMA" if use_ema else "raw",
+                 settings_lib.bn_stats(c).describe(), c.eval_truncation, c.eval_num_samples,
+                 ", ".join(self.networks), models["path"])
     gen = self.generate(generator)
-    values = metrics_lib.compute_metrics(real.as_dict(), gen, c.num_classes)
+    values = metrics_lib.compute_metrics({k: r.as_dict() for k, r in real.items()}, gen,
+                                         c.num_classes, self.main)
     now = time.time()
-    record = dict(step=int(models["step"]), checkpoint=models["path"], metrics=values,
-                  num_real=real.num_examples, unix_time=now, eval_secs=round(now - start, 3),
+    record = dict(format=RESULT_FORMAT, step=int(models["step"]), checkpoint=models["path"],
+                  metrics=values, networks=self.describe_networks(),
+                  num_real=real[self.main].num_examples, unix_time=now,
+                  eval_secs=round(now - start, 3),
                   timestamp=datetime.datetime.fromtimestamp(now, datetime.timezone.utc)
                   .isoformat(timespec="seconds"),
                   **settings(c))
@@ -238,96 +328,173 @@ class Evaluator:
         f"{k}={v:.6g}" for k, v in sorted(values.items()) if v is not None))
     return record
 
+  def write(self, record):
+    """TensorBoard scalars (the job's one writer), then the JSON line (the record of
+    completion)."""
+    if self._writer is None:
+      self._writer = tf.summary.create_file_writer(eval_dir(self.workdir))
+    prefix = tag_prefix(self.config)
+    with self._writer.as_default():
+      for name, value in sorted(record["metrics"].items()):
+        if value is not None:
+          tf.summary.scalar(f"{prefix}/{name}", value, step=record["step"])
+    self._writer.flush()
+    append_result(self.workdir, record)
 
-def _write(workdir, config, record):
-  """TensorBoard first, then the JSON line (the record of completion)."""
-  write_summaries(workdir, config, record["step"], record["metrics"])
-  append_result(workdir, record)
+  def close(self):
+    if self._writer is not None:
+      self._writer.close()
+      self._writer = None
 
 
-def _resolve_checkpoint(workdir, checkpoint_path):
-  if checkpoint_path:
-    if not tf.io.gfile.exists(checkpoint_path + ".index"):
-      raise FileNotFoundError(f"Checkpoint {checkpoint_path!r} not found (no "
-                              f"{checkpoint_path}.index).")
-    return checkpoint_path
-  paths = ckpt_lib.list_checkpoints(workdir)
-  if not paths:
-    raise FileNotFoundError(
-        f"No checkpoint in {ckpt_lib.checkpoint_dir(workdir)!r}: train first "
-        f"(python -m sagan_tf.train --config=... --workdir={workdir}) or check --workdir.")
-  return paths[-1]
+@contextlib.contextmanager
+def _uninterrupted():
+  """Defers Ctrl-C (SIGINT) to the end of the block, so the scalars, the results line and
+  best/ of a checkpoint are written whole (main thread only; elsewhere a no-op)."""
+  if threading.current_thread() is not threading.main_thread():
+    yield
+    return
+  caught = []
+  previous = signal.signal(signal.SIGINT, lambda *_: caught.append(True))
+  try:
+    yield
+  finally:
+    signal.signal(signal.SIGINT, previous)
+  if caught:
+    raise KeyboardInterrupt
+
+
+def _best_settings(record, metric):
+  """What a result must share with the kept best to be compared with it."""
+  s = {k: record[k] for k in ("generator", "truncation", "bn_stats", "num_samples",
+                              "classifier")}
+  return json.loads(json.dumps(dict(s, metric=metric)))
+
+
+def _keep_if_best(workdir, record, pinned, metric):
+  """Keeps the pinned checkpoint in WORKDIR/best/ when `record` is the new best (the module
+  docstring's rule). Returns the kept path or None."""
+  value = record["metrics"].get(metric)
+  if value is None:
+    return None
+  candidate = _best_settings(record, metric)
+  current = ckpt_lib.read_best(workdir)
+  if current is not None:
+    if dict(current.get("settings", {}), metric=current.get("metric")) != candidate:
+      logging.info("%s holds step %s, scored with other settings: step %d is not compared "
+                   "with it (delete that directory to keep the best of these settings).",
+                   ckpt_lib.best_dir(workdir), current.get("step"), record["step"])
+      return None
+    if not value < current["value"]:
+      return None
+  path = ckpt_lib.keep_best(workdir, pinned, dict(
+      metric=metric, value=value, metrics=record["metrics"],
+      settings={k: v for k, v in candidate.items() if k != "metric"},
+      timestamp=record["timestamp"]))
+  logging.info("New best checkpoint: step %d, %s=%.6g (before: %s); kept as %s",
+               record["step"], metric, value,
+               "none" if current is None else f"step {current['step']}, {current['value']:.6g}",
+               path)
+  return path
+
+
+def _evaluate_checkpoint(evaluator, path):
+  """Pins `path`, restores it, scores it, writes its results, keeps it if it is the new best.
+  Raises ckpt_lib.CheckpointGoneError when the checkpoint was deleted first."""
+  c, workdir = evaluator.config, evaluator.workdir
+  with ckpt_lib.PinnedCheckpoint(path, workdir) as pinned:
+    models = ckpt_lib.restore_models(c, workdir, pinned=pinned)
+    record = evaluator.evaluate(models)
+    with _uninterrupted():
+      evaluator.write(record)
+      _keep_if_best(workdir, record, pinned, evaluator.main_metric)
+  return record
 
 
 def evaluate_and_write(config, workdir, checkpoint_path=None, evaluator=None):
-  """Evaluates one checkpoint (default: the latest) once and writes its results.
+  """Evaluates one checkpoint (a --checkpoint value: default the latest, or 'best') once and
+  writes its results.
 
   Order (errors before work): config checks, checkpoint lookup, skip if already in
-  results.jsonl, classifier load and sample-size policy, restore (ValueError if it does not
+  results.jsonl, networks load and sample-size policy, restore (ValueError if it does not
   match the config), real statistics (cached), generation. Nothing is written unless all of
   it succeeds.
 
   Returns the record; a record read back from results.jsonl has "skipped": True added.
   """
   check_config(config)
-  path = _resolve_checkpoint(workdir, checkpoint_path)
+  path = ckpt_lib.resolve_checkpoint(workdir, checkpoint_path)
   step = ckpt_lib.checkpoint_step(path)
   previous = find_result(workdir, step, config)
   if previous is not None:
     logging.info("Step %d already evaluated with these settings (%s); skipping.", step,
                  results_path(workdir))
     return dict(previous, skipped=True)
+  own = evaluator is None
   evaluator = evaluator or Evaluator(config, workdir)
-  models = ckpt_lib.restore_models(config, workdir, path)
-  record = evaluator.evaluate(models)
-  _write(workdir, config, record)
-  return record
+  try:
+    return _evaluate_checkpoint(evaluator, path)
+  finally:
+    if own:
+      evaluator.close()
 
 
 def run_continuous(config, workdir, timeout_secs=3600.0, poll_secs=30.0, evaluator=None):
-  """Evaluates every new checkpoint in workdir once, oldest first, while training runs.
+  """Evaluates the checkpoints of a training run as they appear, with one TensorBoard writer.
 
-  Stops when a checkpoint at or past the final step (config.num_train_steps) has been
-  evaluated (now or by an earlier run: results.jsonl is the record), or when no new checkpoint
-  appeared for timeout_secs. Raises FileNotFoundError if no checkpoint ever appeared. The
-  classifier is loaded and checked at the start, before waiting. Returns the new records.
+  Only checkpoints newer than the newest one evaluated with these settings count. While
+  training runs (no checkpoint at config.num_train_steps yet) it takes the newest of them and
+  skips the older ones, logging how many, so it keeps up with the trainer instead of losing
+  races with its rotation; once the final checkpoint exists (nothing rotates any more) it
+  evaluates all of them, oldest first. A checkpoint deleted before it could be pinned is
+  passed over for the next.
+
+  Stops when a checkpoint at or past the final step has been evaluated (now or by an earlier
+  run: results.jsonl is the record), or when no new checkpoint appeared for timeout_secs.
+  Raises FileNotFoundError if no checkpoint ever appeared. The networks are loaded and
+  checked at the start, before waiting. Returns the new records.
   """
   check_config(config)
+  own = evaluator is None
   evaluator = evaluator or Evaluator(config, workdir)
-  final = int(config.num_train_steps)
-  records, last_new = [], time.time()
-  seen_any = False
-  while True:
-    done_steps = {r["step"] for r in read_results(workdir)
-                  if _same_settings(r, settings(config))}
-    paths = ckpt_lib.list_checkpoints(workdir)
-    seen_any = seen_any or bool(paths) or bool(done_steps)
-    pending = [p for p in paths if ckpt_lib.checkpoint_step(p) not in done_steps]
-    for path in pending:
-      if not tf.io.gfile.exists(path + ".index"):
-        logging.warning("Checkpoint %s disappeared before evaluation (training keeps only the "
-                        "newest); skipping it.", path)
+  final, s = int(config.num_train_steps), settings(config)
+  records, last_new, seen_any = [], time.time(), False
+  try:
+    while True:
+      done = {r["step"] for r in read_results(workdir) if _same_settings(r, s)}
+      paths = ckpt_lib.list_checkpoints(workdir)
+      seen_any = seen_any or bool(paths) or bool(done)
+      if done and max(done) >= final:
+        logging.info("Final step %d evaluated; stopping.", max(done))
+        return records
+      pending = [p for p in paths if ckpt_lib.checkpoint_step(p) > max(done, default=-1)]
+      finished = any(ckpt_lib.checkpoint_step(p) >= final for p in paths)
+      if len(pending) > 1 and not finished:
+        logging.info("Behind the trainer: %d new checkpoints; evaluating the newest (step %d) "
+                     "and skipping the %d older (steps %s).", len(pending),
+                     ckpt_lib.checkpoint_step(pending[-1]), len(pending) - 1,
+                     ", ".join(str(ckpt_lib.checkpoint_step(p)) for p in pending[:-1]))
+      record = None
+      for path in (pending if finished else pending[::-1]):
+        try:
+          record = _evaluate_checkpoint(evaluator, path)
+          break
+        except ckpt_lib.CheckpointGoneError as e:
+          logging.info("%s Taking the next one.", e)
+      if record is not None:
+        records.append(record)
+        last_new = time.time()
         continue
-      try:
-        models = ckpt_lib.restore_models(config, workdir, path)
-      except tf.errors.NotFoundError:
-        logging.warning("Checkpoint %s disappeared while being read; skipping it.", path)
-        continue
-      record = evaluator.evaluate(models)
-      _write(workdir, config, record)
-      records.append(record)
-      done_steps.add(record["step"])
-      last_new = time.time()
-    if done_steps and max(done_steps) >= final:
-      logging.info("Final step %d evaluated; stopping.", max(done_steps))
-      return records
-    if time.time() - last_new > timeout_secs:
-      if not seen_any:
-        raise FileNotFoundError(
-            f"No checkpoint appeared in {ckpt_lib.checkpoint_dir(workdir)!r} within "
-            f"{timeout_secs:g}s: is training running with --workdir={workdir}?")
-      logging.info("No new checkpoint for %.0fs; stopping (last evaluated steps: %s).",
-                   timeout_secs, sorted(done_steps)[-3:])
-      return records
-    remaining = timeout_secs - (time.time() - last_new)
-    time.sleep(max(0.01, min(poll_secs, remaining + 0.01)))
+      if time.time() - last_new > timeout_secs:
+        if not seen_any:
+          raise FileNotFoundError(
+              f"No checkpoint appeared in {ckpt_lib.checkpoint_dir(workdir)!r} within "
+              f"{timeout_secs:g}s: is training running with --workdir={workdir}?")
+        logging.info("No new checkpoint for %.0fs; stopping (last evaluated steps: %s).",
+                     timeout_secs, sorted(done)[-3:])
+        return records
+      remaining = timeout_secs - (time.time() - last_new)
+      time.sleep(max(0.01, min(poll_secs, remaining + 0.01)))
+  finally:
+    if own:
+      evaluator.close()

@@ -1,4 +1,4 @@
-"""IS, FID and KID (TF-GAN's functions), class accuracy and the symmetry metric.
+"""IS, FID and KID (TF-GAN's functions), class accuracy and the symmetry metric, per network.
 
 All inputs are numpy arrays; the TF-GAN functions run in float64.
   inception_score: exp(mean_x KL(p(y|x) || p(y))) over all samples in one split (the authors'
@@ -79,34 +79,62 @@ def logits_match_classes(num_logits, num_classes):
   return num_classes >= 2 and num_logits == num_classes
 
 
-def compute_metrics(real, generated, num_classes, kid_max_block_size=KID_MAX_BLOCK_SIZE):
-  """All metrics of a generated sample against real statistics.
+def network_metrics(real, generated, num_classes, distances=True,
+                    kid_max_block_size=KID_MAX_BLOCK_SIZE):
+  """One network's metrics of a generated sample against the real one.
 
   Args:
-    real: dict with pool_3 [Nr, D], logits [Nr, K], labels [Nr], symmetry [Nr] or None.
-    generated: dict with the same keys for the generated images (labels = intended labels).
+    real: dict with labels [Nr] and the network's outputs: pool_3 [Nr, D] and / or logits
+      [Nr, K].
+    generated: the same for the generated images (labels = intended labels).
     num_classes: the dataset's number of classes.
+    distances: compute FID and KID (the main network).
 
   Returns:
-    dict name -> float or None: fid, kid, kid_std, inception_score, class_accuracy (when the
-    logits are the dataset's classes), symmetry_error (when symmetry is given) and their
-    real-data references real_inception_score, real_class_accuracy, real_symmetry_error.
+    dict name -> float or None: fid, kid, kid_std (distances, with pool_3), inception_score
+    and real_inception_score (with logits), class_accuracy and real_class_accuracy (when the
+    logits are the dataset's classes).
   """
   out = {}
-  out["fid"] = frechet_distance(real["pool_3"], generated["pool_3"])
-  # TF-GAN's block estimator assumes both sets are in random order; real data may come in
-  # file or class order, so permute it (fixed seed; a no-op for the one-block estimator).
-  real_pool = np.asarray(real["pool_3"])[np.random.default_rng(0).permutation(
-      len(real["pool_3"]))]
-  out["kid"], out["kid_std"] = kernel_distance(real_pool, generated["pool_3"],
-                                               kid_max_block_size)
-  out["inception_score"] = inception_score(generated["logits"])
-  out["real_inception_score"] = inception_score(real["logits"])
-  if logits_match_classes(generated["logits"].shape[1], num_classes):
-    out["class_accuracy"] = class_accuracy(generated["logits"], generated["labels"])
-    out["real_class_accuracy"] = class_accuracy(real["logits"], real["labels"])
-  if generated.get("symmetry") is not None:
-    out["symmetry_error"] = float(np.mean(generated["symmetry"]))
-  if real.get("symmetry") is not None:
-    out["real_symmetry_error"] = float(np.mean(real["symmetry"]))
+  if distances and "pool_3" in generated:
+    out["fid"] = frechet_distance(real["pool_3"], generated["pool_3"])
+    # TF-GAN's block estimator assumes both sets are in random order; real data may come in
+    # file or class order, so permute it (fixed seed; a no-op for the one-block estimator).
+    real_pool = np.asarray(real["pool_3"])[np.random.default_rng(0).permutation(
+        len(real["pool_3"]))]
+    out["kid"], out["kid_std"] = kernel_distance(real_pool, generated["pool_3"],
+                                                 kid_max_block_size)
+  if "logits" in generated:
+    out["inception_score"] = inception_score(generated["logits"])
+    out["real_inception_score"] = inception_score(real["logits"])
+    if logits_match_classes(generated["logits"].shape[1], num_classes):
+      out["class_accuracy"] = class_accuracy(generated["logits"], generated["labels"])
+      out["real_class_accuracy"] = class_accuracy(real["logits"], real["labels"])
   return {k: (None if v is None else _finite_or_none(v)) for k, v in out.items()}
+
+
+def compute_metrics(real, generated, num_classes, main,
+                    kid_max_block_size=KID_MAX_BLOCK_SIZE):
+  """All metrics of a generated sample, each named '<network>/<metric>' after the network
+  that gave it, plus the pixel metrics symmetry_error and real_symmetry_error (no network).
+
+  Args:
+    real, generated: {network name: outputs dict as network_metrics takes, with symmetry
+      [N] or None}; the same names in both.
+    num_classes: the dataset's number of classes.
+    main: the name of the main network: FID and KID come from its pool_3 only.
+
+  Returns:
+    dict name -> float or None, e.g. {'inception/fid', 'inception/kid', 'inception/kid_std',
+    'standin/class_accuracy', 'standin/inception_score', ..., 'symmetry_error'}.
+  """
+  out = {}
+  for name, gen in generated.items():
+    values = network_metrics(real[name], gen, num_classes, distances=name == main,
+                             kid_max_block_size=kid_max_block_size)
+    out.update({f"{name}/{k}": v for k, v in values.items()})
+  if generated[main].get("symmetry") is not None:
+    out["symmetry_error"] = _finite_or_none(np.mean(generated[main]["symmetry"]))
+  if real[main].get("symmetry") is not None:
+    out["real_symmetry_error"] = _finite_or_none(np.mean(real[main]["symmetry"]))
+  return out

@@ -1,15 +1,17 @@
-"""Real-data classifier outputs, computed once and cached on disk.
+"""Real-data classifier outputs, computed once per network and cached on disk.
 
-The cache is an .npz in config.eval_stats_dir (default WORKDIR/eval/real_stats) named
+Each network (the main one, the optional class network) has its own cache file: an .npz in
+config.eval_stats_dir (default WORKDIR/eval/real_stats) named
 real_<dataset>_<split>_<R>px_n<N>_<hash>.npz, where <hash> is a SHA-1 of the cache key:
   dataset identity (dataset, split, resolution, num_classes, and tfds_name / data_dir for
   external data or data_seed for the synthetic data), N requested, and the classifier identity
   (path or handle, number of logits, feature dimension, and for a local SavedModel the
   saved_model.pb mtime and size, so a retrained stand-in invalidates the cache).
-The key is stored in the file too and checked on load. It holds pool_3 [N, D] and logits [N, K]
-as float32 (50,000 x 2,048 Inception features take about 400 MB), labels and, for the synthetic
-data, the per-image symmetry error. Files are written to a temporary name and renamed, so an
-interrupted run never leaves a truncated cache.
+The key is stored in the file too and checked on load. It holds the outputs the network has,
+pool_3 [N, D] and / or logits [N, K], as float32 (50,000 x 2,048 Inception features take about
+400 MB), labels and, for the synthetic data, the per-image symmetry error. The networks whose
+file is missing are computed together, in one pass over the real data. Files are written to a
+temporary name and renamed, so an interrupted run never leaves a truncated cache.
 """
 
 import dataclasses
@@ -22,14 +24,14 @@ import numpy as np
 
 from sagan_tf.data import build_eval_dataset
 from sagan_tf.evaluation import features
+from sagan_tf.evaluation.classifier import LOGITS, POOL
 
 CACHE_VERSION = 1
 
 
 @dataclasses.dataclass
 class RealStats:
-  pool_3: np.ndarray
-  logits: np.ndarray
+  outputs: dict  # 'pool_3' [N, D] and / or 'logits' [N, K], float32
   labels: np.ndarray
   symmetry: object  # np.ndarray or None
   key: dict
@@ -38,11 +40,18 @@ class RealStats:
 
   @property
   def num_examples(self):
-    return int(self.pool_3.shape[0])
+    return int(self.labels.shape[0])
+
+  @property
+  def pool_3(self):
+    return self.outputs.get(POOL)
+
+  @property
+  def logits(self):
+    return self.outputs.get(LOGITS)
 
   def as_dict(self):
-    return dict(pool_3=self.pool_3, logits=self.logits, labels=self.labels,
-                symmetry=self.symmetry)
+    return dict(self.outputs, labels=self.labels, symmetry=self.symmetry)
 
 
 def cache_key(config, num_examples, classifier):
@@ -71,15 +80,16 @@ def _load(path, key):
     stored = json.loads(str(f["key"]))
     if stored != json.loads(json.dumps(key)):
       raise ValueError(f"cache key mismatch: {stored} != {key}")
+    outputs = {k: f[k] for k in (POOL, LOGITS) if k in f.files}
     sym = f["symmetry"] if "symmetry" in f.files else None
-    return f["pool_3"], f["logits"], f["labels"], sym
+    return outputs, f["labels"], sym
 
 
 def _save(path, key, outputs):
   os.makedirs(os.path.dirname(path), exist_ok=True)
   tmp = f"{path}.tmp-{os.getpid()}.npz"
-  arrays = dict(pool_3=outputs["pool_3"], logits=outputs["logits"], labels=outputs["labels"],
-                key=np.array(json.dumps(key, sort_keys=True)))
+  arrays = {k: outputs[k] for k in (POOL, LOGITS) if k in outputs}
+  arrays.update(labels=outputs["labels"], key=np.array(json.dumps(key, sort_keys=True)))
   if outputs["symmetry"] is not None:
     arrays["symmetry"] = outputs["symmetry"]
   try:
@@ -93,30 +103,44 @@ def _save(path, key, outputs):
       os.remove(tmp)
 
 
-def load_or_compute(config, classifier, num_examples, stats_dir, batch_size):
-  """Returns RealStats for N real examples (config.eval_split), from the cache if present.
+def load_or_compute(config, classifiers, num_examples, stats_dir, batch_size):
+  """Returns {name: RealStats} for N real examples (config.eval_split) through each network
+  of `classifiers` ({name: Classifier}), each from its cache if present; the others are
+  computed in one pass over the data and cached.
 
-  The classifier must have been probed (classifier.probe) so its output sizes are known.
+  The classifiers must have been probed (classifier.probe) so their output sizes are known.
   """
-  key = cache_key(config, num_examples, classifier)
-  path = cache_path(stats_dir, key)
-  if os.path.exists(path):
-    try:
-      pool, logits, labels, sym = _load(path, key)
-      logging.info("Loaded cached real-data statistics (%d examples) from %s", len(pool), path)
-      return RealStats(pool, logits, labels, sym, key, path, loaded_from_cache=True)
-    except Exception as e:  # pylint: disable=broad-except
-      logging.warning("Ignoring unreadable real-statistics cache %s (%s); recomputing.", path, e)
-  logging.info("Computing real-data statistics: %d examples of %s (split %r) -> %s",
-               num_examples, config.dataset, config.eval_split, path)
-  ds = build_eval_dataset(config, batch_size, num_examples, split=config.eval_split)
-  outputs = features.collect_outputs(
-      ((images.numpy(), labels.numpy()) for images, labels in ds), classifier, num_examples,
-      "real images", with_symmetry=config.dataset == "synthetic")
-  n = len(outputs["pool_3"])
-  if n < num_examples:
-    logging.warning("The %s split has only %d examples (%d requested): real statistics use %d.",
-                    config.eval_split, n, num_examples, n)
-  _save(path, key, outputs)
-  return RealStats(outputs["pool_3"], outputs["logits"], outputs["labels"], outputs["symmetry"],
-                   key, path, loaded_from_cache=False)
+  stats, missing = {}, {}
+  for name, classifier in classifiers.items():
+    key = cache_key(config, num_examples, classifier)
+    path = cache_path(stats_dir, key)
+    if os.path.exists(path):
+      try:
+        outputs, labels, sym = _load(path, key)
+        logging.info("Loaded cached real-data statistics (%d examples) from %s", len(labels),
+                     path)
+        stats[name] = RealStats(outputs, labels, sym, key, path, loaded_from_cache=True)
+        continue
+      except Exception as e:  # pylint: disable=broad-except
+        logging.warning("Ignoring unreadable real-statistics cache %s (%s); recomputing.",
+                        path, e)
+    missing[name] = (key, path)
+  if missing:
+    logging.info("Computing real-data statistics: %d examples of %s (split %r) -> %s",
+                 num_examples, config.dataset, config.eval_split,
+                 ", ".join(path for _, path in missing.values()))
+    ds = build_eval_dataset(config, batch_size, num_examples, split=config.eval_split)
+    computed = features.collect_outputs(
+        ((images.numpy(), labels.numpy()) for images, labels in ds),
+        {name: classifiers[name] for name in missing}, num_examples, "real images",
+        with_symmetry=config.dataset == "synthetic")
+    n = len(next(iter(computed.values()))["labels"])
+    if n < num_examples:
+      logging.warning("The %s split has only %d examples (%d requested): real statistics "
+                      "use %d.", config.eval_split, n, num_examples, n)
+    for name, (key, path) in missing.items():
+      out = computed[name]
+      _save(path, key, out)
+      stats[name] = RealStats({k: out[k] for k in (POOL, LOGITS) if k in out}, out["labels"],
+                              out["symmetry"], key, path, loaded_from_cache=False)
+  return {name: stats[name] for name in classifiers}

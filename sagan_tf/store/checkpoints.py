@@ -4,16 +4,30 @@ workdir/checkpoints/ckpt-<N> holds a tf.train.Checkpoint with:
   generator, ema_generator, discriminator (Keras models), g_optimizer, d_optimizer,
   step (int64 scalar variable: training iterations done; N equals it).
 Randomness is stateless, derived from (config.seed, step), so `step` is the RNG state.
+
+workdir/best/ holds the best-scoring checkpoint the evaluation job kept, out of the trainer's
+rotation (keep_checkpoints): its files ckpt-<N>.index, ckpt-<N>.data-* and best.json
+{"step", "checkpoint": "ckpt-<N>", "source": the path it was copied from, "metric", "value",
+"metrics", "settings", "timestamp"}. best.json names the files, and it is written last, by a
+rename (keep_best), so a reader never sees a half copy. `--checkpoint=best` resolves to it
+(resolve_checkpoint).
 """
 
+import json
 import os
+import re
+import socket
 
 from absl import logging
 import tensorflow as tf
 
 from sagan_tf import models
+from sagan_tf.choices import CHECKPOINT_BEST
 
 CHECKPOINT_SUBDIR = "checkpoints"
+BEST_SUBDIR = "best"
+BEST_FILE = "best.json"
+_PIN_PREFIX = "best.tmp-"  # WORKDIR/best.tmp-<host>-<pid>-<step>/: a pinned checkpoint
 
 
 def checkpoint_dir(workdir):
@@ -72,38 +86,200 @@ def checkpoint_step(path):
   return int(path.rsplit("-", 1)[-1])
 
 
-def restore_models(config, workdir, checkpoint_path=None):
+def best_dir(workdir):
+  return os.path.join(workdir, BEST_SUBDIR)
+
+
+def read_best(workdir):
+  """The best.json of WORKDIR/best/ as a dict (see the module docstring), or None."""
+  path = os.path.join(best_dir(workdir), BEST_FILE)
+  if not tf.io.gfile.exists(path):
+    return None
+  with tf.io.gfile.GFile(path) as f:
+    return json.load(f)
+
+
+def resolve_checkpoint(workdir, checkpoint=None):
+  """The checkpoint path a --checkpoint value names: None or '' the latest in workdir,
+  'best' (choices.CHECKPOINT_BEST) WORKDIR/best/ckpt-<N>, anything else itself.
+
+  Raises FileNotFoundError (one line naming the fix) when that checkpoint does not exist.
+  """
+  if checkpoint == CHECKPOINT_BEST:
+    info = read_best(workdir)
+    if info is None:
+      raise FileNotFoundError(
+          f"--checkpoint={CHECKPOINT_BEST}: no best checkpoint in {best_dir(workdir)} yet; the "
+          f"evaluation job keeps the best-scoring one there (sagan-evaluate "
+          f"--workdir={workdir}). Pass a WORKDIR/checkpoints/ckpt-N path, or leave "
+          "--checkpoint out for the latest.")
+    path = os.path.join(best_dir(workdir), info["checkpoint"])
+    if not tf.io.gfile.exists(path + ".index"):
+      raise FileNotFoundError(f"--checkpoint={CHECKPOINT_BEST}: {best_dir(workdir)}/{BEST_FILE} "
+                              f"names {info['checkpoint']}, but {path}.index is missing.")
+    return path
+  if checkpoint:
+    if not tf.io.gfile.exists(checkpoint + ".index"):
+      kept = [os.path.basename(p) for p in list_checkpoints(workdir)]
+      raise FileNotFoundError(
+          f"--checkpoint={checkpoint}: no such checkpoint (no {checkpoint}.index); {workdir} "
+          f"holds {', '.join(kept) or 'none'} in {checkpoint_dir(workdir)}: pass one of those, "
+          f"--checkpoint={CHECKPOINT_BEST}, or leave --checkpoint out for the latest.")
+    return checkpoint
+  path = latest_checkpoint(workdir)
+  if not path:
+    raise FileNotFoundError(
+        f"No checkpoint in {checkpoint_dir(workdir)!r}: train first "
+        f"(sagan-train --config=... --workdir={workdir}) or check --workdir.")
+  return path
+
+
+def _checkpoint_files(path):
+  """The files of checkpoint `path` (its .index and every .data shard), or None if any is
+  missing."""
+  files = tf.io.gfile.glob(path + ".*")
+  names = {os.path.basename(f) for f in files}
+  shards = [re.search(r"\.data-\d+-of-(\d+)$", n) for n in names]
+  counts = {int(m.group(1)) for m in shards if m}
+  if (os.path.basename(path) + ".index" not in names or len(counts) != 1
+      or sum(1 for m in shards if m) != counts.pop()):
+    return None
+  return sorted(files)
+
+
+def _pid_alive(pid):
+  try:
+    os.kill(pid, 0)
+  except ProcessLookupError:
+    return False
+  except PermissionError:  # alive, another user's
+    pass
+  return True
+
+
+def _link_or_copy(src, dst):
+  """A hard link (no bytes copied, and it outlives the source's deletion), or a copy where
+  the file system has no hard links (or the path is not local)."""
+  if "://" not in src:
+    try:
+      os.link(src, dst)
+      return
+    except FileNotFoundError:
+      raise
+    except OSError:  # another file system, or no hard links
+      pass
+  tf.io.gfile.copy(src, dst, overwrite=True)
+
+
+def _remove_stale_pins(workdir):
+  """Removes pinned copies this host's dead processes left (a killed evaluation job)."""
+  pattern = re.compile(re.escape(f"{_PIN_PREFIX}{socket.gethostname()}-") + r"(\d+)-\d+$")
+  for name in tf.io.gfile.listdir(workdir) if tf.io.gfile.isdir(workdir) else []:
+    m = pattern.match(name.rstrip("/"))
+    if m and not _pid_alive(int(m.group(1))):
+      tf.io.gfile.rmtree(os.path.join(workdir, name.rstrip("/")))
+
+
+class CheckpointGoneError(FileNotFoundError):
+  """A checkpoint was deleted (the trainer's rotation) before it could be pinned."""
+
+
+class PinnedCheckpoint:
+  """One checkpoint's files hard-linked (copied where links are impossible) into
+  WORKDIR/best.tmp-<host>-<pid>-<step>/, so the trainer's rotation cannot delete them while
+  they are read and scored. keep_best() turns it into WORKDIR/best/; close() removes what is
+  left. A context manager.
+
+  Attributes: source (the checkpoint's path), path (the pinned copy's), step.
+  Raises CheckpointGoneError when the checkpoint is gone or incomplete (rotated away).
+  """
+
+  def __init__(self, source, workdir):
+    self.source, self.step = source, checkpoint_step(source)
+    _remove_stale_pins(workdir)
+    self.dir = os.path.join(
+        workdir, f"{_PIN_PREFIX}{socket.gethostname()}-{os.getpid()}-{self.step}")
+    self.path = os.path.join(self.dir, os.path.basename(source))
+    gone = CheckpointGoneError(f"Checkpoint {source} was deleted before it could be read "
+                               "(the trainer keeps only the newest keep_checkpoints).")
+    files = _checkpoint_files(source)
+    if files is None:
+      raise gone
+    if tf.io.gfile.exists(self.dir):
+      tf.io.gfile.rmtree(self.dir)
+    tf.io.gfile.makedirs(self.dir)
+    try:
+      for f in files:
+        _link_or_copy(f, os.path.join(self.dir, os.path.basename(f)))
+    except (FileNotFoundError, tf.errors.NotFoundError):
+      self.close()
+      raise gone from None
+    self.files = [os.path.basename(f) for f in files]
+
+  def close(self):
+    if self.dir and tf.io.gfile.exists(self.dir):
+      tf.io.gfile.rmtree(self.dir)
+    self.dir = None
+
+  def __enter__(self):
+    return self
+
+  def __exit__(self, *exc):
+    self.close()
+
+
+def keep_best(workdir, pinned, info):
+  """Makes the pinned checkpoint WORKDIR/best/, with best.json = info + step, checkpoint,
+  source. Atomic: a first best is the pinned directory renamed; a later one moves its files
+  in beside the old ones, then renames its best.json over the old (the switch), then removes
+  the old files. A crash at any point leaves best.json naming a complete checkpoint (or no
+  best/ at all). Consumes `pinned`. Returns the kept checkpoint's path."""
+  record = dict(info, step=pinned.step, checkpoint=os.path.basename(pinned.path),
+                source=pinned.source)
+  with tf.io.gfile.GFile(os.path.join(pinned.dir, BEST_FILE), "w") as f:
+    f.write(json.dumps(record, sort_keys=True, allow_nan=False) + "\n")
+  best = best_dir(workdir)
+  if not tf.io.gfile.exists(best):
+    tf.io.gfile.rename(pinned.dir, best)
+  else:
+    for name in pinned.files + [BEST_FILE]:  # best.json last: the switch
+      tf.io.gfile.rename(os.path.join(pinned.dir, name), os.path.join(best, name),
+                         overwrite=True)
+    for name in tf.io.gfile.listdir(best):
+      if name not in pinned.files and name != BEST_FILE:
+        path = os.path.join(best, name)
+        (tf.io.gfile.rmtree if tf.io.gfile.isdir(path) else tf.io.gfile.remove)(path)
+  pinned.close()
+  return os.path.join(best, record["checkpoint"])
+
+
+def restore_models(config, workdir, checkpoint_path=None, pinned=None):
   """Builds G, EMA G and D from config and restores them from a checkpoint.
 
   Args:
     config: the experiment config the checkpoint was trained with.
     workdir: the training workdir.
-    checkpoint_path: a specific ckpt-N path; default the latest in workdir.
+    checkpoint_path: a --checkpoint value (resolve_checkpoint): a ckpt-N path, 'best', or
+      None for the latest in workdir.
+    pinned: a PinnedCheckpoint to read instead (its source is the path reported).
 
   Returns:
     dict(generator=, ema_generator=, discriminator=, step=int, path=str).
 
   Raises:
-    FileNotFoundError if workdir holds no checkpoint or checkpoint_path is none; ValueError if
-    the checkpoint does not match the config (different architecture).
+    FileNotFoundError if that checkpoint does not exist; ValueError if the checkpoint does
+    not match the config (different architecture).
   """
-  path = checkpoint_path or latest_checkpoint(workdir)
-  if not path:
-    raise FileNotFoundError(
-        f"No checkpoint in {checkpoint_dir(workdir)!r}: train first "
-        f"(sagan-train --config=... --workdir={workdir}) or check --workdir.")
-  if not tf.io.gfile.exists(path + ".index"):
-    kept = [os.path.basename(p) for p in list_checkpoints(workdir)]
-    raise FileNotFoundError(
-        f"--checkpoint={path}: no such checkpoint (no {path}.index); {workdir} holds "
-        f"{', '.join(kept) or 'none'} in {checkpoint_dir(workdir)}: pass one of those, or drop "
-        f"--checkpoint for the latest.")
+  if pinned is not None:
+    path, read_path = pinned.source, pinned.path
+  else:
+    path = read_path = resolve_checkpoint(workdir, checkpoint_path)
   g, d = models.build_models(config)
   ema, _ = models.build_models(config)
   step = tf.Variable(0, dtype=tf.int64, trainable=False)
   ckpt = make_checkpoint(g, ema, d, step=step)
   try:
-    ckpt.read(path).expect_partial().assert_existing_objects_matched()
+    ckpt.read(read_path).expect_partial().assert_existing_objects_matched()
   except (AssertionError, ValueError, tf.errors.InvalidArgumentError) as e:
     raise ValueError(
         f"Checkpoint {path} does not match the config (resolution={config.resolution}, "

@@ -36,7 +36,7 @@ CHANGEABLE = frozenset({
     "checkpoint_every_steps", "keep_checkpoints", "log_every_steps", "image_every_steps",
     "num_image_samples", "data_dir", "shuffle_buffer",
     "eval_num_samples", "eval_batch_size", "eval_use_ema", "eval_truncation", "eval_split",
-    "classifier_path", "eval_stats_dir", "eval_allow_small_n",
+    "classifier_path", "eval_class_classifier_path", "eval_stats_dir", "eval_allow_small_n",
     "sample_bn_stats", "standing_stats_batches", "standing_stats_batch_size",
 })
 # Keys fixed for the life of a workdir: the model (config.MODEL_KEYS) and what its weights
