@@ -40,7 +40,7 @@ def test_resolve_checkpoint(tmp_path):
   _save(workdir, [10, 20])
   assert ckpt_lib.resolve_checkpoint(workdir) == _ckpt(workdir, 20)
   assert ckpt_lib.resolve_checkpoint(workdir, _ckpt(workdir, 10)) == _ckpt(workdir, 10)
-  with pytest.raises(FileNotFoundError, match=r"ckpt-5' not found.*--checkpoint=best"):
+  with pytest.raises(FileNotFoundError, match=r"ckpt-5: no such checkpoint.*holds ckpt-10, ckpt-20.*--checkpoint=best"):
     ckpt_lib.resolve_checkpoint(workdir, _ckpt(workdir, 5))
   with pytest.raises(FileNotFoundError, match=r"^--checkpoint=best: no best checkpoint in "
                      r".*best yet; the evaluation job keeps"):
