@@ -4,6 +4,8 @@ Interface (TF-GAN's TF-Hub Inception module, https://tfhub.dev/tensorflow/tfgan/
 and any SavedModel that copies it, e.g. the one tools/train_classifier.py exports):
   model(images) with images float32 [B, H, W, 3] in [-1, 1] (any H, W: the model resizes)
   returns a dict with 'logits' [B, K] and 'pool_3' [B, D] (Inception: K = 1008, D = 2048).
+  A feature network without 'logits' (sagan-import-inception's Inception v3, pool_3 only) is
+  accepted: its logits are [B, 0], so it gives FID and KID but no Inception Score.
 
 TF-GAN's own classifier_fn_from_tfhub flattens with tf.compat.v1.layers.flatten, which raises
 under Keras 3, so `Classifier` below loads the module once and reshapes the outputs itself.
@@ -94,7 +96,8 @@ def _callable_of(obj, name):
 
 
 class Classifier:
-  """A loaded classifier: call(images) -> (logits [B, K], pool_3 [B, D]) as float32 numpy.
+  """A loaded classifier: call(images) -> (logits [B, K], pool_3 [B, D]) as float32 numpy
+  (K = 0 for a network without logits).
 
   Args:
     classifier_path: a local SavedModel directory, a TF-Hub handle, or '' for TF-GAN's
@@ -113,22 +116,24 @@ class Classifier:
     self.feature_dim = None
 
   def outputs(self, images):
-    """Runs the classifier; returns (logits, pool_3) float32 tensors, each reshaped to 2-D."""
+    """Runs the classifier; returns (logits, pool_3) float32 tensors, each reshaped to 2-D
+    (logits [B, 0] when the classifier has none)."""
     images = tf.convert_to_tensor(images, tf.float32)
     out = self._fn(images)
     if not isinstance(out, dict):
       raise ClassifierError(
           f"Classifier {self.handle!r} returned {type(out).__name__}, expected a dict with "
           f"keys {LOGITS!r} and {POOL!r}.")
-    missing = [k for k in (LOGITS, POOL) if k not in out]
-    if missing:
+    if POOL not in out:
       raise ClassifierError(
-          f"Classifier {self.handle!r} outputs keys {sorted(out)}, missing {missing}: it must "
-          f"return a dict with {LOGITS!r} [B, K] and {POOL!r} [B, D] like TF-GAN's Inception "
-          "module.")
+          f"Classifier {self.handle!r} outputs keys {sorted(out)}, missing {POOL!r}: it must "
+          f"return a dict with {POOL!r} [B, D] (and {LOGITS!r} [B, K] for the Inception "
+          "Score) like TF-GAN's Inception module.")
     batch = tf.shape(images)[0]
-    return (tf.cast(tf.reshape(out[LOGITS], [batch, -1]), tf.float32),
-            tf.cast(tf.reshape(out[POOL], [batch, -1]), tf.float32))
+    pool = tf.cast(tf.reshape(out[POOL], [batch, -1]), tf.float32)
+    if LOGITS not in out:  # a feature network: logits [B, 0], no Inception Score
+      return tf.zeros([batch, 0], tf.float32), pool
+    return tf.cast(tf.reshape(out[LOGITS], [batch, -1]), tf.float32), pool
 
   def __call__(self, images):
     logits, pool = self.outputs(images)

@@ -46,8 +46,14 @@ def check_num_samples(num_samples, feature_dim, allow_small_n=False, what="gener
 
 
 def inception_score(logits):
-  """Inception Score (one split) from logits [N, K]."""
-  return float(tfgan.classifier_score_from_logits(tf.constant(np.asarray(logits, np.float64))))
+  """Inception Score (one split) from logits [N, K]; ValueError for K = 0 (no logits)."""
+  logits = np.asarray(logits, np.float64)
+  if logits.ndim != 2 or not logits.shape[1]:
+    raise ValueError(
+        f"The Inception Score needs the classifier's logits [N, K]; got shape {logits.shape}: "
+        "this classifier has none (e.g. sagan-import-inception's pool_3-only network gives FID "
+        "and KID only). Use TF-Hub's Inception module (1008 logits) for the Inception Score.")
+  return float(tfgan.classifier_score_from_logits(tf.constant(logits)))
 
 
 def frechet_distance(activations1, activations2):
@@ -88,9 +94,10 @@ def compute_metrics(real, generated, num_classes, kid_max_block_size=KID_MAX_BLO
     num_classes: the dataset's number of classes.
 
   Returns:
-    dict name -> float or None: fid, kid, kid_std, inception_score, class_accuracy (when the
-    logits are the dataset's classes), symmetry_error (when symmetry is given) and their
-    real-data references real_inception_score, real_class_accuracy, real_symmetry_error.
+    dict name -> float or None: fid, kid, kid_std, inception_score (when there are logits),
+    class_accuracy (when the logits are the dataset's classes), symmetry_error (when symmetry
+    is given) and their real-data references real_inception_score, real_class_accuracy,
+    real_symmetry_error.
   """
   out = {}
   out["fid"] = frechet_distance(real["pool_3"], generated["pool_3"])
@@ -100,8 +107,9 @@ def compute_metrics(real, generated, num_classes, kid_max_block_size=KID_MAX_BLO
       len(real["pool_3"]))]
   out["kid"], out["kid_std"] = kernel_distance(real_pool, generated["pool_3"],
                                                kid_max_block_size)
-  out["inception_score"] = inception_score(generated["logits"])
-  out["real_inception_score"] = inception_score(real["logits"])
+  if generated["logits"].shape[1]:  # a classifier without logits gives no IS
+    out["inception_score"] = inception_score(generated["logits"])
+    out["real_inception_score"] = inception_score(real["logits"])
   if logits_match_classes(generated["logits"].shape[1], num_classes):
     out["class_accuracy"] = class_accuracy(generated["logits"], generated["labels"])
     out["real_class_accuracy"] = class_accuracy(real["logits"], real["labels"])
