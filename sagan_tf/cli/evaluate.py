@@ -3,6 +3,7 @@
 
   sagan-evaluate --workdir=DIR [--config=experiments/cpu_demo.py]
       [--once] [--checkpoint=DIR/checkpoints/ckpt-N] [--num_samples=N] [--classifier_path=P]
+      [--allow_small_n]
       [--use_ema=true|false] [--truncation=X] [--bn_stats=standing|moving|batch]
       [--bn_stats_batches=K] [--bn_stats_batch_size=B] [--timeout_secs=S] [--poll_secs=S]
       [--config.KEY=VALUE ...]
@@ -31,6 +32,8 @@ _ONCE = flags.DEFINE_bool("once", False, "Evaluate one checkpoint (--checkpoint 
 _NUM_SAMPLES = flags.DEFINE_integer("num_samples", None, "Overrides config.eval_num_samples.")
 _CLASSIFIER = flags.DEFINE_string("classifier_path", None, "Overrides config.classifier_path: a "
                                   "local SavedModel dir or TF-Hub handle.")
+_SMALL_N = flags.DEFINE_bool("allow_small_n", None, "Overrides config.eval_allow_small_n: "
+                             "accept N <= the classifier's feature size (a biased FID).")
 _TIMEOUT = flags.DEFINE_float("timeout_secs", 3600.0, "Continuous mode: stop after this long "
                               "without a new checkpoint.")
 _POLL = flags.DEFINE_float("poll_secs", 30.0, "Continuous mode: seconds between polls.")
@@ -48,7 +51,8 @@ def main(argv):
   except (FileNotFoundError, ValueError) as e:
     sys.exit(f"Error: {e}")
   config = evaluation.apply_overrides(config, num_samples=_NUM_SAMPLES.value,
-                                      classifier_path=_CLASSIFIER.value)
+                                      classifier_path=_CLASSIFIER.value,
+                                      allow_small_n=_SMALL_N.value)
   if _ONCE.value or FLAGS.checkpoint:
     evaluation.evaluate_and_write(config, FLAGS.workdir, checkpoint_path=FLAGS.checkpoint)
   else:

@@ -58,13 +58,16 @@ def stats_dir(config, workdir):
   return config.get("eval_stats_dir", "") or os.path.join(eval_dir(workdir), "real_stats")
 
 
-def apply_overrides(config, num_samples=None, classifier_path=None, **sampling):
+def apply_overrides(config, num_samples=None, classifier_path=None, allow_small_n=None,
+                    **sampling):
   """Returns a copy of config with the evaluation flags that are not None applied; `sampling`
   (use_ema, truncation, bn_stats, bn_stats_batches, bn_stats_batch_size) as
   sagan_tf.sampling.settings.with_settings."""
   config = settings_lib.with_settings(config, **sampling)
   if num_samples is not None:
     config.eval_num_samples = int(num_samples)
+  if allow_small_n is not None:
+    config.eval_allow_small_n = bool(allow_small_n)
   if classifier_path is not None:
     config.classifier_path = str(classifier_path)
   return config
