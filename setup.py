@@ -24,5 +24,6 @@ setuptools.setup(
         "sagan-train-classifier=sagan_tf.cli.train_classifier:run",
         "sagan-prepare-tfrecords=sagan_tf.cli.prepare_tfrecords:run",
         "sagan-benchmark=sagan_tf.cli.benchmark:run",
+        "sagan-import-inception=sagan_tf.cli.import_inception:run",
     ]},
 )
