@@ -33,7 +33,8 @@ resizing then mapping equals mapping then resizing.
 
   build_model(modules)                -> keras.Model [B, 299, 299, 3] -> [B, 2048]
   resize(images)                      -> [B, 299, 299, 3], TF1 bilinear
-  write_saved_model(source, out_dir)  -> the info dict recorded in out_dir/assets/INFO_FILE
+  info(source, source_kind)           -> what the SavedModel is (source, SHA-1, resize, missing)
+  write_saved_model(source, out_dir)  -> that dict, also written to out_dir/assets/INFO_FILE
 """
 
 import datetime

@@ -123,6 +123,9 @@ def _rebuild_tensor_v2(storage, offset, size, stride, requires_grad, backward_ho
   del requires_grad, metadata
   if backward_hooks:
     raise pickle.UnpicklingError("a tensor with backward hooks")
+  extent = offset + sum((n - 1) * s for n, s in zip(size, stride)) + 1 if all(size) else 0
+  if offset < 0 or min(stride, default=0) < 0 or extent > len(storage):
+    raise pickle.UnpicklingError(f"a tensor {tuple(size)} outside its storage")
   item = storage.itemsize
   view = np.lib.stride_tricks.as_strided(storage[offset:], shape=tuple(size),
                                          strides=tuple(s * item for s in stride))
