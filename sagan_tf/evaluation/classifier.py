@@ -126,7 +126,7 @@ class Classifier:
           f"keys {LOGITS!r} and {POOL!r}.")
     if POOL not in out:
       raise ClassifierError(
-          f"Classifier {self.handle!r} outputs keys {sorted(out)}, missing {POOL!r}: it must "
+          f"Classifier {self.handle!r} outputs keys {sorted(out)}, missing {[POOL]}: it must "
           f"return a dict with {POOL!r} [B, D] (and {LOGITS!r} [B, K] for the Inception "
           "Score) like TF-GAN's Inception module.")
     batch = tf.shape(images)[0]
