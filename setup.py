@@ -25,5 +25,6 @@ setuptools.setup(
         "sagan-prepare-tfrecords=sagan_tf.cli.prepare_tfrecords:run",
         "sagan-prepare-emoji=sagan_tf.cli.prepare_emoji:run",
         "sagan-benchmark=sagan_tf.cli.benchmark:run",
+        "sagan-import-inception=sagan_tf.cli.import_inception:run",
     ]},
 )

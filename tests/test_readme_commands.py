@@ -24,9 +24,10 @@ TINY_TRAIN = ["--config.g_ch=8", "--config.d_ch=8", "--config.global_batch_size=
               "--config.checkpoint_every_steps=2", "--config.log_every_steps=2",
               "--config.image_every_steps=4", "--config.num_image_samples=4",
               "--config.standing_stats_batches=2", "--config.standing_stats_batch_size=4"]
-# > 128, the stand-in classifier's feature size; the BN passes' size; no waiting
-SMALL_EVAL = ["--num_samples=200", "--bn_stats_batches=2", "--bn_stats_batch_size=8",
-              "--timeout_secs=60", "--poll_secs=1"]
+# > 128, the stand-in classifier's feature size (Inception's 2048 needs eval_allow_small_n); the BN
+# passes' size; no waiting
+SMALL_EVAL = ["--num_samples=200", "--config.eval_allow_small_n=true", "--bn_stats_batches=2",
+              "--bn_stats_batch_size=8", "--timeout_secs=60", "--poll_secs=1"]
 OVERRIDES = {  # keyed by console script (readme_commands.prepare)
     "sagan-train": TINY_TRAIN,
     "sagan-evaluate": SMALL_EVAL,
