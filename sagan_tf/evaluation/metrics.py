@@ -47,6 +47,9 @@ def check_num_samples(num_samples, feature_dim, allow_small_n=False, what="gener
 
 def inception_score(logits):
   """Inception Score (one split) from logits [N, K]."""
+  if np.shape(logits)[-1] == 0:
+    raise ValueError("The Inception Score needs the classifier's logits; this network has "
+                     "none (e.g. the imported Inception, pool_3 only).")
   return float(tfgan.classifier_score_from_logits(tf.constant(np.asarray(logits, np.float64))))
 
 
