@@ -11,8 +11,9 @@
              maps, as the paper's Table 1 favours (arXiv 1805.08318: at 128 px, attention on
              the 32x32 and 64x64 maps gives better FID than on 8x8 or 16x16); 16x16 is the
              largest map of this D and the middle one of this G (as experiments/cifar10.py).
-  training   experiments/cpu_demo.py's tuned numbers as the starting point (tuned there on
-             the built-in shapes, not on emoji; its docstring has the measurements): TTUR g_lr
+  training   experiments/cpu_demo.py's config (read from that file), its tuned numbers as the
+             starting point (tuned on the built-in shapes, not on emoji; its docstring has the
+             measurements): TTUR g_lr
              4e-4 / d_lr 8e-4, Adam beta1 0, beta2 0.9 (the paper's), EMA 0.995 from iteration
              500, batch 32, 2500 iterations, hinge loss, 1 D step.
   augment    off (diffaugment '', the authors have none); DiffAugment for this small dataset
@@ -23,29 +24,15 @@
       --workdir=/tmp/sagan_emoji
 """
 
-from sagan_tf.config import base_config
+import os
+import runpy
 
 
 def get_config():
-  c = base_config()
+  demo = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cpu_demo.py")
+  c = runpy.run_path(demo)["get_config"]()  # size, optimizer, EMA, schedule, attention at 16
   c.dataset = "folder"
   c.data_dir = ""  # set --config.data_dir to the --output of sagan-prepare-emoji
-  c.resolution = 32
   c.num_classes = 9
-  c.g_ch = 32
-  c.d_ch = 32
-  c.g_attention = (16,)
-  c.d_attention = (16,)
-  c.global_batch_size = 32
-  c.num_train_steps = 2500
-  c.g_lr = 4e-4
-  c.d_lr = 8e-4
-  c.beta2 = 0.9
-  c.ema_decay = 0.995
-  c.ema_start_step = 500
-  c.checkpoint_every_steps = 250
-  c.log_every_steps = 50
-  c.image_every_steps = 250
-  c.steps_per_loop = 10
   c.eval_num_samples = 10_000
   return c
