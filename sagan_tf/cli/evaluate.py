@@ -20,6 +20,7 @@ from absl import app
 from absl import flags
 
 from sagan_tf.cli import flags as cli_flags
+from sagan_tf.cli import quiet
 
 cli_flags.define_config()
 cli_flags.define_workdir()
@@ -40,9 +41,10 @@ FLAGS = flags.FLAGS
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-  # deferred: TensorFlow loads here, after the flags are parsed (--help stays fast).
-  from sagan_tf import evaluation  # deferred: keeps --help free of TensorFlow
-  from sagan_tf.cli import sources  # deferred: keeps --help free of TensorFlow
+  with quiet.startup():  # TensorFlow's start-up noise silenced
+    # deferred: TensorFlow loads here, after the flags are parsed (--help stays fast).
+    from sagan_tf import evaluation  # deferred: keeps --help free of TensorFlow
+    from sagan_tf.cli import sources  # deferred: keeps --help free of TensorFlow
   try:
     config = sources.workdir_config()
   except (FileNotFoundError, ValueError) as e:
