@@ -72,7 +72,7 @@ def base_config():
   c.keep_checkpoints = 5
   c.log_every_steps = 100
   c.image_every_steps = 1000
-  c.num_image_samples = 16
+  c.num_image_samples = 8         # samples per class row of the image steps' sample sheets
   # Evaluation (authors' protocol: 50k samples, EMA or raw G by flag).
   c.eval_num_samples = 50_000
   c.eval_batch_size = 100
@@ -112,7 +112,7 @@ def validate(config):
     raise ValueError(f"Invalid config: {e}") from None
   for key in ("g_ch", "d_ch", "z_dim", "global_batch_size", "num_train_steps", "d_steps",
               "steps_per_loop", "checkpoint_every_steps", "keep_checkpoints",
-              "log_every_steps", "eval_batch_size", "eval_num_samples",
+              "log_every_steps", "num_image_samples", "eval_batch_size", "eval_num_samples",
               "standing_stats_batches", "standing_stats_batch_size", "attention_query_block",
               "sn_power_iterations"):
     need(int(config[key]) >= 1, f"{key}={config[key]} must be >= 1.")

@@ -1,7 +1,14 @@
-"""Sample grids, interpolations and attention-map figures (numpy + Pillow) from a Sampler, for
+"""Sample sheets, interpolations and attention-map figures (numpy + Pillow) from a Sampler, for
 the tools and the training summaries. Cells are laid out by sagan_tf.store.images.make_grid.
 
 Layout conventions (so callers and tests can predict pixel sizes):
+  sample sheet (draw_sheet; sagan-sample and the training image steps): one row per class, its
+    label (class_label: the id, then the name when the run recorded one) drawn with Pillow's
+    default font in a column of SheetLayout.label_width pixels at the left, then the row's
+    samples, each upscaled without smoothing (nearest) by an integer `scale`, by default the
+    smallest giving a sheet at least SHEET_MIN_WIDTH pixels wide. With P = R * scale:
+    height = rows * P + (rows + 1) * pad, width = label_width + cols * P + (cols + 1) * pad;
+    sample (r, k) has its top-left corner at SheetLayout.cell(r, k).
   attention_figure: one row per attention layer shown; a row is a title strip of TITLE_HEIGHT
     pixels above [the image with the query points marked] + [one overlay per query point], each
     panel P = R * scale pixels square:
@@ -14,22 +21,81 @@ from PIL import Image, ImageDraw, ImageFont
 
 from sagan_tf.data import build_dataset
 from sagan_tf.sampling import noise
-from sagan_tf.store.images import make_grid, to_uint8, upscale
+from sagan_tf.store.images import grid_size, make_grid, to_uint8, upscale
 
 TITLE_HEIGHT = 14
+SHEET_MAX_ROWS = 16  # classes (rows) a sample sheet shows by default: 0 .. SHEET_MAX_ROWS - 1
+SHEET_MIN_WIDTH = 512  # pixels: the default upscaling makes a sheet at least this wide
+LABEL_MARGIN = 4  # pixels left and right of a sheet's row labels
 POINT_COLORS = ((255, 40, 40), (40, 255, 40), (60, 160, 255), (255, 230, 0), (255, 60, 255),
                 (0, 255, 255), (255, 140, 0), (255, 255, 255))
 
 
 # ---------------------------------------------------------------------------------------------
-# Sample grids and interpolations.
+# Sample sheets and interpolations.
 
 
-def sample_grid(sampler, classes, per_class, seed=0, truncation=0.0, shared_z=False, scale=1,
+def sheet_classes(num_classes):
+  """The rows of a sample sheet by default: classes 0 .. min(num_classes, SHEET_MAX_ROWS) - 1;
+  [0] for an unconditional model (num_classes = 0: one row)."""
+  return list(range(min(int(num_classes), SHEET_MAX_ROWS))) or [0]
+
+
+def class_label(class_id, names=None):
+  """A row label: '3' or, when the run recorded class names, '3 diamond' (the name alone is
+  not shown when it is the id)."""
+  name = names[class_id] if names and 0 <= class_id < len(names) else None
+  return str(class_id) if name in (None, "", str(class_id)) else f"{class_id} {name}"
+
+
+class SheetLayout:
+  """Geometry of a sample sheet (module docstring): rows x cols samples of R px, one label each
+  row; scale None picks the smallest integer upscaling giving >= SHEET_MIN_WIDTH px."""
+
+  def __init__(self, rows, cols, resolution, labels, scale=None, pad=2):
+    self.rows, self.cols, self.pad = int(rows), int(cols), int(pad)
+    self.labels = [str(s) for s in labels]
+    if len(self.labels) != self.rows:
+      raise ValueError(f"A sheet of {rows} rows needs {rows} labels, got {len(self.labels)}.")
+    self.font = ImageFont.load_default()
+    widest = max(self.font.getlength(s) for s in self.labels)
+    self.label_width = int(np.ceil(widest)) + 2 * LABEL_MARGIN if widest else 0
+    if scale is None:
+      room = SHEET_MIN_WIDTH - self.label_width - (self.cols + 1) * self.pad
+      scale = max(1, -(-room // (self.cols * int(resolution))))
+    self.scale = int(scale)
+    self.side = int(resolution) * self.scale
+    self.height, self.width = grid_size(self.rows, self.cols, self.side, self.side, self.pad)
+    self.width += self.label_width
+
+  def cell(self, row, col):
+    """(y, x) of the top-left pixel of sample `col` of row `row`."""
+    return (self.pad + row * (self.side + self.pad),
+            self.label_width + self.pad + col * (self.side + self.pad))
+
+
+def draw_sheet(cells, labels, scale=None, pad=2):
+  """cells uint8 [rows, cols, R, R, 3], labels: one string per row -> (uint8 [height, width,
+  3] sheet on white, its SheetLayout)."""
+  cells = np.asarray(cells, np.uint8)
+  layout = SheetLayout(cells.shape[0], cells.shape[1], cells.shape[2], labels, scale, pad)
+  grid = make_grid(upscale(cells, layout.scale), pad=layout.pad)
+  column = Image.new("RGB", (layout.label_width, layout.height), (255, 255, 255))
+  draw = ImageDraw.Draw(column)
+  for row, text in enumerate(layout.labels):
+    if text:
+      top, bottom = layout.font.getbbox(text)[1::2]
+      y = layout.cell(row, 0)[0] + (layout.side - top - bottom) // 2
+      draw.text((LABEL_MARGIN, y), text, fill=(0, 0, 0), font=layout.font)
+  return np.concatenate([np.asarray(column), grid], axis=1), layout
+
+
+def sample_grid(sampler, classes, per_class, seed=0, truncation=0.0, shared_z=False, scale=None,
                 pad=2):
-  """Rows = classes, columns = samples. Returns a uint8 image.
+  """A sample sheet (draw_sheet): one row per class of `classes`, labelled with
+  class_label(class, sampler.class_names), per_class samples each. Returns a uint8 image.
 
-  Cell (r, k) uses z row r * per_class + k of seeded_noise(seed, ...), or with shared_z row k
+  Sample (r, k) uses z row r * per_class + k of seeded_noise(seed, ...), or with shared_z row k
   (the same z in every class row, to compare classes on one latent).
   """
   classes = [int(c) for c in classes]
@@ -40,7 +106,9 @@ def sample_grid(sampler, classes, per_class, seed=0, truncation=0.0, shared_z=Fa
   labels = np.repeat(np.asarray(classes, np.int32), per_class)
   images = to_uint8(sampler.generate(z, labels)).numpy()
   cells = images.reshape([len(classes), per_class] + list(images.shape[1:]))
-  return make_grid(upscale(cells, scale), pad=pad)
+  row_labels = [class_label(c, sampler.class_names) if sampler.num_classes else ""
+                for c in classes]
+  return draw_sheet(cells, row_labels, scale=scale, pad=pad)[0]
 
 
 def interpolation_fractions(steps):

@@ -61,6 +61,16 @@ def test_synthetic_deterministic_symmetric_labels():
   assert np.all(y0 == 0)
 
 
+def test_synthetic_class_names_say_shape_and_size():
+  names = data_lib.class_names(cfg(num_classes=31))
+  assert names[:10] == ["disk", "square", "ring", "diamond", "cross", "triangle", "hbar",
+                        "vbar", "hollow_square", "x"]
+  assert (names[10], names[19], names[25], names[30]) == (
+      "small_disk", "small_x", "large_triangle", "disk_1")
+  assert len(set(names)) == 31
+  assert data_lib.class_names(cfg(num_classes=0)) is None
+
+
 def test_symmetry_error_of_random_images():
   noise = tf.random.stateless_uniform([4, 16, 16, 3], [1, 2], -1.0, 1.0)
   assert np.all(data_lib.symmetry_error(noise).numpy() > 0.1)
@@ -190,6 +200,24 @@ def test_folder_reads_formats_and_skips_corrupt_files(image_folder):
   assert set(rows(x3)) == set(rows(x[:8])) and rows(x3) != rows(x[:8])
 
 
+def test_folder_classes_are_in_natural_order(tmp_path):
+  # Class ids follow the documented order: digit runs by number, so '1', '2', '10' (a string
+  # sort gives '1', '10', '2'); each folder's images carry its id.
+  for value, name in ((10, "1"), (20, "2"), (30, "10")):
+    _png(str(tmp_path / "n" / name / "x.png"), np.full([4, 4, 3], value, np.uint8))
+  (tmp_path / "n" / ".hidden").mkdir()
+  paths, labels, names = folder.list_images(str(tmp_path / "n"), 3)
+  assert names == ["1", "2", "10"]
+  assert [(os.path.basename(os.path.dirname(p)), y) for p, y in zip(paths, labels)] == [
+      ("1", 0), ("2", 1), ("10", 2)]
+  assert data_lib.class_names(cfg(dataset="folder", data_dir=str(tmp_path / "n"),
+                                  num_classes=3)) == ["1", "2", "10"]
+  for name in ("img10", "img2", "dog", "cat", "1", "01", "b1c10", "b1c9"):
+    (tmp_path / "m" / name).mkdir(parents=True)
+  assert folder.class_names(str(tmp_path / "m")) == [
+      "01", "1", "b1c9", "b1c10", "cat", "dog", "img2", "img10"]
+
+
 def test_folder_sharding_is_disjoint(tmp_path):
   rng = np.random.default_rng(2)
   for cls in ("a", "b"):
@@ -314,13 +342,13 @@ def test_tfds_missing_data_and_unknown_name(tmp_path):
 
 
 class SaganTfTestTinyImages(tfds.core.GeneratorBasedBuilder):
-  """A real (not mocked) TFDS dataset prepared locally: 12 images of 10x14, 3 classes."""
+  """A real (not mocked) TFDS dataset prepared locally: 12 images of 10x14, 3 named classes."""
   VERSION = tfds.core.Version("1.0.0")
 
   def _info(self):
     return tfds.core.DatasetInfo(builder=self, features=tfds.features.FeaturesDict({
         "image": tfds.features.Image(shape=(None, None, 3)),
-        "label": tfds.features.ClassLabel(num_classes=3)}))
+        "label": tfds.features.ClassLabel(names=["owl", "cat", "dog"])}))
 
   def _split_generators(self, dl_manager):
     del dl_manager
@@ -338,6 +366,7 @@ def test_tfds_prepared_dataset_sharding(tmp_path):
   c = cfg(dataset="tfds", tfds_name=builder.name, data_dir=str(tmp_path), num_classes=3,
           resolution=10, eval_split="train")
   data_lib.check_config(c)
+  assert data_lib.class_names(c) == ["owl", "cat", "dog"]  # the ClassLabel's, in its order
   raw = list(builder.as_dataset(split="train", shuffle_files=False))
   x, y = take(data_lib.build_eval_dataset(c, 5, 100), 3)
   want = np.stack([r["image"].numpy()[:, 2:12] for r in raw]) / 127.5 - 1.0  # central 10x10

@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 
 from sagan_tf import sampling
+from sagan_tf import visualization
 from sagan_tf.store import checkpoints
 from sagan_tf.store import exports
 from sagan_tf.store import record
@@ -53,3 +54,17 @@ def test_old_workdir_sampled_as_its_export_was_made_gives_the_export_images(lega
   ref = legacy["reference"]
   np.testing.assert_allclose(sampler.generate(ref["z"], ref["labels"]), ref["export_images"],
                              atol=1e-5)
+
+
+def test_old_runs_without_class_names_label_rows_by_index(legacy):
+  config = record.workdir_config(legacy["workdir"])
+  stats = sampling.BNStats(mode="moving")
+  for sampler in (sampling.load_sampler(config=config, workdir=legacy["workdir"], bn_stats=stats),
+                  sampling.load_sampler(export_dir=legacy["export"])):
+    assert sampler.class_names is None
+    assert list(sampler.class_ids(["1", 0])) == [1, 0]  # ids still work
+    with pytest.raises(ValueError, match="Unknown class 'disk'.*recorded no class names"):
+      sampler.class_ids(["disk"])
+    sheet = visualization.sample_grid(sampler, [0, 1], 2, scale=1)
+    layout = visualization.SheetLayout(2, 2, sampler.resolution, ["0", "1"], scale=1)
+    assert sheet.shape == (layout.height, layout.width, 3)  # labelled "0" and "1"

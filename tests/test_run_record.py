@@ -83,6 +83,35 @@ def test_fixed_change_is_refused_and_workdir_untouched(trained, tmp_path, overri
   assert _snapshot(workdir) == before
 
 
+def test_data_with_other_class_names_is_refused_and_workdir_untouched(trained, tmp_path):
+  workdir = _copy(trained, tmp_path)
+  path = os.path.join(workdir, "config.json")
+  with open(path) as f:
+    record = json.load(f)
+  assert record["class_names"] == ["disk", "square", "ring", "diamond"]
+  record["class_names"][2] = "owl"  # as if data_dir now held other classes
+  with open(path, "w") as f:
+    json.dump(record, f)
+  before = _snapshot(workdir)
+  with pytest.raises(ValueError, match=r"recorded -> now: 2: 'owl' -> 'ring'\): its labels "
+                     r"would mean other classes"):
+    train(tiny_config(num_train_steps=4), workdir)
+  assert _snapshot(workdir) == before
+
+
+def test_class_names_check_of_older_records():
+  check = run_record.check_class_names
+  check(None, ["1", "2", "10"], string_sorted_before=True)  # a fresh workdir
+  old = {"config": {}, "history": []}  # recorded before class names were
+  check(old, ["a", "b", "c"], string_sorted_before=True)  # both orders agree
+  check(old, ["1", "2", "10"])  # not folders: the order never changed
+  with pytest.raises(ValueError, match=r"ordered as strings \(\['1', '10', '2'\]\); they are "
+                     r"now in natural order \(\['1', '2', '10'\]\).*new --workdir"):
+    check(old, ["1", "2", "10"], string_sorted_before=True)
+  with pytest.raises(ValueError, match="the number of classes differs"):
+    check({**old, "class_names": ["a", "b"]}, ["a", "b", "c"])
+
+
 def test_changed_learning_rates_take_effect_and_are_recorded(trained, tmp_path, caplog):
   workdir = _copy(trained, tmp_path)
   caplog.set_level(logging.WARNING)
@@ -112,6 +141,8 @@ def test_changed_learning_rates_take_effect_and_are_recorded(trained, tmp_path, 
       "g_lr": [1e-4, 0.0], "d_lr": [4e-4, 2e-4], "beta2": [0.999, 0.99],
       "num_train_steps": [2, 4]}}
   assert run_record.recorded_config(workdir).g_lr == 0.0
+  assert record["class_names"] == ["disk", "square", "ring", "diamond"]  # the data's, kept
+  assert run_record.class_names(workdir) == record["class_names"]
 
 
 def test_flat_config_json_is_upgraded_with_the_rates_the_checkpoint_used(trained, tmp_path):

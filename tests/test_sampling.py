@@ -173,6 +173,14 @@ def test_two_replicas_give_the_one_replica_standing_statistics(generator, two_cp
     np.testing.assert_allclose(b.moving_variance.numpy(), a.moving_variance.numpy(), atol=1e-6)
 
 
+def test_standing_statistics_describe_their_passes():
+  assert bn_stats.BNStats("standing", batches=1, batch_size=1).describe() == (
+      "standing statistics (1 pass of 1, truncation 0)")
+  assert bn_stats.BNStats("standing", batches=20, batch_size=64, truncation=1.5).describe() == (
+      "standing statistics (20 passes of 64, truncation 1.5)")
+  assert bn_stats.BNStats("moving").describe() == "stored moving statistics"
+
+
 def test_bad_settings_fail_clearly():
   with pytest.raises(ValueError, match="'average' is not one of"):
     bn_stats.BNStats("average")

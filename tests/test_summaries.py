@@ -1,21 +1,39 @@
-"""Training images: the grid layout, the attention strip, the sample grids (standing statistics
-on a sampling copy) in TensorBoard and as PNGs under WORKDIR/samples/."""
+"""Training images: the sample sheets (standing statistics on a sampling copy, one row per
+class) in TensorBoard and as PNGs under WORKDIR/samples/, the attention strip, and the speed the
+loop logs."""
 
+import logging
 import os
+import re
+import runpy
+import time
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
+from sagan_tf import data as data_lib
+from sagan_tf import visualization as vis
+from sagan_tf.store import images as images_lib
 from sagan_tf.training import summaries
 from sagan_tf import models as models_lib
 
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-def test_image_grid_places_images_row_major():
-  images = np.stack([np.full([2, 3, 3], v, np.float32) for v in (-1.0, 0.0, 1.0)])
-  grid = summaries.image_grid(tf.constant(images), columns=2).numpy()
-  assert grid.shape == (1, 4, 6, 3) and grid.dtype == np.uint8
-  assert (grid[0, :2, :3] == 0).all() and (grid[0, :2, 3:] == 128).all()
-  assert (grid[0, 2:, :3] == 255).all() and (grid[0, 2:, 3:] == 0).all()  # padding is black
+
+def test_sheet_places_cells_and_labels_rows():
+  cells = np.stack([np.stack([np.full([2, 3, 3], 10 * r + k, np.uint8) for k in range(3)])
+                    for r in range(2)])  # [2 rows, 3 cols, 2, 3, 3], cell (r, k) = 10 r + k
+  cells = np.repeat(cells, 2, axis=3)[:, :, :, :2]  # 2 x 2 px
+  sheet, layout = vis.draw_sheet(cells, ["0 a", "1 bb"], scale=3, pad=1)
+  assert sheet.shape == (layout.height, layout.width, 3) == (
+      2 * 6 + 3, layout.label_width + 3 * 6 + 4, 3)
+  for r in range(2):
+    for k in range(3):
+      y, x = layout.cell(r, k)
+      assert (sheet[y:y + 6, x:x + 6] == 10 * r + k).all(), (r, k)
+      assert (sheet[y - 1, x:x + 6] == 255).all()  # white padding above each cell
+    assert (sheet[y:y + 6, :layout.label_width] < 128).any()  # the label is drawn
 
 
 def test_attention_strip_shows_each_points_map():
@@ -41,16 +59,25 @@ def _tiny_config():
   return c
 
 
-def test_sample_images_use_standing_statistics_on_a_copy_and_write_pngs(tmp_path):
+def test_demo_sheet_has_a_labelled_row_per_class_and_standing_statistics_on_a_copy(tmp_path):
+  # experiments/cpu_demo.py (10 classes, 32 px, 8 samples a row) with a tiny width.
   from PIL import Image  # pylint: disable=import-outside-toplevel
   from sagan_tf.sampling import bn_stats, noise  # pylint: disable=import-outside-toplevel
-  config = _tiny_config()
+  config = runpy.run_path(os.path.join(REPO, "experiments", "cpu_demo.py"))["get_config"]()
+  config.g_ch, config.d_ch, config.standing_stats_batches = 8, 8, 2
+  config.standing_stats_batch_size = 4
+  rows, cols, r = 10, 8, 32
+  assert (config.num_classes, config.num_image_samples, config.resolution) == (rows, cols, r)
   g = models_lib.build_generator(config)
-  for w in g.weights:  # stored statistics far from the standing ones
-    if w.path.endswith("moving_mean"):
+  rng = np.random.default_rng(0)
+  for w in g.weights:
+    if w.path.endswith("moving_mean"):  # stored statistics far from the standing ones
       w.assign(tf.fill(w.shape, 0.7))
+    elif len(w.shape) == 2 and w.shape[0] == rows:  # per-class CBN tables: classes differ
+      w.assign(w.numpy() + rng.normal(0, 0.5, w.shape).astype(np.float32))
   before = [w.numpy().copy() for w in g.weights]
-  samples = summaries.SampleImages(config, str(tmp_path))
+  names = data_lib.class_names(config)
+  samples = summaries.SampleImages(config, str(tmp_path), class_names=names)
   writer = tf.summary.create_file_writer(str(tmp_path / "tb"))
   with writer.as_default():
     paths = samples.write(200, {"ema": g})
@@ -58,14 +85,32 @@ def test_sample_images_use_standing_statistics_on_a_copy_and_write_pngs(tmp_path
   assert paths == [str(tmp_path / "samples" / "step_000200_ema.png")] == [samples.latest_png]
   for w, value in zip(g.weights, before):  # the training state is untouched, bitwise
     np.testing.assert_array_equal(w.numpy(), value)
-  standing = bn_stats.prepare(g, bn_stats.BNStats("standing", batches=2, batch_size=4))
-  z = noise.seeded_noise(config.seed, 4, config.z_dim)
-  want = summaries.image_grid(standing(z, tf.constant([0, 1, 2, 0])), 2).numpy()[0]
   with Image.open(paths[0]) as im:
-    png = np.asarray(im)
-  assert np.abs(png.astype(int) - want).max() <= 1
-  stored = summaries.image_grid(g(z, tf.constant([0, 1, 2, 0]), training=False), 2).numpy()[0]
-  assert np.abs(png.astype(int) - stored).max() > 20  # not the stored moving statistics
+    png = np.asarray(im).astype(int)
+  labels = [f"{k} {names[k]}" for k in range(rows)]
+  assert labels[8] == "8 hollow_square"
+  layout = vis.SheetLayout(rows, cols, r, labels)
+  assert png.shape == (layout.height, layout.width, 3) and layout.width >= 512
+  s = layout.scale
+  standing = bn_stats.prepare(g, bn_stats.BNStats("standing", batches=2, batch_size=4))
+  z = noise.seeded_noise(config.seed, rows * cols, config.z_dim)
+  own = np.repeat(np.arange(rows), cols)  # sample k of row c: class c, z row c * cols + k
+  want = {}
+  for name, labels_used in (("own", own), ("next", (own + 1) % rows)):
+    want[name] = images_lib.upscale(images_lib.to_uint8(
+        standing(z, tf.constant(labels_used, tf.int32))).numpy(), s).astype(int)
+  stored = images_lib.upscale(images_lib.to_uint8(
+      g(z, tf.constant(own, tf.int32), training=False)).numpy(), s).astype(int)
+  for row in range(rows):
+    y, _ = layout.cell(row, 0)
+    assert (png[y:y + r * s, :layout.label_width] < 128).any(), row  # its label is drawn
+    for k in range(cols):
+      y, x = layout.cell(row, k)
+      cell = png[y:y + r * s, x:x + r * s]
+      i = row * cols + k
+      assert np.abs(cell - want["own"][i]).max() <= 1, (row, k)
+      assert np.abs(cell - want["next"][i]).max() > 20, (row, k)  # the row's own class
+      assert np.abs(cell - stored[i]).max() > 20  # not the stored moving statistics
   # A second image step reuses the sampling copy (refreshed with the current weights).
   copy = samples._copies["ema"]  # pylint: disable=protected-access
   samples.write(400, {"ema": g})
@@ -73,10 +118,31 @@ def test_sample_images_use_standing_statistics_on_a_copy_and_write_pngs(tmp_path
   assert samples.latest_png.endswith("step_000400_ema.png")
 
 
-def test_training_writes_sample_pngs_and_prints_the_latest(tmp_path, capsys):
+def test_training_writes_sheets_and_times_the_speed_without_the_first_call(tmp_path, capsys,
+                                                                           caplog, monkeypatch):
+  # The first loop call traces (here made 4 s slower still): the rate of the step-2 line
+  # covers the second call (1 step) only. Counting the first would give 2 steps over more
+  # than both calls' time: the rate must be at least twice that, and at most 1 step over the
+  # second call's time.
   from sagan_tf.training import loop  # pylint: disable=import-outside-toplevel
+  seconds = []
+  original = loop.GANTrainer.train
+
+  def slow_first_call(self, iterator, steps):
+    start = time.monotonic()
+    out = original(self, iterator, steps)
+    seconds.append(time.monotonic() - start)
+    if len(seconds) == 1:
+      time.sleep(4.0)
+      seconds[0] += 4.0
+    return out
+  monkeypatch.setattr(loop.GANTrainer, "train", slow_first_call)
+  caplog.set_level(logging.INFO)
   workdir = str(tmp_path / "run")
   loop.train(_tiny_config(), workdir)
+  assert len(seconds) == 2
+  rate = float(re.search(r"step 2/2 \|.*\| ([0-9.]+) steps/s", caplog.text).group(1))
+  assert 4 / sum(seconds) < rate <= 1 / seconds[1] + 0.01, (seconds, caplog.text[-2000:])
   assert sorted(os.listdir(os.path.join(workdir, "samples"))) == [
       "step_000002_ema.png", "step_000002_raw.png"]
   latest = os.path.join(workdir, "samples", "step_000002_ema.png")
@@ -103,8 +169,24 @@ def test_attention_maps_of_sample_zero_only():
     full_images, full_maps = sampling(samples.z, samples.labels, return_attention=True)
     np.testing.assert_allclose(images.numpy(), full_images.numpy(), atol=1e-5)
     assert set(maps) == set(full_maps)
+    n = 3 * 4  # a row of num_image_samples for each of the 3 classes
+    assert samples.z.shape[0] == n
     for layer, amap in maps.items():
-      assert amap.shape[0] == (4 if mode == "batch" else 1)
+      assert amap.shape[0] == (n if mode == "batch" else 1)
       np.testing.assert_allclose(amap[0].numpy(), full_maps[layer][0].numpy(), atol=1e-5)
-    want = [(4, True)] if mode == "batch" else [(1, True), (4, False)]
+    want = [(n, True)] if mode == "batch" else [(1, True), (n, False)]
     assert calls == want, (mode, calls)
+
+
+def test_a_failed_png_write_leaves_no_file_and_names_it(tmp_path, monkeypatch):
+  from PIL import Image  # pylint: disable=import-outside-toplevel
+  path = str(tmp_path / "samples" / "step_000004_ema.png")
+
+  def full_disk(self, fp, *args, **kwargs):
+    with open(fp, "wb") as f:
+      f.write(b"\x89PNG partial")
+    raise OSError(28, "No space left on device")
+  monkeypatch.setattr(Image.Image, "save", full_disk)
+  with pytest.raises(OSError, match=f"No space left on device while writing {re.escape(path)}"):
+    images_lib.save_png(np.zeros([2, 2, 3], np.uint8), path)
+  assert os.listdir(tmp_path / "samples") == []

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 import tiny_sagan
-from tiny_sagan import NUM_CLASSES, RESOLUTION, Z_DIM
+from tiny_sagan import CLASS_NAMES, NUM_CLASSES, RESOLUTION, Z_DIM
 
 from sagan_tf import visualization as vis
 from sagan_tf.sampling import bn_stats
@@ -25,9 +25,12 @@ POINTS = [(4, 4), (16, 16), (28, 8)]
 @pytest.fixture(scope="session")
 def keras_sampler(tiny):
   """The in-memory EMA generator and D (what the workdir's checkpoint holds), sampled with its
-  stored moving statistics, as the shared export (a library export of that generator) is."""
-  return sampler_lib.KerasSampler(tiny["ema_generator"], tiny["discriminator"],
-                                  bn_stats=bn_stats.BNStats("moving"))
+  stored moving statistics, as the shared export (a library export of that generator) is;
+  with the class names the workdir recorded."""
+  sampler = sampler_lib.KerasSampler(tiny["ema_generator"], tiny["discriminator"],
+                                     bn_stats=bn_stats.BNStats("moving"))
+  sampler.class_names = CLASS_NAMES
+  return sampler
 
 
 @pytest.fixture(scope="session")
@@ -59,7 +62,8 @@ def jobs(tiny, exported, tmp_path_factory):
       "sample_workdir": (tool("sample.py", *workdir, *SAMPLE_ARGS,
                               "--config.sample_bn_stats=moving",
                               f"--out={png('sample_workdir')}"), png("sample_workdir")),
-      "sample_standing": (tool("sample.py", *workdir, "--classes=0,2,3", "--per_class=5",
+      # Classes by recorded name or id: disk, ring, 3 are ids 0, 2, 3.
+      "sample_standing": (tool("sample.py", *workdir, "--classes=disk,ring,3", "--per_class=5",
                                "--seed=3", STANDING_K, f"--out={png('sample_standing')}"),
                           png("sample_standing")),
       "sample_standing_export": (export_then_sample, png("sample_standing_export")),
@@ -122,19 +126,50 @@ def test_sampler_backends_agree(keras_sampler, export_sampler):
 
 def test_sample_grid_layout(keras_sampler):
   classes, per_class = [0, 2, 3], 4
-  grid = vis.sample_grid(keras_sampler, classes, per_class, seed=3, truncation=1.5, pad=2)
-  assert grid.shape == images_lib.grid_size(3, 4, RESOLUTION, RESOLUTION, 2) + (3,) == (104, 138, 3)
+  labels = ["0 disk", "2 ring", "3 diamond"]
+  grid = vis.sample_grid(keras_sampler, classes, per_class, seed=3, truncation=1.5, scale=1,
+                         pad=2)
+  layout = vis.SheetLayout(3, 4, RESOLUTION, labels, scale=1, pad=2)
+  assert layout.label_width > 20
+  assert grid.shape == (104, layout.label_width + 138, 3)  # make_grid's 104 x 138, labelled
   z = keras_sampler.noise(3, len(classes) * per_class, 1.5)
   want = images_lib.to_uint8(keras_sampler.generate(z, np.repeat(classes, per_class))).numpy()
   for r in range(len(classes)):
     for k in range(per_class):
-      y, x = 2 + r * (RESOLUTION + 2), 2 + k * (RESOLUTION + 2)
+      y, x = layout.cell(r, k)
+      assert (y, x) == (2 + r * (RESOLUTION + 2), layout.label_width + 2 + k * (RESOLUTION + 2))
       cell = grid[y:y + RESOLUTION, x:x + RESOLUTION].astype(int)
       assert np.abs(cell - want[r * per_class + k]).max() <= 1, (r, k)
+    label = grid[y:y + RESOLUTION, :layout.label_width]
+    assert (label < 128).any(), r  # the row's label is drawn (dark text on white)
   assert (grid[:2] == 255).all() and (grid[:, :2] == 255).all()  # padding
+  # By default the sheet is upscaled (nearest neighbour) to at least 512 px wide.
+  big = vis.sample_grid(keras_sampler, classes, per_class, seed=3, truncation=1.5)
+  big_layout = vis.SheetLayout(3, 4, RESOLUTION, labels)
+  s = big_layout.scale
+  assert s > 1 and big.shape == (big_layout.height, big_layout.width, 3)
+  assert big.shape[1] >= vis.SHEET_MIN_WIDTH  # and the smallest scale that gives it:
+  assert vis.SheetLayout(3, 4, RESOLUTION, labels, scale=s - 1).width < vis.SHEET_MIN_WIDTH
+  y, x = big_layout.cell(2, 1)
+  cell = big[y:y + s * RESOLUTION, x:x + s * RESOLUTION].astype(int)
+  assert np.abs(cell - images_lib.upscale(want[2 * per_class + 1], s)).max() <= 1
   # With shared_z, the rows differ only by class; the label matters.
-  shared = vis.sample_grid(keras_sampler, [0, 1], 2, seed=3, shared_z=True, pad=0)
-  assert np.abs(shared[:RESOLUTION].astype(int) - shared[RESOLUTION:]).max() > 10
+  shared = vis.sample_grid(keras_sampler, [0, 1], 2, seed=3, shared_z=True, scale=1, pad=0)
+  side = slice(-2 * RESOLUTION, None)
+  assert np.abs(shared[:RESOLUTION, side].astype(int) - shared[RESOLUTION:, side]).max() > 10
+
+
+def test_classes_by_recorded_name_or_id(keras_sampler, export_sampler):
+  for sampler in (keras_sampler, export_sampler):  # the workdir's names; the export's
+    assert sampler.class_names == CLASS_NAMES
+    assert list(sampler.class_ids(["ring", "3", 1, " disk"])) == [2, 3, 1, 0]
+    with pytest.raises(ValueError, match=r"Unknown class 'cat': give a class name \(disk, "
+                       r"square, ring, diamond\) or an id in \[0, 4\)"):
+      sampler.class_ids(["cat"])
+    with pytest.raises(ValueError, match=r"classes must be in \[0, 4\)"):
+      sampler.class_ids(["7"])
+  assert vis.class_label(2, CLASS_NAMES) == "2 ring" and vis.class_label(2, None) == "2"
+  assert vis.class_label(1, ["0", "1"]) == "1"  # a name that is its id is not repeated
 
 
 def test_latent_interpolation_endpoints(keras_sampler, export_sampler):
@@ -229,9 +264,12 @@ def test_sample_tool_on_workdir_and_export(tiny, keras_sampler, jobs):
     job, path = jobs[key]
     out = job.check()
     assert "Wrote" in out
-    assert _png(path).shape == images_lib.grid_size(3, 5, RESOLUTION, RESOLUTION, 2) + (3,)
-  # The export's grid is the Keras generator's grid (same seeded noise, same classes).
+  # The export's sheet is the Keras generator's sheet (same seeded noise, classes, labels),
+  # at least 512 px wide by default.
   want = vis.sample_grid(keras_sampler, [0, 2, 3], 5, seed=3, truncation=1.5).astype(int)
+  assert want.shape[1] >= 512
+  for key in ("sample_export", "sample_workdir"):
+    assert _png(jobs[key][1]).shape == want.shape
   assert np.abs(_png(jobs["sample_export"][1]) - want).max() <= 1
   tiny_sagan.require_round_trip(tiny)
   assert np.abs(_png(jobs["sample_workdir"][1]) - want).max() <= 1
@@ -265,8 +303,10 @@ def test_tools_and_the_export_sample_with_the_same_standing_statistics(tiny, job
   assert _png(jobs["interpolate_export"]).shape == images_lib.grid_size(
       2, 5, RESOLUTION, RESOLUTION, 2) + (3,)
   # ... and not the stored moving statistics' grid.
-  moving = vis.sample_grid(sampler_lib.KerasSampler(
-      tiny["ema_generator"], bn_stats=bn_stats.BNStats("moving")), [0, 2, 3], 5, seed=3)
+  moving_sampler = sampler_lib.KerasSampler(tiny["ema_generator"],
+                                            bn_stats=bn_stats.BNStats("moving"))
+  moving_sampler.class_names = CLASS_NAMES
+  moving = vis.sample_grid(moving_sampler, [0, 2, 3], 5, seed=3)
   assert np.abs(moving.astype(int) - standing).max() > 20
   assert "with standing statistics (2 passes of 64" in out  # the export's own report
   meta = exports.read_metadata(os.path.join(jobs["standing_export"], "1"))
@@ -274,6 +314,7 @@ def test_tools_and_the_export_sample_with_the_same_standing_statistics(tiny, job
                               "truncation": 0.0, "seed": -1}
   assert meta["max_batch"] == 8 and meta["config"]["g_ch"] == 16
   assert meta["config"]["standing_stats_batches"] == 2
+  assert meta["class_names"] == CLASS_NAMES  # recorded with the run, exported with it
 
 
 def _one_error_line(job):

@@ -2,13 +2,15 @@
 
 make_tiny_workdir(root) writes root/tiny_config.py (experiments/cpu_demo.py shrunk: 32x32,
 width 16, 4 classes, z_dim 32, attention at 16x16 in G and D) and root/workdir with one
-checkpoint (ckpt-7) saved the way the training loop saves, and the config the training loop
-records (root/workdir/config.json), so binaries need no --config. The weights are untrained but
+checkpoint (ckpt-7) saved the way the training loop saves, and the config and class names the
+training loop records (root/workdir/config.json: CLASS_NAMES, the synthetic data's), so
+binaries need no --config. The weights are untrained but
 perturbed so that what the tests check matters: attention gamma != 0, per-class CBN tables
 differ, BN moving statistics are not the identity, and the EMA generator differs from G.
 shared(tmp_path_factory) builds it once per pytest process; shared_export(...) exports its EMA
-generator (library call: its own, moving, BN statistics) once. Job runs a command in the
-background (the slow subprocesses of the tests overlap instead of queueing).
+generator (library call: its own, moving, BN statistics; CLASS_NAMES in its metadata) once.
+Job runs a command in the background (the slow subprocesses of the tests overlap instead of
+queueing).
 """
 
 import json
@@ -22,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from sagan_tf import models as models_lib
+from sagan_tf.data import synthetic
 from sagan_tf.export import exporter
 from sagan_tf.store import checkpoints as checkpoint_lib
 from sagan_tf.store import record as run_record
@@ -31,6 +34,7 @@ STEP = 7
 Z_DIM = 32
 NUM_CLASSES = 4
 RESOLUTION = 32
+CLASS_NAMES = synthetic.class_names(NUM_CLASSES)  # disk, square, ring, diamond
 
 CONFIG_TEXT = f'''"""Tiny test config: experiments/cpu_demo.py shrunk."""
 import runpy
@@ -96,7 +100,7 @@ def make_tiny_workdir(root):
                                        max_to_keep=5)
   manager.save(checkpoint_number=STEP)
   with open(os.path.join(workdir, run_record.RECORD_FILE), "w") as f:
-    json.dump({"config": config.to_dict()}, f)
+    json.dump({"config": config.to_dict(), "class_names": CLASS_NAMES}, f)
   _CACHE[key] = dict(config_path=config_path, config=config, workdir=workdir, generator=g,
                      ema_generator=ema, discriminator=d)
   return _CACHE[key]
@@ -117,7 +121,8 @@ def shared_export(tmp_path_factory):
     path = exporter.export_generator(tiny["ema_generator"], base, metadata={
         "step": STEP, "use_ema": True, "bn_stats": {"mode": "moving", "batches": None,
                                                      "batch_size": None, "truncation": None,
-                                                     "seed": None}})
+                                                     "seed": None},
+        "class_names": CLASS_NAMES})
     _CACHE["export"] = (base, path)
   return _CACHE["export"]
 

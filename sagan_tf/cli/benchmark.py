@@ -53,9 +53,12 @@ from absl import flags  # noqa: E402
 from absl import logging  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
-from sagan_tf import benchmark  # noqa: E402
 from sagan_tf import choices  # noqa: E402
 from sagan_tf.cli import flags as cli_flags  # noqa: E402
+from sagan_tf.cli import quiet  # noqa: E402
+
+with quiet.startup():  # TensorFlow's start-up noise silenced
+  from sagan_tf import benchmark  # noqa: E402
 # pylint: enable=wrong-import-position
 
 # Unlike the other binaries, this one imports TensorFlow with its library at the top: its flags

@@ -28,6 +28,7 @@ from absl import logging
 
 from sagan_tf import choices
 from sagan_tf.cli import flags as cli_flags
+from sagan_tf.cli import quiet
 
 cli_flags.define_config()
 cli_flags.define_workdir()
@@ -83,9 +84,10 @@ def _fail(error):
 
 
 def _evaluate(overrides):
-  # deferred: TensorFlow loads here, after the flags are checked (--help stays fast).
-  from sagan_tf import evaluation  # deferred: keeps --help free of TensorFlow
-  from sagan_tf.cli import sources  # deferred: keeps --help free of TensorFlow
+  with quiet.startup():  # TensorFlow's start-up noise silenced
+    # deferred: TensorFlow loads here, after the flags are checked (--help stays fast).
+    from sagan_tf import evaluation  # deferred: keeps --help free of TensorFlow
+    from sagan_tf.cli import sources  # deferred: keeps --help free of TensorFlow
   try:
     config = evaluation.apply_overrides(sources.workdir_config(overrides),
                                         num_samples=_NUM_SAMPLES.value,

@@ -10,7 +10,8 @@ atomically, and refuses to overwrite an existing version. The config is the one 
 recorded (a given --config must agree with it on the model's keys). The exported generator is
 a sampling copy with standing BN statistics by default (sagan_tf.sampling.bn_stats; the
 standing latents truncated at --truncation, the truncation requests will mostly use); the
-settings and --max_batch go to assets.extra/sagan_export.json. Serve it with
+settings, --max_batch and the class names the run recorded go to
+assets.extra/sagan_export.json. Serve it with
   tensorflow_model_server --rest_api_port=8501 --model_name=sagan \
       --model_base_path=/tmp/sagan_export
 Signatures: see sagan_tf/export/exporter.py.
@@ -23,6 +24,7 @@ from absl import app
 from absl import flags
 
 from sagan_tf.cli import flags as cli_flags
+from sagan_tf.cli import quiet
 from sagan_tf.store import exports
 
 cli_flags.define_config()
@@ -51,11 +53,13 @@ def main(argv, overrides):
     exports.version_dir(base, version)  # fail fast, before loading anything
   except (FileExistsError, ValueError) as e:
     _fail(e)
-  # deferred: TensorFlow loads here, after the flags are parsed (--help stays fast).
-  from sagan_tf import sampling  # deferred: keeps --help free of TensorFlow
-  from sagan_tf.cli import sources  # deferred: keeps --help free of TensorFlow
-  from sagan_tf.export import exporter  # deferred: keeps --help free of TensorFlow
-  from sagan_tf.store import checkpoints  # deferred: keeps --help free of TensorFlow
+  with quiet.startup():  # TensorFlow's start-up noise silenced
+    # deferred: TensorFlow loads here, after the flags are parsed (--help stays fast).
+    from sagan_tf import sampling  # deferred: keeps --help free of TensorFlow
+    from sagan_tf.cli import sources  # deferred: keeps --help free of TensorFlow
+    from sagan_tf.export import exporter  # deferred: keeps --help free of TensorFlow
+    from sagan_tf.store import checkpoints  # deferred: keeps --help free of TensorFlow
+    from sagan_tf.store import record  # deferred: keeps --help free of TensorFlow
   try:
     max_batch = sampling.check_max_batch(FLAGS.max_batch)
     config = sources.workdir_config(overrides)
@@ -68,7 +72,7 @@ def main(argv, overrides):
     prepared = sampling.prepare(generator, stats)
     metadata = dict(checkpoint=restored["path"], step=restored["step"],
                     use_ema=config.eval_use_ema, config=config.to_dict(),
-                    bn_stats=stats.identity())
+                    bn_stats=stats.identity(), class_names=record.class_names(FLAGS.workdir))
     path = exporter.export_generator(prepared.model, base, version, metadata=metadata,
                                      warmup=FLAGS.warmup, model_name=FLAGS.model_name,
                                      max_batch=max_batch)

@@ -96,7 +96,8 @@ def define_png_flags(default_out, default_scale=1):
   """--out, --scale, --pad of the tools that write a PNG of images."""
   flags.DEFINE_string("out", default_out, "Output PNG path.")
   flags.DEFINE_integer("scale", default_scale, "Integer upscaling of each image (nearest "
-                       "neighbour); 0: automatic, images of at least 128 px.", lower_bound=0)
+                       "neighbour); 0: automatic, images of at least 128 px (sample sheets: at "
+                       "least 512 px wide).", lower_bound=0)
   flags.DEFINE_integer("pad", 2, "Pixels between images.", lower_bound=0)
 
 
@@ -106,8 +107,10 @@ def png_scale(resolution):
 
 
 def define_classes(help_text):
-  """--classes: class ids (comma-separated)."""
-  flags.DEFINE_list("classes", None, f"Class ids, comma-separated: {help_text}")
+  """--classes: class ids or recorded class names (comma-separated; Sampler.class_ids)."""
+  flags.DEFINE_list("classes", None, "Classes, comma-separated: ids, or the class names the "
+                    "run recorded (a value equal to a name means that class), e.g. 0,3 or "
+                    f"disk,ring: {help_text}")
 
 
 def bn_flags_given():

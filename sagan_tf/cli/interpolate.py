@@ -19,6 +19,7 @@ from absl import app
 from absl import flags
 
 from sagan_tf.cli import flags as cli_flags
+from sagan_tf.cli import quiet
 
 cli_flags.define_source_flags()
 flags.DEFINE_enum("mode", "latent", ["latent", "class"], "What to interpolate.")
@@ -34,13 +35,14 @@ FLAGS = flags.FLAGS
 def main(argv, overrides):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-  # deferred: TensorFlow loads here, after the flags are parsed (--help stays fast).
-  from sagan_tf import visualization  # deferred: keeps --help free of TensorFlow
-  from sagan_tf.cli import sources  # deferred: keeps --help free of TensorFlow
-  from sagan_tf.store import images  # deferred: keeps --help free of TensorFlow
+  with quiet.startup():  # TensorFlow's start-up noise silenced
+    # deferred: TensorFlow loads here, after the flags are parsed (--help stays fast).
+    from sagan_tf import visualization  # deferred: keeps --help free of TensorFlow
+    from sagan_tf.cli import sources  # deferred: keeps --help free of TensorFlow
+    from sagan_tf.store import images  # deferred: keeps --help free of TensorFlow
   try:
-    classes = [int(c) for c in FLAGS.classes] if FLAGS.classes else None
     sampler = sources.sampler_from_flags(overrides)
+    classes = [int(c) for c in sampler.class_ids(FLAGS.classes)] if FLAGS.classes else None
     if FLAGS.mode == "latent":
       labels = classes or [0]
       sampler.check_labels(labels)

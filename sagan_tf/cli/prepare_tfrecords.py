@@ -24,6 +24,7 @@ from absl import logging
 from sagan_tf import choices
 from sagan_tf import config as config_lib
 from sagan_tf.cli import flags as cli_flags
+from sagan_tf.cli import quiet
 
 # Its dataset, data_dir, split, resolution and num_classes are used.
 cli_flags.define_config(required=True)
@@ -43,8 +44,9 @@ def main(argv):
   start = time.perf_counter()
   try:
     config = config_lib.validate(flags.FLAGS.config)
-    # deferred: TensorFlow loads here, after the flags are parsed (--help stays fast).
-    from sagan_tf.data import prepare  # deferred: keeps --help free of TensorFlow
+    with quiet.startup():  # TensorFlow's start-up noise silenced
+      # deferred: TensorFlow loads here, after the flags are parsed (--help stays fast).
+      from sagan_tf.data import prepare  # deferred: keeps --help free of TensorFlow
     count, paths = prepare.write_resized_shards(
         config, _OUTPUT.value, _SHARDS.value, _FORMAT.value, split=_SPLIT.value,
         max_examples=_MAX.value, log=logging.info)

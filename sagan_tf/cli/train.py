@@ -17,6 +17,7 @@ from absl import logging
 
 from sagan_tf import choices
 from sagan_tf.cli import flags as cli_flags
+from sagan_tf.cli import quiet
 
 FLAGS = flags.FLAGS
 cli_flags.define_config(required=True)
@@ -39,16 +40,19 @@ flags.DEFINE_bool("record_config", False, "Resume a workdir whose config.json is
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-  # deferred: TensorFlow loads here, after the flags are parsed (--help stays fast).
-  from sagan_tf.training import loop  # deferred: keeps --help free of TensorFlow
-  from sagan_tf.training import strategy as strategy_lib  # deferred: keeps --help free of TF
-  from sagan_tf.training import workdir as workdir_lib  # deferred: keeps --help free of TF
+  with quiet.startup():  # TensorFlow's start-up noise silenced
+    # deferred: TensorFlow loads here, after the flags are parsed (--help stays fast).
+    from sagan_tf.training import loop  # deferred: keeps --help free of TensorFlow
+    from sagan_tf.training import strategy as strategy_lib  # deferred: keeps --help free of TF
+    from sagan_tf.training import workdir as workdir_lib  # deferred: keeps --help free of TF
   errors = (ValueError, OSError, FloatingPointError, workdir_lib.WorkdirBusyError)
   try:
     workdir_lib.check_usable(FLAGS.workdir)
     name = "tpu" if FLAGS.tpu is not None else FLAGS.strategy
     # The strategy may split the CPU into logical devices: before any TensorFlow op runs.
     strategy = strategy_lib.get_strategy(name, FLAGS.num_cpu_devices, FLAGS.tpu or "")
+    logging.info("Strategy %s: %d replica(s).", type(strategy).__name__,
+                 strategy.num_replicas_in_sync)
     result = loop.train(FLAGS.config, FLAGS.workdir, strategy, FLAGS.record_config)
   except errors as e:
     logging.debug("Traceback of the error below.", exc_info=True)  # shown with --verbosity=1

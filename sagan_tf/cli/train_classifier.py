@@ -22,6 +22,7 @@ from absl import logging
 
 from sagan_tf import config as config_lib
 from sagan_tf.cli import flags as cli_flags
+from sagan_tf.cli import quiet
 
 cli_flags.define_config(required=True)  # its dataset, resolution and num_classes are used
 _OUTPUT = flags.DEFINE_string("output_dir", None, "Where to write the SavedModel.")
@@ -41,10 +42,11 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   config = config_lib.validate(flags.FLAGS.config)
-  # deferred: TensorFlow loads here, after the flags are parsed (--help stays fast).
-  import keras  # deferred: keeps --help free of TensorFlow
-  from sagan_tf import data  # deferred: keeps --help free of TensorFlow
-  from sagan_tf.evaluation import standin  # deferred: keeps --help free of TensorFlow
+  with quiet.startup():  # TensorFlow's start-up noise silenced
+    # deferred: TensorFlow loads here, after the flags are parsed (--help stays fast).
+    import keras  # deferred: keeps --help free of TensorFlow
+    from sagan_tf import data  # deferred: keeps --help free of TensorFlow
+    from sagan_tf.evaluation import standin  # deferred: keeps --help free of TensorFlow
   data.check_config(config)
   split = _EVAL_SPLIT.value or config.eval_split
   if config.dataset != "synthetic" and split == config.split:

@@ -18,6 +18,7 @@ from absl import app
 from absl import flags
 
 from sagan_tf.cli import flags as cli_flags
+from sagan_tf.cli import quiet
 
 cli_flags.define_source_flags()
 flags.DEFINE_integer("label", 0, "Class of the generated image.")
@@ -34,10 +35,11 @@ FLAGS = flags.FLAGS
 def main(argv, overrides):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-  # deferred: TensorFlow loads here, after the flags are parsed (--help stays fast).
-  from sagan_tf import visualization  # deferred: keeps --help free of TensorFlow
-  from sagan_tf.cli import sources  # deferred: keeps --help free of TensorFlow
-  from sagan_tf.store import images  # deferred: keeps --help free of TensorFlow
+  with quiet.startup():  # TensorFlow's start-up noise silenced
+    # deferred: TensorFlow loads here, after the flags are parsed (--help stays fast).
+    from sagan_tf import visualization  # deferred: keeps --help free of TensorFlow
+    from sagan_tf.cli import sources  # deferred: keeps --help free of TensorFlow
+    from sagan_tf.store import images  # deferred: keeps --help free of TensorFlow
   try:
     sampler = sources.sampler_from_flags(overrides)
     r = sampler.resolution

@@ -1,7 +1,9 @@
 """A folder of images, one subfolder per class: data_dir/<class name>/**/<image>.
 
-Class ids are the sorted subfolder names' positions (hidden entries, starting with '.', are
-ignored). Files ending in .jpg .jpeg .png .bmp .gif (any case) are used, a GIF's first frame;
+Class ids are the subfolder names' positions in natural order (`class_names`): names are
+compared as runs of digits (by number) and of other characters (by code point), so '1', '2',
+'10' get ids 0, 1, 2 and 'cat', 'dog' get 0, 1; names of equal value ('01', '1') are then
+ordered as strings. Hidden entries, starting with '.', are ignored. Files ending in .jpg .jpeg .png .bmp .gif (any case) are used, a GIF's first frame;
 other files are ignored. With num_classes = 0 (unconditional) images directly in data_dir are
 used too and every label is 0, so a flat folder of images works.
 
@@ -13,6 +15,7 @@ so a folder of nothing but unreadable files fails before training instead of han
 """
 
 import os
+import re
 import threading
 
 from absl import logging
@@ -53,6 +56,19 @@ def _images_under(directory):
   return found
 
 
+def natural_key(name):
+  """Sort key of a class name: digit runs compare as numbers, other runs as strings, then the
+  name itself (so '01' and '1' keep a fixed order)."""
+  parts = re.split(r"(\d+)", name)
+  return [int(p) if i % 2 else p for i, p in enumerate(parts)], name
+
+
+def class_names(directory):
+  """The class subfolders of directory (not hidden), in natural order: class id -> name."""
+  return sorted((e.name for e in os.scandir(directory)
+                 if e.is_dir() and not e.name.startswith(".")), key=natural_key)
+
+
 def list_images(directory, num_classes):
   """Returns (paths, labels, class_names), sorted by class then path. Raises on bad folders."""
   where = f"config.data_dir={directory!r} (dataset='folder')"
@@ -61,8 +77,7 @@ def list_images(directory, num_classes):
                      "of images per class.")
   if not os.path.isdir(directory):
     raise FileNotFoundError(f"{where} does not exist or is not a directory.")
-  classes = sorted(e.name for e in os.scandir(directory)
-                   if e.is_dir() and not e.name.startswith("."))
+  classes = class_names(directory)
   layout = (f"Expected {directory}/<class>/<image> with one subfolder per class and images "
             f"ending in {', '.join(common.IMAGE_EXTENSIONS)}.")
   if num_classes > 0 and not classes:

@@ -45,6 +45,28 @@ def check_config(config):
     source.check(config)
 
 
+def class_names(config):
+  """Class id -> name of the config's data, as a list of num_classes strings (ids the data
+  does not name are named by their number), or None when the data names no classes
+  (unconditional, TFRecords): synthetic: its shapes (synthetic.class_names); folder: the class
+  subfolders in natural order (folder.class_names); TFDS: the ClassLabel's names. Call after
+  check_config."""
+  if not config.num_classes:
+    return None
+  if config.dataset == "synthetic":
+    names = synthetic.class_names(config.num_classes)
+  elif config.dataset == "folder":
+    names = folder.class_names(config.data_dir)
+  elif config.dataset == "tfds":
+    names = tfds_data.class_names(config)
+  else:
+    names = None
+  if not names:
+    return None
+  names = [str(n) for n in names][:config.num_classes]  # ids the data lacks: named by id
+  return names + [str(i) for i in range(len(names), config.num_classes)]
+
+
 def _options():
   options = tf.data.Options()
   options.deterministic = True

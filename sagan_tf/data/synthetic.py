@@ -7,7 +7,9 @@ horizontal flip, so agreeing left and right halves is a long-range dependency, w
 self-attention is for. `symmetry_error` measures exactly that on generated images.
 
 Class k draws shape kind k % 10 (disk, square, ring, diamond, cross, triangle, horizontal bar,
-vertical bar, hollow square, X) at size band (k // 10) % 3 (medium, small, large).
+vertical bar, hollow square, X) at size band (k // 10) % 3 (medium, small, large); its name
+(`class_names`) says both: 'disk', ..., 'x', then 'small_disk', ..., then 'large_disk', ...;
+from class 30 on the names repeat with a suffix '_<k // 30>' so that every name is unique.
 """
 
 import tensorflow as tf
@@ -15,6 +17,14 @@ import tensorflow as tf
 NUM_SHAPES = 10
 SHAPE_NAMES = ("disk", "square", "ring", "diamond", "cross", "triangle", "hbar", "vbar",
                "hollow_square", "x")
+SIZE_PREFIXES = ("", "small_", "large_")  # size bands 0, 1, 2 (make_example's size_base)
+
+
+def class_names(num_classes):
+  """Class id -> name (module docstring) for the first num_classes classes."""
+  return [f"{SIZE_PREFIXES[(k // NUM_SHAPES) % 3]}{SHAPE_NAMES[k % NUM_SHAPES]}"
+          + (f"_{k // (3 * NUM_SHAPES)}" if k >= 3 * NUM_SHAPES else "")
+          for k in range(num_classes)]
 
 
 def _shape_mask(kind, dx, dy, r):

@@ -76,6 +76,14 @@ def _num_files(builder, split):
     return 0
 
 
+def class_names(config):
+  """The 'label' feature's class names (a ClassLabel's; None without labels)."""
+  features = _builder(config).info.features
+  label = features["label"] if config.num_classes > 0 and "label" in features else None
+  names = getattr(label, "names", None)
+  return list(names) if names else None
+
+
 def check(config):
   """Raises before training if the dataset is unknown, unprepared or has too many classes."""
   builder = _builder(config)

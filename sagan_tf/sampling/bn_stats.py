@@ -86,10 +86,11 @@ class BNStats:
     return f"standing{int(self.batches)}x{int(self.batch_size)}{t}"
 
   def describe(self):
-    return {"standing": f"standing statistics ({int(self.batches)} passes of "
-                        f"{int(self.batch_size)}, truncation {self.truncation:g})",
-            "moving": "stored moving statistics",
-            "batch": "batch statistics"}[self.mode]
+    if self.mode != "standing":
+      return {"moving": "stored moving statistics", "batch": "batch statistics"}[self.mode]
+    k = int(self.batches)
+    return (f"standing statistics ({k} pass{'' if k == 1 else 'es'} of "
+            f"{int(self.batch_size)}, truncation {self.truncation:g})")
 
 
 def bn_layers(generator):

@@ -3,6 +3,9 @@
 `load_sampler(...)` returns a Sampler with
   z_dim, num_classes, resolution, attention_layers (G's attention layer names), source,
   bn_stats (the BNStats the images are drawn with), max_batch,
+  class_names (class id -> name as the run recorded them: WORKDIR/config.json, or the export's
+    sagan_export.json; None when it recorded none, e.g. an older run),
+  class_ids(values)                  -> int32 ids of class names or ids (e.g. --classes)
   noise(seed, n, truncation)         -> float32 [n, z_dim] (sagan_tf.sampling.noise.seeded_noise)
   generate(z, labels)                -> float32 [B, R, R, 3] in [-1, 1]
   generate_with_attention(z, labels) -> (images, {layer name: float32 [B, N, N/4]})
@@ -33,6 +36,7 @@ from sagan_tf.sampling import bn_stats as bn_stats_lib
 from sagan_tf.sampling import noise
 from sagan_tf.store import checkpoints
 from sagan_tf.store import exports
+from sagan_tf.store import record
 
 CALL_ROWS = 64  # rows per generator call (bounds memory); an export's max_batch lowers it
 
@@ -66,6 +70,7 @@ class Sampler:
   max_batch = DEFAULT_MAX_BATCH
   call_rows = CALL_ROWS  # rows per call of _generate
   config = None  # a workdir's config (e.g. for its dataset); None for an export
+  class_names = None  # class id -> name, when the run recorded them
 
   def check_count(self, n):
     """Raises ValueError if a request of n images exceeds max_batch."""
@@ -87,6 +92,26 @@ class Sampler:
         raise ValueError(f"classes must be in [0, {self.num_classes}) for this model "
                          f"(num_classes = {self.num_classes}); got {sorted(set(bad.tolist()))}.")
     return labels.astype(np.int32)
+
+  def class_ids(self, values):
+    """Class ids of `values` (strings or ints): a value equal to a recorded class name is that
+    class, any other an integer id. Returns int32 ids; ValueError naming a value that is
+    neither a name nor an id of this model."""
+    names = self.class_names or []
+    ids = []
+    for value in values:
+      text = str(value).strip()
+      if text in names:
+        ids.append(names.index(text))
+        continue
+      try:
+        ids.append(int(text))
+      except ValueError:
+        known = (f"a class name ({', '.join(names[:12])}{', ...' if len(names) > 12 else ''}) "
+                 f"or an id in [0, {self.num_classes})" if names else
+                 f"a class id in [0, {self.num_classes}) (the run recorded no class names)")
+        raise ValueError(f"Unknown class {text!r}: give {known}.") from None
+    return self.check_labels(ids)
 
   def _inputs(self, z, labels):
     z = np.asarray(z, np.float32)
@@ -152,6 +177,7 @@ class KerasSampler(Sampler):
     sampler = cls(g, restored["discriminator"], bn_stats=bn_stats, max_batch=max_batch,
                   source=f"{which} of {restored['path']} (step {restored['step']})")
     sampler.config = config
+    sampler.class_names = record.class_names(workdir)
     return sampler
 
   def _generate(self, z, labels, return_attention, generator=None):
@@ -240,6 +266,7 @@ class ExportSampler(Sampler):
     self.z_dim = int(default.structured_input_signature[1]["z"].shape[-1])
     self.resolution = int(default.structured_outputs["images"].shape[1])
     self.num_classes = int(self.metadata.get("num_classes", 0))
+    self.class_names = self.metadata.get("class_names") or None
     if "generate_with_attention" in self.signatures:
       outputs = self.signatures["generate_with_attention"].structured_outputs
       self.attention_layers = tuple(sorted(k for k in outputs if k.startswith("attention")))

@@ -5,7 +5,8 @@ file beside each SavedModel. Plain Python (no TensorFlow): the export binary ref
   BASE/<version>/saved_model.pb, variables/    the SavedModel (sagan_tf.export.exporter)
   BASE/<version>/assets.extra/sagan_export.json  facts the tools read (z_dim, num_classes,
                                                  resolution, attention layers, max_batch, and
-                                                 from the CLI: checkpoint, config, bn_stats)
+                                                 from the CLI: checkpoint, config, bn_stats,
+                                                 class_names)
 TF Serving ignores other files in assets.extra.
 """
 

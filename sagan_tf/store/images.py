@@ -46,8 +46,16 @@ def make_grid(cells, pad=2, pad_value=255):
 
 
 def save_png(image, path):
-  """Writes a uint8 [H, W, 3] array as PNG (creating the directory); returns path."""
+  """Writes a uint8 [H, W, 3] array as PNG (creating the directory), atomically: a temporary
+  file renamed over `path`, removed if writing fails (OSError naming path). Returns path."""
   directory = os.path.dirname(os.path.abspath(path))
   os.makedirs(directory, exist_ok=True)
-  Image.fromarray(np.asarray(image, np.uint8)).save(path, format="PNG")
+  tmp = f"{path}.tmp"
+  try:
+    Image.fromarray(np.asarray(image, np.uint8)).save(tmp, format="PNG")
+    os.replace(tmp, path)
+  except OSError as e:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+    raise OSError(e.errno, f"{e.strerror or e} while writing {path}") from e
   return path

@@ -4,8 +4,11 @@ the config every binary that reads a workdir uses (`workdir_config`).
 Format:
   {"config": {key: value in effect now},
    "history": [{"from_step": 0, "config": {key: value}},
-               {"from_step": S, "changes": {key: [old, new]}}, ...]}
-An entry says what was in effect from its step on. An older flat {key: value} file is upgraded
+               {"from_step": S, "changes": {key: [old, new]}}, ...],
+   "class_names": [name of class 0, name of class 1, ...]}
+An entry says what was in effect from its step on. "class_names" (sagan_tf.data.class_names,
+written by the trainer; absent in older workdirs and for data without names) maps the
+labels the run trained on to the data's classes; a resume refuses data whose names differ. An older flat {key: value} file is upgraded
 on resume. A resume at the step of the last entry replaces that entry (its values trained no step
 that a checkpoint kept), so the history never holds a value that was not used.
 
@@ -86,8 +89,11 @@ def read(workdir):
   if "config" in record and "history" in record:
     pass  # the current format
   elif isinstance(record.get("config"), dict):  # a record whose history was lost
-    record = {"config": record["config"], "history": [{"from_step": 0, "config": dict(
+    upgraded = {"config": record["config"], "history": [{"from_step": 0, "config": dict(
         record["config"]), "note": "config.json had no history: its config from step 0"}]}
+    if record.get("class_names"):
+      upgraded["class_names"] = record["class_names"]
+    record = upgraded
   else:
     record = {"config": record, "history": [{"from_step": 0, "config": dict(record), "note": (
         "upgraded from a flat config.json: the values of its latest start")}]}
@@ -139,6 +145,34 @@ def check_resume(workdir, config, record_config=False):
         f"architecture is checked, by restoring the checkpoint).")
   check_resumable(record, config)
   return record
+
+
+def check_class_names(record, names, string_sorted_before=False):
+  """Raises ValueError unless the data's class names `names` (list or None) mean the labels
+  the recorded run trained on: they must equal the record's "class_names" when both exist.
+  A record without names (older versions) cannot say; string_sorted_before=True (folders,
+  which older versions ordered as strings) refuses names whose order that rule changes."""
+  recorded = record.get("class_names") if record else None
+  if recorded and names and list(recorded) != list(names):
+    moved = [f"{i}: {a!r} -> {b!r}" for i, (a, b) in enumerate(zip(recorded, names)) if a != b]
+    raise ValueError(
+        f"The data's classes are not those this workdir was trained with (class id: "
+        f"recorded -> now: {', '.join(moved[:5]) or 'the number of classes differs'}): "
+        f"its labels would mean other classes. Point data_dir at the same classes or use "
+        f"another --workdir.")
+  if record and not recorded and names and string_sorted_before and sorted(names) != names:
+    raise ValueError(
+        f"This workdir was trained before class names were recorded, when class folders "
+        f"were ordered as strings ({sorted(names)[:5]}); they are now in natural order "
+        f"({names[:5]}), so its labels would mean other folders. Train in a new --workdir.")
+
+
+def class_names(workdir):
+  """The class names recorded with the run in workdir (class id -> name), or None (an older
+  workdir, or data without names)."""
+  record = read(workdir)
+  names = record.get("class_names") if record else None
+  return [str(n) for n in names] if names else None
 
 
 def _float32_equal(a, b):

@@ -115,26 +115,57 @@ def _restore(ckpt, directory):
   return path
 
 
+class _Speed:
+  """Steps per second of the loop, leaving out its first call (tracing, XLA compilation): the
+  clock starts when the first call returns, so a rate covers the loop calls (and the image
+  steps and checkpoints between them) since that call or the previous rate."""
+
+  def __init__(self):
+    self.t0 = self.step0 = None
+    self.first_call_secs = None
+    self._started = time.monotonic()
+
+  def loop_done(self, step):
+    """Called after every loop call with the step reached."""
+    if self.t0 is None:
+      self.t0, self.step0 = time.monotonic(), step
+      self.first_call_secs = self.t0 - self._started
+
+  def rate(self, step):
+    """Steps/s since the first call (or the previous rate); None before any step was timed."""
+    if self.t0 is None or step <= self.step0:
+      return None
+    now = time.monotonic()
+    rate = (step - self.step0) / max(now - self.t0, 1e-9)
+    self.t0, self.step0 = now, step
+    return rate
+
+
 class _Reporter:
   """Console lines and TensorBoard summaries."""
 
-  def __init__(self, config, trainer, writer, start_step, workdir=None):
-    """workdir: where sample PNGs go (WORKDIR/samples/); None (non-chief workers): no images."""
+  def __init__(self, config, trainer, writer, workdir=None, class_names=None):
+    """workdir: where sample PNGs go (WORKDIR/samples/); None (non-chief workers): no images.
+    class_names: the data's class names, the sample sheets' row labels (None: indices)."""
     self.config, self.trainer, self.writer = config, trainer, writer
-    self.t0, self.step0 = time.time(), start_step
-    self.samples = summaries.SampleImages(config, workdir) if workdir else None
+    self.speed = _Speed()
+    self.samples = (summaries.SampleImages(config, workdir, class_names=class_names)
+                    if workdir else None)
 
   def scalars(self, step, metrics):
     c, tr = self.config, self.trainer
-    now = time.time()
-    rate = (step - self.step0) / max(now - self.t0, 1e-9)
-    self.t0, self.step0 = now, step
-    images_per_sec = rate * c.global_batch_size * c.d_steps
-    eta = (c.num_train_steps - step) / max(rate, 1e-9)
-    logging.info("step %d/%d | d_loss %.4f g_loss %.4f | D(real) %.3f D(fake) %.3f | "
-                 "%.2f steps/s %.1f img/s | ETA %s", step, c.num_train_steps,
-                 metrics["d_loss"], metrics["g_loss"], metrics["d_real"], metrics["d_fake"],
-                 rate, images_per_sec, time.strftime("%H:%M:%S", time.gmtime(eta)))
+    rate = self.speed.rate(step)
+    if rate is None:
+      speed = (f"first call {self.speed.first_call_secs:.1f} s (tracing; the speed is timed "
+               f"from the next call) | ETA --:--:--")
+    else:
+      images_per_sec = rate * c.global_batch_size * c.d_steps
+      eta = (c.num_train_steps - step) / max(rate, 1e-9)
+      speed = (f"{rate:.2f} steps/s {images_per_sec:.1f} img/s | ETA "
+               f"{time.strftime('%H:%M:%S', time.gmtime(eta))}")
+    logging.info("step %d/%d | d_loss %.4f g_loss %.4f | D(real) %.3f D(fake) %.3f | %s",
+                 step, c.num_train_steps, metrics["d_loss"], metrics["g_loss"],
+                 metrics["d_real"], metrics["d_fake"], speed)
     with self.writer.as_default(step=step):
       for k, v in metrics.items():
         tf.summary.scalar(f"train/{k}", v)
@@ -143,8 +174,9 @@ class _Reporter:
         tf.summary.scalar(f"gamma/{k}", v)
       tf.summary.scalar("lr/generator", float(tr.g_optimizer.learning_rate.numpy()))
       tf.summary.scalar("lr/discriminator", float(tr.d_optimizer.learning_rate.numpy()))
-      tf.summary.scalar("speed/steps_per_sec", rate)
-      tf.summary.scalar("speed/images_per_sec", images_per_sec)
+      if rate is not None:
+        tf.summary.scalar("speed/steps_per_sec", rate)
+        tf.summary.scalar("speed/images_per_sec", images_per_sec)
 
   def images(self, step):
     if self.samples is None:
@@ -181,21 +213,31 @@ def train(config, workdir, strategy=None, record_config=False):
   workdir_lib.check_usable(workdir)
   strategy = strategy or tf.distribute.get_strategy()
   _check_inputs(config, strategy)
+  names = data_lib.class_names(config)
   if ckpt_lib.latest_checkpoint(workdir):
-    record_lib.check_resume(workdir, config, record_config)
+    _check_record(workdir, config, names, record_config)
   chief = is_chief(strategy)  # workers share the workdir: the chief locks it for all
   with workdir_lib.WorkdirLock(workdir) if chief else contextlib.nullcontext():
-    return _train(config, workdir, strategy, chief, record_config)
+    return _train(config, workdir, strategy, chief, names, record_config)
 
 
-def _apply_config(config, workdir, trainer, restored, chief, record_config):
+def _check_record(workdir, config, names, record_config):
+  """read(workdir) checked for a resume (record_lib): refuses one that changes fixed keys or
+  what the labels mean, or one without config.json unless record_config (then None)."""
+  record = record_lib.check_resume(workdir, config, record_config)
+  record_lib.check_class_names(record, names, string_sorted_before=config.dataset == "folder")
+  return record
+
+
+def _apply_config(config, workdir, trainer, restored, chief, names, record_config):
   """Puts config in effect from the restored step: the optimizers' learning rates (which the
-  checkpoint restored) are assigned, the changes logged and config.json updated. Every other
-  changeable key is read from config when the trainer and loop are built."""
+  checkpoint restored) are assigned, the changes logged and config.json updated (with the
+  data's class names). Every other changeable key is read from config when the trainer and
+  loop are built."""
   step = int(trainer.step.numpy())
   record, used = None, {}
   if restored:
-    record = record_lib.check_resume(workdir, config, record_config)  # again: it may change
+    record = _check_record(workdir, config, names, record_config)  # again: it may change
     if record is None:
       logging.warning("%s was missing: recording this config as the one %s trained with "
                       "(--record_config), from step %d.", record_lib.record_path(workdir),
@@ -207,11 +249,16 @@ def _apply_config(config, workdir, trainer, restored, chief, record_config):
   record, changes = record_lib.resume(record, config, step, used)
   if changes:
     logging.warning("Config changed on resume: %s.", record_lib.describe(changes, step))
+  if names:
+    record["class_names"] = names
+    shown = ", ".join(f"{i} {n}" for i, n in enumerate(names[:12]))
+    logging.info("Classes (id name): %s%s; all %d in %s.", shown,
+                 " ..." if len(names) > 12 else "", len(names), record_lib.record_path(workdir))
   if chief:
     record_lib.write(workdir, record)
 
 
-def _train(config, workdir, strategy, chief, record_config):
+def _train(config, workdir, strategy, chief, names, record_config):
   ckpt_dir = ckpt_lib.checkpoint_dir(workdir)
   if not chief:  # other workers take part in the (collective) save into a scratch dir
     ckpt_dir = os.path.join(workdir, "tmp_worker", str(strategy.cluster_resolver.task_id))
@@ -228,11 +275,11 @@ def _train(config, workdir, strategy, chief, record_config):
     logging.info("Already trained %d >= num_train_steps=%d steps.", step,
                  config.num_train_steps)
     return {"step": step, "metrics": None, "stopped": False}
-  _apply_config(config, workdir, trainer, restored, chief, record_config)
+  _apply_config(config, workdir, trainer, restored, chief, names, record_config)
   writer = (tf.summary.create_file_writer(os.path.join(workdir, "train")) if chief
             else tf.summary.create_noop_writer())
   iterator = _distributed_iterator(config, strategy, step)
-  reporter = _Reporter(config, trainer, writer, step, workdir if chief else None)
+  reporter = _Reporter(config, trainer, writer, workdir if chief else None, names)
   health = HealthWatch(trainer.generator, trainer.discriminator)
   metrics = None
   stopped = False
@@ -243,6 +290,7 @@ def _train(config, workdir, strategy, chief, record_config):
       metrics, finite = trainer.train(
           iterator, min(config.steps_per_loop, config.num_train_steps - step))
       step = int(trainer.step.numpy())
+      reporter.speed.loop_done(step)
       if not finite:
         raise FloatingPointError(
             f"Non-finite loss between steps {previous} and {step} ({metrics}); training "
@@ -254,11 +302,11 @@ def _train(config, workdir, strategy, chief, record_config):
       crossed = lambda every: step // every > previous // every or step == config.num_train_steps
       if crossed(config.log_every_steps):
         reporter.scalars(step, metrics)
-      if crossed(config.image_every_steps):
-        reporter.images(step)
       stopped = agree(stop.requested)
       if crossed(config.checkpoint_every_steps) or stopped:
         ckpt_lib.save(manager, step)
+      if crossed(config.image_every_steps):  # after the save: a failed write loses no step
+        reporter.images(step)
       if stopped:
         logging.info("Stopped at step %d on request; checkpoint saved.", step)
         break

@@ -65,7 +65,8 @@ def check_tf_config(text):
   Args:
     text: the TF_CONFIG environment variable, or None when it is unset. It must be JSON
       {"cluster": {job: ["host:port", ...]}, "task": {"type": job, "index": i}} with the task's
-      job in the cluster and 0 <= i < that job's number of addresses.
+      job in the cluster and 0 <= i < that job's number of addresses; i may be an int or an
+      int-like string ("1"), as TensorFlow's TFConfigClusterResolver reads it with int().
   """
   if not text:
     raise ValueError("strategy=multi_worker needs the TF_CONFIG environment variable "
@@ -84,7 +85,14 @@ def check_tf_config(text):
   if not isinstance(addresses, list):
     raise ValueError(f"TF_CONFIG task type {job!r} is not a job of its cluster "
                      f"{sorted(cluster)}.")
-  if not isinstance(index, int) or not 0 <= index < len(addresses):
+  try:
+    number = int(index) if isinstance(index, (int, str)) else None
+  except ValueError:
+    number = None
+  if number is None:
+    raise ValueError(f"TF_CONFIG task index {index!r} is not an integer: give this task's "
+                     f"position in job {job!r}, 0..{len(addresses) - 1}.")
+  if not 0 <= number < len(addresses):
     raise ValueError(f"TF_CONFIG task index {index!r} is outside the cluster: job {job!r} has "
                      f"{len(addresses)} address(es), so the index must be in "
                      f"0..{len(addresses) - 1}.")

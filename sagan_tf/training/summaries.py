@@ -1,5 +1,5 @@
-"""TensorBoard content: image grids of fixed samples and attention maps of fixed query points,
-and the same grids as PNG files under WORKDIR/samples/."""
+"""TensorBoard content: sample sheets of fixed latents and attention maps of fixed query
+points, and the same sheets as PNG files under WORKDIR/samples/."""
 
 import os
 
@@ -12,17 +12,6 @@ from sagan_tf.sampling import noise
 from sagan_tf.store import images as images_lib
 
 SAMPLES_SUBDIR = "samples"
-
-
-def image_grid(images, columns):
-  """images float [N, H, W, 3] in [-1, 1] -> uint8 [1, rows*H, columns*W, 3] (N padded)."""
-  n, h, w, _ = images.shape
-  rows = -(-n // columns)
-  pad = rows * columns - n
-  x = tf.concat([images, tf.zeros([pad, h, w, 3], images.dtype) - 1.0], 0) if pad else images
-  x = tf.reshape(x, [rows, columns, h, w, 3])
-  x = tf.reshape(tf.transpose(x, [0, 2, 1, 3, 4]), [1, rows * h, columns * w, 3])
-  return images_lib.to_uint8(x)
 
 
 def attention_strip(image, attention, points):
@@ -52,22 +41,29 @@ def grid_png_path(workdir, step, name):
 
 
 class SampleImages:
-  """The training job's sample images: fixed latents, each generator sampled as the config
+  """The training job's sample sheets: fixed latents, each generator sampled as the config
   says (config.sample_bn_stats; standing statistics on a sampling copy, so training state is
-  never touched), written to TensorBoard and, with a workdir, as PNG grids.
+  never touched), written to TensorBoard and, with a workdir, as PNG files.
 
-  Latents: z = seeded_noise(config.seed, num_image_samples, z_dim) (tools/sample.py
-  --seed=<config.seed> draws the same z), label of sample i = i mod num_classes. The sampling
-  copies are built at the first image step and reused (refreshed with the current weights).
+  A sheet (sagan_tf.visualization.draw_sheet, the layout of sagan-sample) has one row per class
+  of visualization.sheet_classes(num_classes), labelled with the class names given, and
+  config.num_image_samples samples per row, upscaled to at least 512 px wide. Sample k of row
+  r uses z row r * num_image_samples + k of seeded_noise(config.seed, ...), so
+  `sagan-sample --seed=<config.seed> --per_class=<num_image_samples>` draws the same latents.
+  The sampling copies are built at the first image step and reused (refreshed with the
+  current weights).
   """
 
-  def __init__(self, config, workdir=None):
-    n = int(config.num_image_samples)
+  def __init__(self, config, workdir=None, class_names=None):
+    self.classes = visualization.sheet_classes(config.num_classes)
+    self.columns = int(config.num_image_samples)
+    n = len(self.classes) * self.columns
     self.z = noise.seeded_noise(config.seed, n, config.z_dim)
-    self.labels = (tf.constant(np.arange(n) % config.num_classes, tf.int32)
+    self.labels = (tf.constant(np.repeat(self.classes, self.columns), tf.int32)
                    if config.num_classes else None)
+    self.row_labels = [visualization.class_label(c, class_names) if config.num_classes else ""
+                       for c in self.classes]
     self.stats = bn_stats_lib.BNStats.from_config(config)
-    self.columns = max(int(np.sqrt(n)), 1)
     self.points = visualization.default_points(config.resolution, 3)
     self.workdir = workdir
     self.latest_png = None
@@ -85,6 +81,12 @@ class SampleImages:
     _, maps = sampling(self.z[:1], first, return_attention=True)
     return sampling(self.z, self.labels), maps
 
+  def sheet(self, images):
+    """images float [n, R, R, 3] in [-1, 1] (row-major) -> the uint8 sheet [H, W, 3]."""
+    cells = images_lib.to_uint8(images).numpy()
+    cells = cells.reshape([len(self.classes), self.columns] + list(cells.shape[1:]))
+    return visualization.draw_sheet(cells, self.row_labels)[0]
+
   def write(self, step, generators):
     """Writes summaries samples/<name> and attention/<name>/<layer> (under the default
     summary writer, at `step`) and the PNG grid_png_path(workdir, step, name) for each
@@ -95,14 +97,13 @@ class SampleImages:
       if sampling.model is not generator:
         self._copies[name] = sampling.model
       images, maps = self._images_and_first_maps(sampling)
-      grid = image_grid(images, self.columns)
-      tf.summary.image(f"samples/{name}", grid, step=step)
+      sheet = self.sheet(images)
+      tf.summary.image(f"samples/{name}", sheet[None], step=step)
       for layer, amap in maps.items():
         tf.summary.image(f"attention/{name}/{layer}",
                          attention_strip(images[0], amap[0], self.points), step=step)
       if self.workdir:
-        paths.append(images_lib.save_png(grid[0].numpy(),
-                                            grid_png_path(self.workdir, step, name)))
+        paths.append(images_lib.save_png(sheet, grid_png_path(self.workdir, step, name)))
     if paths:
       self.latest_png = paths[0]
     return paths
