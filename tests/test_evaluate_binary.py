@@ -96,9 +96,9 @@ def test_ctrl_c_during_evaluation_exits_130_and_writes_nothing(workdir, features
       cwd=REPO, env=tiny_sagan.clean_env(), stderr=subprocess.PIPE, text=True)
   lines = []
   try:
-    for line in proc.stderr:  # interrupt while the real images are being classified
-      lines.append(line)
-      if "Computing real-data statistics" in line:
+    for line in proc.stderr:  # interrupt while the real images are being classified (after
+      lines.append(line)      # the first progress line: the pass is under way)
+      if "real images: " in line:
         proc.send_signal(signal.SIGINT)
         break
     rest = proc.communicate(timeout=300)[1]

@@ -614,7 +614,7 @@ def test_workdir_without_checkpoints(tmp_path, classifier_dir):
   config = tiny_config(classifier_dir)
   with pytest.raises(FileNotFoundError, match="No checkpoint in .*train first"):
     evaluation.evaluate_and_write(config, workdir)
-  with pytest.raises(FileNotFoundError, match="not found"):
+  with pytest.raises(FileNotFoundError, match="ckpt-5: no such checkpoint.*holds none"):
     evaluation.evaluate_and_write(config, workdir, os.path.join(workdir, "checkpoints/ckpt-5"))
   with pytest.raises(FileNotFoundError, match="No checkpoint appeared"):
     evaluation.run_continuous(config, workdir, timeout_secs=0.3, poll_secs=0.1)
