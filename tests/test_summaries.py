@@ -137,7 +137,7 @@ def test_training_writes_sheets_and_times_the_speed_without_the_first_call(tmp_p
       seconds[0] += 4.0
     return out
   monkeypatch.setattr(loop.GANTrainer, "train", slow_first_call)
-  caplog.set_level(logging.INFO)
+  caplog.set_level(logging.INFO, logger="absl")  # the loop logs through absl
   workdir = str(tmp_path / "run")
   loop.train(_tiny_config(), workdir)
   assert len(seconds) == 2

@@ -48,12 +48,9 @@ of config.sample_bn_stats (standing: re-estimated on a copy with standing_stats_
 of standing_stats_batch_size latents truncated at eval_truncation).
 """
 
-import contextlib
 import datetime
 import json
 import os
-import signal
-import threading
 import time
 
 from absl import logging
@@ -64,6 +61,7 @@ from sagan_tf import data as data_lib
 from sagan_tf.evaluation import classifier as classifier_lib
 from sagan_tf.evaluation import features
 from sagan_tf.evaluation import metrics as metrics_lib
+from sagan_tf.evaluation import progress
 from sagan_tf.evaluation import real_stats as real_stats_lib
 from sagan_tf.sampling import bn_stats as bn_stats_lib
 from sagan_tf.sampling import noise
@@ -347,23 +345,6 @@ class Evaluator:
       self._writer = None
 
 
-@contextlib.contextmanager
-def _uninterrupted():
-  """Defers Ctrl-C (SIGINT) to the end of the block, so the scalars, the results line and
-  best/ of a checkpoint are written whole (main thread only; elsewhere a no-op)."""
-  if threading.current_thread() is not threading.main_thread():
-    yield
-    return
-  caught = []
-  previous = signal.signal(signal.SIGINT, lambda *_: caught.append(True))
-  try:
-    yield
-  finally:
-    signal.signal(signal.SIGINT, previous)
-  if caught:
-    raise KeyboardInterrupt
-
-
 def _best_settings(record, metric):
   """What a result must share with the kept best to be compared with it."""
   s = {k: record[k] for k in ("generator", "truncation", "bn_stats", "num_samples",
@@ -402,12 +383,13 @@ def _evaluate_checkpoint(evaluator, path):
   """Pins `path`, restores it, scores it, writes its results, keeps it if it is the new best.
   Raises ckpt_lib.CheckpointGoneError when the checkpoint was deleted first."""
   c, workdir = evaluator.config, evaluator.workdir
-  with ckpt_lib.PinnedCheckpoint(path, workdir) as pinned:
+  with progress.ctrl_c_as_flag(), ckpt_lib.PinnedCheckpoint(path, workdir) as pinned:
     models = ckpt_lib.restore_models(c, workdir, pinned=pinned)
     record = evaluator.evaluate(models)
-    with _uninterrupted():
-      evaluator.write(record)
-      _keep_if_best(workdir, record, pinned, evaluator.main_metric)
+    progress.check_ctrl_c()  # pressed during the metrics: nothing is written
+    evaluator.write(record)  # a press now waits for the scalars, the line and best/
+    _keep_if_best(workdir, record, pinned, evaluator.main_metric)
+  progress.check_ctrl_c()
   return record
 
 
@@ -460,41 +442,42 @@ def run_continuous(config, workdir, timeout_secs=3600.0, poll_secs=30.0, evaluat
   final, s = int(config.num_train_steps), settings(config)
   records, last_new, seen_any = [], time.time(), False
   try:
-    while True:
-      done = {r["step"] for r in read_results(workdir) if _same_settings(r, s)}
-      paths = ckpt_lib.list_checkpoints(workdir)
-      seen_any = seen_any or bool(paths) or bool(done)
-      if done and max(done) >= final:
-        logging.info("Final step %d evaluated; stopping.", max(done))
-        return records
-      pending = [p for p in paths if ckpt_lib.checkpoint_step(p) > max(done, default=-1)]
-      finished = any(ckpt_lib.checkpoint_step(p) >= final for p in paths)
-      if len(pending) > 1 and not finished:
-        logging.info("Behind the trainer: %d new checkpoints; evaluating the newest (step %d) "
-                     "and skipping the %d older (steps %s).", len(pending),
-                     ckpt_lib.checkpoint_step(pending[-1]), len(pending) - 1,
-                     ", ".join(str(ckpt_lib.checkpoint_step(p)) for p in pending[:-1]))
-      record = None
-      for path in (pending if finished else pending[::-1]):
-        try:
-          record = _evaluate_checkpoint(evaluator, path)
-          break
-        except ckpt_lib.CheckpointGoneError as e:
-          logging.info("%s Taking the next one.", e)
-      if record is not None:
-        records.append(record)
-        last_new = time.time()
-        continue
-      if time.time() - last_new > timeout_secs:
-        if not seen_any:
-          raise FileNotFoundError(
-              f"No checkpoint appeared in {ckpt_lib.checkpoint_dir(workdir)!r} within "
-              f"{timeout_secs:g}s: is training running with --workdir={workdir}?")
-        logging.info("No new checkpoint for %.0fs; stopping (last evaluated steps: %s).",
-                     timeout_secs, sorted(done)[-3:])
-        return records
-      remaining = timeout_secs - (time.time() - last_new)
-      time.sleep(max(0.01, min(poll_secs, remaining + 0.01)))
+    with progress.ctrl_c_as_flag():  # Ctrl-C acts between batches, while waiting
+      while True:
+        done = {r["step"] for r in read_results(workdir) if _same_settings(r, s)}
+        paths = ckpt_lib.list_checkpoints(workdir)
+        seen_any = seen_any or bool(paths) or bool(done)
+        if done and max(done) >= final:
+          logging.info("Final step %d evaluated; stopping.", max(done))
+          return records
+        pending = [p for p in paths if ckpt_lib.checkpoint_step(p) > max(done, default=-1)]
+        finished = any(ckpt_lib.checkpoint_step(p) >= final for p in paths)
+        if len(pending) > 1 and not finished:
+          logging.info("Behind the trainer: %d new checkpoints; evaluating the newest (step %d) "
+                       "and skipping the %d older (steps %s).", len(pending),
+                       ckpt_lib.checkpoint_step(pending[-1]), len(pending) - 1,
+                       ", ".join(str(ckpt_lib.checkpoint_step(p)) for p in pending[:-1]))
+        record = None
+        for path in (pending if finished else pending[::-1]):
+          try:
+            record = _evaluate_checkpoint(evaluator, path)
+            break
+          except ckpt_lib.CheckpointGoneError as e:
+            logging.info("%s Taking the next one.", e)
+        if record is not None:
+          records.append(record)
+          last_new = time.time()
+          continue
+        if time.time() - last_new > timeout_secs:
+          if not seen_any:
+            raise FileNotFoundError(
+                f"No checkpoint appeared in {ckpt_lib.checkpoint_dir(workdir)!r} within "
+                f"{timeout_secs:g}s: is training running with --workdir={workdir}?")
+          logging.info("No new checkpoint for %.0fs; stopping (last evaluated steps: %s).",
+                       timeout_secs, sorted(done)[-3:])
+          return records
+        remaining = timeout_secs - (time.time() - last_new)
+        progress.wait(max(0.01, min(poll_secs, remaining + 0.01)))
   finally:
     if own:
       evaluator.close()
