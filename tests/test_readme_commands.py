@@ -1,13 +1,15 @@
 """Every command README.md and docs/*.md print runs here as printed, with only size overrides
-appended (tests/readme_commands.py says exactly what changes). The files run in the order of
-readme_commands.DOC_FILES (README first, then the docs in workflow order), in one directory, so
-a command finds what an earlier one wrote (the workdir the README trains, the export, ...).
+appended (tests/readme_commands.py says exactly what changes). They run in chains (chains()):
+the commands that name a common path, in the order of readme_commands.DOC_FILES (README first,
+then the docs in workflow order), in one directory, so a command finds what an earlier one wrote
+(the workdir the README trains, the export, ...); each chain is a test.
 Commands marked `# needs ...` (hardware, data or a server this machine lacks) are not run; the
 set-up commands of the README's first block and the test command are what .ci/run runs
 verbatim. An exact repeat of a command that already ran (the docs repeat some README commands
 in context) is not run again."""
 
 import glob
+import itertools
 import os
 import re
 import shlex
@@ -35,7 +37,8 @@ OVERRIDES = {  # keyed by console script (readme_commands.prepare)
     "sagan-benchmark": ["--batch_size=2", "--repeats=1", "--warmup_calls=1", "--modes=function",
                         "--matmul_size=64", "--config.g_ch=8", "--config.d_ch=8",
                         "--pipeline_images=10", "--pipeline_seconds=0.2",
-                        "--precisions=float32"],  # one precision row: the suite's time budget
+                        "--precisions=float32", "--inception_batch=2", "--inception_fid_images=8",
+                        "--inception_precisions=float32"],  # one precision row: the suite's time
 }
 # Every binary has a command in the README (prepare-tfrecords needs data, so it is not run).
 BINARIES = ("sagan-train", "sagan-evaluate", "sagan-export", "sagan-sample", "sagan-interpolate",
@@ -45,7 +48,11 @@ NOT_RUN = ("sagan-prepare-tfrecords",)
 # The binaries before they were console scripts: no command may still run them.
 OLD_FORMS = re.compile(r"-m sagan_tf\.(train|evaluate|export)\b|tools/(sample|interpolate|"
                        r"visualize_attention|train_classifier|prepare_tfrecords|benchmark)\.py")
-LINKED = ("experiments", "tools", "requirements.txt", "setup.py")  # what commands read from .
+LINKED = ("experiments", "tools", "requirements.txt", "setup.py")
+# What a command must print besides exiting 0: {text in the command: text in its stderr}.
+EXPECTED_OUTPUT = {
+    "--strategy=mirrored": "'/job:localhost/replica:0/task:0/device:CPU:1')",  # 2 replicas
+}  # what commands read from .
 
 
 def _commands():
@@ -91,21 +98,53 @@ def test_docs_parse_into_commands_and_marks():
     assert not old, f"{c.source}: {old[0]} is now a console script (.venv/bin/sagan-...)"
 
 
-# The benchmark commands make their own data and read no workdir, and docs/results.md's make
-# their own workdirs and classifier, so each runs as a separate group (xdist runs the groups on
-# both workers at once); every other command runs in DOC_FILES order, since later ones read what
-# earlier ones wrote.
-GROUPS = {"benchmark": 5, "results": 5, "workflow": 25}  # group -> commands it must at least run
+# The commands run in chains: a chain holds the commands that name a common path under /tmp/,
+# /abs/ or /shared/ (its first component: /tmp/sagan_demo, /abs/sagan_export, ...), in DOC_FILES
+# order, since a later one reads what an earlier one wrote; chains share nothing, so each runs as
+# a test of its own in its own directory and xdist runs them on both workers at once. A
+# benchmark command makes its own data and reads nothing: each is a chain alone. An exact repeat
+# of a command (a doc repeating the README's) runs once.
+_PATH = re.compile(r"(?<![\w/.])(?:/tmp|/abs|/shared)/[^/\s'\"=,;:]+")
 
 
-def _group(command, text):
-  if "sagan-benchmark" in _scripts(text):
-    return "benchmark"
-  return "results" if command.source == "docs/results.md" else "workflow"
+def chains():
+  """{chain name (its first command's first path, without the leading /): [command text]}."""
+  found, seen = [], set()  # [[path set, [texts]]]
+  for command in _commands():
+    text = _runnable(command)
+    key = readme_commands.prepare(text, "/R", OVERRIDES) if text else ""
+    if command.needs or not text or key in seen:
+      continue
+    seen.add(key)
+    paths = set(_PATH.findall(text))
+    if "sagan-benchmark" in _scripts(text):  # its own chain, unless it reads a path
+      paths = {p for p in paths if not p.startswith("/tmp/sagan_bench")}
+      paths.add(min(re.findall(r"--out_dir=(\S+)", text) or [text]))
+    joined = [c for c in found if c[0] & paths]
+    for c in joined[1:]:
+      joined[0][0].update(c[0])
+      joined[0][1].extend(c[1])
+      found.remove(c)
+    if joined:
+      joined[0][0].update(paths)
+      joined[0][1].append(text)
+    else:
+      found.append([paths, [text]])
+  named = {}
+  for paths, texts in found:
+    first = (_PATH.findall(texts[0]) or ["/" + texts[0].split()[0]])[0]
+    if "sagan-benchmark" in _scripts(texts[0]):
+      first = next(iter(paths))
+    name = first.lstrip("/")
+    named[name if name not in named else f"{name}#{len(named)}"] = texts
+  return named
 
 
-@pytest.mark.parametrize("group", sorted(GROUPS))
-def test_every_doc_command_runs_as_printed(tmp_path, group):
+_CHAINS = chains()
+
+
+@pytest.mark.parametrize("chain", sorted(_CHAINS))
+def test_every_doc_command_runs_as_printed(tmp_path, chain):
   root = tmp_path / "r"
   root.mkdir()
   for name in LINKED:
@@ -113,23 +152,33 @@ def test_every_doc_command_runs_as_printed(tmp_path, group):
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2",  # the venv's binaries (saved_model_cli) first
              PATH=os.pathsep.join([os.path.dirname(sys.executable), os.environ["PATH"]]),
              PYTHONPATH=os.pathsep.join([REPO, os.environ.get("PYTHONPATH", "")]))
-  failures, ran, seen = [], 0, set()
-  for command in _commands():
-    text = _runnable(command)
-    if command.needs or not text or _group(command, text) != group:
-      continue
+  failures = []
+  for text in _CHAINS[chain]:
     line = readme_commands.prepare(text, str(root), OVERRIDES)
-    if line in seen:
-      continue  # the same command again (a doc repeating the README's): it ran already
-    seen.add(line)
     result = subprocess.run(["bash", "-c", line], cwd=root, env=env, capture_output=True,
                             text=True, timeout=900)
-    ran += 1
-    if result.returncode:
-      failures.append(f"[{command.source}: {command.section}] {command.text}\n  ran: {line}\n"
-                      f"  exit {result.returncode}: {result.stderr[-1500:]}")
-  assert ran >= GROUPS[group]
+    missing = [out for flag, out in EXPECTED_OUTPUT.items() if flag in text
+               and out not in result.stderr]
+    if result.returncode or missing:
+      failures.append(f"{text}\n  ran: {line}\n  exit {result.returncode}, missing {missing}: "
+                      f"{result.stderr[-1500:]}")
   assert not failures, "\n\n".join(failures)
+
+
+def test_chains_split_what_shares_no_path():
+  names = sorted(_CHAINS)
+  assert sum(len(texts) for texts in _CHAINS.values()) >= 25
+  demo = _CHAINS["tmp/sagan_demo"]  # the README's workdir, its classifier, Inception, export
+  assert demo[0].startswith(".venv/bin/sagan-train --config=experiments/cpu_demo.py "
+                            "--workdir=/tmp/sagan_demo")
+  for reader in ("--classifier_path=/tmp/inception", "--export_dir=/abs/sagan_export"):
+    assert any(reader in t for t in demo), reader
+  assert "tmp/emoji_npm" in names and "tmp/results" in names
+  assert sum(n.startswith("tmp/sagan_bench") for n in names) >= 5  # each benchmark alone
+  for a, b in itertools.combinations(_CHAINS.values(), 2):
+    paths = lambda texts: {p for t in texts for p in _PATH.findall(t)}
+    shared = paths(a) & paths(b)
+    assert not shared or all("sagan-benchmark" in t for t in a + b), shared
 
 
 # The parser and the console-script mapping (no subprocess).
