@@ -351,7 +351,7 @@ def test_time_calls_warms_up_then_measures_the_timed_runs_only():
   first, runs, measured = harness.time_calls(lambda: calls.append(1), warmup=2, repeats=3,
                                              steps=2, measure=Measure)
   assert len(calls) == 2 + 3 * 2 and entered == [2, 8] and measured == "measured"
-  assert len(benchmark_runs) == 3 and first >= 0 and all(r >= 0 for r in runs)
+  assert len(runs) == 3 and first >= 0 and all(r >= 0 for r in runs)
   with memory.Memory() as m:
     tf.reduce_sum(tf.ones([256, 256])).numpy()
   assert m.rss_peak > 0
