@@ -59,7 +59,7 @@ from sagan_tf.cli import quiet  # noqa: E402
 from sagan_tf.store import torchscript  # noqa: E402
 
 with quiet.startup():  # TensorFlow's start-up noise silenced
-  from sagan_tf import benchmark  # noqa: E402
+  from sagan_tf import benchmark  # noqa: E402  top level, not deferred: --help lists its modes
 # pylint: enable=wrong-import-position
 
 # Unlike the other binaries, this one imports TensorFlow with its library at the top: its flags
