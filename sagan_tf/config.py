@@ -116,6 +116,8 @@ def validate(config):
               "standing_stats_batches", "standing_stats_batch_size", "attention_query_block",
               "sn_power_iterations"):
     need(int(config[key]) >= 1, f"{key}={config[key]} must be >= 1.")
+  need(config.data_seed >= 0, f"data_seed={config.data_seed} must be >= 0 (negative seeds are "
+       f"the synthetic data's held-out evaluation stream).")
   need(config.num_classes >= 0, f"num_classes={config.num_classes} must be >= 0.")
   need(0.0 <= config.ema_decay < 1.0, f"ema_decay={config.ema_decay} must be in [0, 1).")
   need(config.checkpoint_every_steps % config.steps_per_loop == 0,

@@ -99,9 +99,18 @@ def test_synthetic_eval_is_finite_and_not_training_data():
   np.testing.assert_array_equal(data_lib.symmetry_error(ev).numpy(), 0.0)
   ev2 = np.concatenate([x.numpy() for x, _ in data_lib.build_eval_dataset(c, 3, 10)])
   np.testing.assert_array_equal(ev, ev2)
-  train, _ = take(data_lib.build_dataset(c, 10), 1)
-  dist = np.abs(ev[:, None] - train[None]).max(axis=(2, 3, 4))
-  assert dist.min() > 0  # no evaluation example is a training example
+  for data_seed in (0, 1, 2):  # one real set for every run, never a training example of any
+    c = cfg(data_seed=data_seed)
+    ev_seed = np.concatenate([x.numpy() for x, _ in data_lib.build_eval_dataset(c, 10, 10)])
+    np.testing.assert_array_equal(ev_seed, ev)
+    train, _ = take(data_lib.build_dataset(c, 10), 1)
+    dist = np.abs(ev[:, None] - train[None]).max(axis=(2, 3, 4))
+    assert dist.min() > 0
+
+
+def test_data_seed_must_not_be_the_held_out_stream():
+  with pytest.raises(ValueError, match="data_seed=-1 must be >= 0"):
+    config_lib.validate(cfg(data_seed=-1))
 
 
 def test_dataset_names():

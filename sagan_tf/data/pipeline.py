@@ -23,6 +23,7 @@ from sagan_tf.data import synthetic
 from sagan_tf.data import tfds_data
 from sagan_tf.data import tfrecord
 
+EVAL_SEED = -1  # the synthetic data's held-out stream (training streams: data_seed >= 0)
 _FILE_SOURCES = {"tfds": tfds_data, "folder": folder, "tfrecord": tfrecord}
 
 
@@ -118,15 +119,16 @@ def build_eval_dataset(config, batch_size, num_examples, split=None):
     split: TFDS split; None -> config.eval_split. Folders and TFRecords have no splits: they use
       config.data_dir (point it elsewhere for held-out data).
 
-  Order: synthetic: examples 0, 1, ... of a seed stream disjoint from training's (seed
-  -1 - data_seed, so these are never training examples); TFDS: file order; TFRecord: sorted
+  Order: synthetic: examples 0, 1, ... of the held-out stream EVAL_SEED (-1; training streams
+  are data_seed >= 0, so these are never training examples, and every run of a config is scored
+  against the same real images whatever its data_seed); TFDS: file order; TFRecord: sorted
   files, records in file order; folder: class round-robin (every prefix balanced over classes).
   """
   if int(num_examples) < 1:
     raise ValueError(f"num_examples={num_examples} must be >= 1.")
   source = _source(config)
   if source is None:
-    ds = synthetic.dataset(config.resolution, config.num_classes, seed=-1 - config.data_seed)
+    ds = synthetic.dataset(config.resolution, config.num_classes, seed=EVAL_SEED)
   else:
     ds = source.dataset(config, split=split or config.eval_split, training=False)
   ds = ds.take(int(num_examples)).batch(batch_size).prefetch(tf.data.AUTOTUNE)

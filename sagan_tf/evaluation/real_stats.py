@@ -4,7 +4,8 @@ Each network (the main one, the optional class network) has its own cache file: 
 config.eval_stats_dir (default WORKDIR/eval/real_stats) named
 real_<dataset>_<split>_<R>px_n<N>_<hash>.npz, where <hash> is a SHA-1 of the cache key:
   dataset identity (dataset, split, resolution, num_classes, and tfds_name / data_dir for
-  external data or data_seed for the synthetic data), N requested, and the classifier identity
+  external data; the synthetic data's held-out stream is the same for every data_seed), N
+  requested, and the classifier identity
   (path or handle, number of logits, feature dimension, and for a local SavedModel the
   saved_model.pb mtime and size, so a retrained stand-in invalidates the cache).
 The key is stored in the file too and checked on load. It holds the outputs the network has,
@@ -26,7 +27,7 @@ from sagan_tf.data import build_eval_dataset
 from sagan_tf.evaluation import features
 from sagan_tf.evaluation.classifier import LOGITS, POOL
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: the synthetic real set no longer depends on data_seed
 
 
 @dataclasses.dataclass
@@ -58,9 +59,7 @@ def cache_key(config, num_examples, classifier):
   """The dict that identifies a cache file (see the module docstring)."""
   data = dict(dataset=config.dataset, split=config.eval_split, resolution=int(config.resolution),
               num_classes=int(config.num_classes))
-  if config.dataset == "synthetic":
-    data["data_seed"] = int(config.data_seed)
-  else:
+  if config.dataset != "synthetic":
     data["data_dir"] = config.data_dir
     if config.dataset == "tfds":
       data["tfds_name"] = config.tfds_name
