@@ -1,23 +1,53 @@
 #!/usr/bin/env bash
-# Trains the runs behind docs/results.md, one after another (one CPU-heavy job at a time); a
-# finished run is skipped (the trainer resumes a workdir and stops at num_train_steps).
-# Usage: bash tools/run_results.sh RUNS_DIR [SEED ...]
+# Trains the seeded runs behind docs/results.md, one after another (one CPU-heavy job at a time),
+# seed by seed (every setting of seed 0, then of seed 1, ...: partial results are paired), into
+# RUNS_DIR/<setting>_s<seed>. A finished run is skipped; an interrupted one resumes from its
+# last checkpoint (the config's checkpoint_every_steps) when the script runs again.
+#   demo   experiments/cpu_demo.py, the built-in data: attn16 (the config: attention on the
+#          16x16 maps of G and D) and noattn (none)
+#   emoji  experiments/emoji32.py on $EMOJI_DIR (the --output of sagan-prepare-emoji): attn16,
+#          noattn, and attn16_da (attn16 with DiffAugment colour, translation, cutout)
+# Each run: --config.seed=SEED --config.data_seed=SEED, then the FLAGs after `--` (e.g. sizes).
+# Usage: bash tools/run_results.sh RUNS_DIR demo|emoji [SEED ...] [-- FLAG ...]  (seeds: 0-4)
 # Run from a checkout: `python -m sagan_tf.cli.train` imports the package of the current directory.
 set -euo pipefail
-runs=${1:?usage: run_results.sh RUNS_DIR [SEED ...]}
-shift
-seeds=("${@:-0 1 2 3 4}")
+usage="usage: run_results.sh RUNS_DIR demo|emoji [SEED ...] [-- FLAG ...]"
+runs=${1:?$usage}
+suite=${2:?$usage}
+shift 2
+seeds=()
+while (($#)) && [[ $1 != -- ]]; do seeds+=("$1"); shift; done
+if (($#)); then shift; fi
+extra=("$@")
+if ((${#seeds[@]} == 0)); then seeds=(0 1 2 3 4); fi
 py=${PYTHON:-.venv/bin/python}
-train() {  # train NAME SEED [--config.KEY=VALUE ...]
-  local name=$1 seed=$2
-  shift 2
-  local workdir="$runs/${name}_s$seed"
-  if [[ -f "$workdir/done" ]]; then return; fi
-  while pgrep -f -- "--workdir=$workdir " > /dev/null; do sleep 20; done
-  nice -n "${NICE:-0}" "$py" -m sagan_tf.cli.train --config=experiments/cpu_demo.py \
-      --workdir="$workdir" --config.seed="$seed" --config.data_seed="$seed" \
-      --config.checkpoint_every_steps=1250 "$@" >> "$runs/${name}_s$seed.log" 2>&1
-  touch "$workdir/done"
+no_attention=(--config.g_attention='()' --config.d_attention='()')
+case $suite in
+  demo)
+    config=(--config=experiments/cpu_demo.py)
+    settings=(attn16 noattn) ;;
+  emoji)
+    config=(--config=experiments/emoji32.py
+            --config.data_dir="${EMOJI_DIR:?set EMOJI_DIR to the --output of sagan-prepare-emoji}")
+    settings=(attn16 noattn attn16_da) ;;
+  *) echo "$usage" >&2; exit 2 ;;
+esac
+flags_of() {  # the setting's own flags
+  case $1 in
+    attn16) ;;
+    noattn) printf '%s\n' "${no_attention[@]}" ;;
+    attn16_da) echo --config.diffaugment=color,translation,cutout ;;
+  esac
 }
-for seed in ${seeds[@]}; do train attn16 "$seed"; done
-for seed in ${seeds[@]}; do train noattn "$seed" --config.g_attention='()' --config.d_attention='()'; done
+mkdir -p "$runs"
+for seed in "${seeds[@]}"; do
+  for name in "${settings[@]}"; do
+    workdir="$runs/${name}_s$seed"
+    if [[ -f "$workdir/done" ]]; then continue; fi
+    mapfile -t own < <(flags_of "$name")
+    nice -n "${NICE:-0}" "$py" -m sagan_tf.cli.train "${config[@]}" --workdir="$workdir" \
+        --config.seed="$seed" --config.data_seed="$seed" "${own[@]}" "${extra[@]}" \
+        >> "$runs/${name}_s$seed.log" 2>&1
+    touch "$workdir/done"
+  done
+done

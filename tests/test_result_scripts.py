@@ -1,0 +1,86 @@
+"""tools/run_results.sh and tools/score_results.sh: the runs and evaluations they start (their
+order, workdirs and flags), finished runs skipped, bad usage refused. PYTHON is a stand-in that
+records its arguments, so nothing trains here (the binaries have their own tests)."""
+
+import os
+import subprocess
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture
+def fake_python(tmp_path):
+  log = tmp_path / "calls.log"
+  script = tmp_path / "python"
+  script.write_text(f"#!/bin/sh\necho \"$*\" >> {log}\n"  # and makes the workdir, as the trainer
+                    "for a in \"$@\"; do case $a in --workdir=*) mkdir -p \"${a#--workdir=}\";; "
+                    "esac; done\n")
+  script.chmod(0o755)
+  return script, log
+
+
+def _run(tool, fake, *args, **env):
+  script, log = fake
+  result = subprocess.run(["bash", f"tools/{tool}", *map(str, args)], cwd=REPO, text=True,
+                          capture_output=True, timeout=60,
+                          env=dict(os.environ, PYTHON=str(script), **env))
+  calls = log.read_text().splitlines() if log.exists() else []
+  log.unlink(missing_ok=True)
+  return result, calls
+
+
+def test_runs_go_seed_by_seed_with_each_settings_flags(tmp_path, fake_python):
+  runs = tmp_path / "runs"
+  result, calls = _run("run_results.sh", fake_python, runs, "emoji", 3, 4, "--",
+                       "--config.g_ch=8", EMOJI_DIR="/data/emoji")
+  assert result.returncode == 0, result.stderr
+  names = [c.split("--workdir=")[1].split()[0] for c in calls]
+  assert names == [str(runs / n) for n in ("attn16_s3", "noattn_s3", "attn16_da_s3",
+                                           "attn16_s4", "noattn_s4", "attn16_da_s4")]
+  for call in calls:
+    assert call.startswith("-m sagan_tf.cli.train --config=experiments/emoji32.py "
+                           "--config.data_dir=/data/emoji ")
+    assert call.endswith(" --config.g_ch=8")
+  assert "--config.seed=3 --config.data_seed=3" in calls[0]
+  assert "--config.g_attention=() --config.d_attention=()" in calls[1]
+  assert "attention" not in calls[0] and "diffaugment" not in calls[1]
+  assert "--config.diffaugment=color,translation,cutout" in calls[2]
+  assert all(os.path.exists(os.path.join(n, "done")) for n in names)
+  again, calls = _run("run_results.sh", fake_python, runs, "emoji", 3, 4, EMOJI_DIR="/d")
+  assert again.returncode == 0 and calls == []  # finished runs are skipped
+
+
+def test_default_seeds_and_bad_usage(tmp_path, fake_python):
+  result, calls = _run("run_results.sh", fake_python, tmp_path, "demo")
+  assert result.returncode == 0, result.stderr
+  assert len(calls) == 10 and "--config=experiments/cpu_demo.py" in calls[0]
+  assert "--config.seed=4" in calls[-1] and "noattn_s4" in calls[-1]
+  bad, calls = _run("run_results.sh", fake_python, tmp_path, "cifar")
+  assert bad.returncode == 2 and "demo|emoji" in bad.stderr and calls == []
+  no_data, calls = _run("run_results.sh", fake_python, tmp_path / "e", "emoji")
+  assert no_data.returncode != 0 and "EMOJI_DIR" in no_data.stderr and calls == []
+
+
+def test_scores_finished_runs_only_with_the_given_networks(tmp_path, fake_python):
+  for name in ("attn16_s0", "noattn_s0", "attn16_s1"):
+    (tmp_path / name).mkdir()
+  for name in ("attn16_s0", "noattn_s0"):
+    (tmp_path / name / "done").touch()
+  result, calls = _run("score_results.sh", fake_python, tmp_path, "/nets/inception",
+                       "/nets/standin", 64, "--", "--bn_stats_batches=2")
+  assert result.returncode == 0, result.stderr
+  assert [c.split("--workdir=")[1].split()[0] for c in calls] == [
+      str(tmp_path / "attn16_s0"), str(tmp_path / "noattn_s0")]
+  for call in calls:
+    assert call.startswith("-m sagan_tf.cli.evaluate ")
+    for flag in ("--once", "--classifier_path=/nets/inception",
+                 "--class_classifier_path=/nets/standin", "--num_samples=64",
+                 f"--config.eval_stats_dir={tmp_path}/real_stats"):
+      assert f" {flag} " in call, (flag, call)
+    assert call.endswith(" --bn_stats_batches=2")
+  _, calls = _run("score_results.sh", fake_python, tmp_path, "/nets/inception")
+  assert "class_classifier_path" not in calls[0] and "--num_samples=10000" in calls[0]
+  bad, calls = _run("score_results.sh", fake_python, tmp_path)
+  assert bad.returncode != 0 and "usage" in bad.stderr and calls == []
