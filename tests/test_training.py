@@ -4,6 +4,7 @@ import glob
 import logging
 import os
 import runpy
+import shutil
 
 import numpy as np
 import pytest
@@ -34,6 +35,22 @@ def _weights(workdir, config):
   reader = tf.train.load_checkpoint(path)
   return {k: reader.get_tensor(k) for k in reader.get_variable_to_shape_map()
           if "OBJECT_GRAPH" not in k}
+
+
+@pytest.fixture(scope="session")
+def two_step_run(tmp_path_factory):
+  """A workdir trained for 2 steps of tiny_config() (made once per worker): tests read it or
+  copy it (`_copy`), never change it."""
+  workdir = str(tmp_path_factory.mktemp("two_step") / "w")
+  train(tiny_config(num_train_steps=2), workdir)
+  return workdir
+
+
+def _copy(workdir, tmp_path):
+  """A private copy of a shared workdir (its lock file left out)."""
+  dst = str(tmp_path / "w")
+  shutil.copytree(workdir, dst, ignore=shutil.ignore_patterns("train.lock"))
+  return dst
 
 
 DIFFAUGMENT = "color,translation,cutout"  # on in the equivalence and XLA tests: its seeds too
@@ -81,9 +98,8 @@ def test_train_step_compiles_with_xla(tmp_path):
   assert all(np.isfinite(v) for v in result["metrics"].values())
 
 
-def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
-  workdir = str(tmp_path)
-  train(tiny_config(num_train_steps=2), workdir)
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch, two_step_run):
+  workdir = _copy(two_step_run, tmp_path)
   good = tf.train.latest_checkpoint(ckpt_lib.checkpoint_dir(workdir))
   before = _weights(workdir, None)
   nan_d = lambda real, fake: losses.hinge_d(real, fake) * np.nan
@@ -121,10 +137,9 @@ def test_unknown_config_key_is_rejected():
     config_lib.validate(c)
 
 
-def test_checkpoint_holds_every_weight(tmp_path):
+def test_checkpoint_holds_every_weight(two_step_run):
   # Keras 3 (TF backend) checkpoints only direct attributes: every model weight must be saved.
-  workdir = str(tmp_path)
-  train(tiny_config(num_train_steps=2), workdir)
+  workdir = two_step_run
   saved = _weights(workdir, None)
   restored = ckpt_lib.restore_models(tiny_config(), workdir)
   for name in ("generator", "ema_generator", "discriminator"):
@@ -187,10 +202,9 @@ def test_health_bounds_hold_for_initial_weights():
   assert watch.check(8, {"d_loss": 1.0, "g_loss": 2.0}, tiny_config()) is None  # once
 
 
-def test_disk_full_during_save_removes_the_partial_save(tmp_path, monkeypatch):
+def test_disk_full_during_save_removes_the_partial_save(tmp_path, monkeypatch, two_step_run):
   from tensorflow.python.ops import gen_io_ops  # pylint: disable=g-direct-tensorflow-import
-  workdir = str(tmp_path)
-  train(tiny_config(num_train_steps=2), workdir)
+  workdir = _copy(two_step_run, tmp_path)
   ckpt_dir = ckpt_lib.checkpoint_dir(workdir)
 
   def full_disk(*args, **kwargs):  # the shards are in ckpt-4_temp/ when the merge runs
