@@ -6,7 +6,6 @@ import glob
 import json
 import logging
 import os
-import shutil
 
 import numpy as np
 import pytest
@@ -33,10 +32,7 @@ def trained(tmp_path_factory):
   return workdir
 
 
-def _copy(trained, tmp_path):
-  workdir = str(tmp_path / "w")
-  shutil.copytree(trained, workdir)
-  return workdir
+_copy = test_training._copy  # a private copy of a shared workdir
 
 
 def _snapshot(root):
