@@ -1,6 +1,11 @@
 """Generator and Discriminator: shapes at every resolution, a numpy forward pass of the authors'
-architecture at a tiny width, parameter counts of the paper's 128x128 nets, input errors,
-which state each call moves, and XLA compilation."""
+architecture at a tiny width, parameter counts of the paper's 128x128 nets, seeded initial
+weights equal to those of the call-traced builds before build() existed, input errors, which
+state each call moves, and XLA compilation."""
+
+import importlib.util
+import json
+import os
 
 import keras
 import numpy as np
@@ -12,6 +17,8 @@ from sagan_tf.architectures import SUPPORTED_RESOLUTIONS
 from sagan_tf.models import Discriminator, Generator
 from sagan_tf.models.discriminator import DBlock
 from sagan_tf.models.generator import GBlock
+
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
 
 Z = 16  # z width of the small models
 
@@ -258,6 +265,23 @@ def test_parameter_counts_of_the_authors_128_networks():
   d = Discriminator(128, ch=64, num_classes=1000, attention_resolutions=(32,))
   d.build_weights()
   assert abs(n_params(d) / 39.46e6 - 1) < 0.005, n_params(d)
+
+
+def test_seeded_initial_weights_equal_those_of_the_traced_builds():
+  # build() creates each layer's variables in call order without tracing; the fixture was made
+  # when a traced first call created them (tests/fixtures/initial_weights/make.py says how):
+  # every variable must take the same seeded draws, so older seeded runs reproduce.
+  folder = os.path.join(FIXTURES, "initial_weights")
+  spec = importlib.util.spec_from_file_location("make_initial_weights",
+                                                os.path.join(folder, "make.py"))
+  make = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(make)
+  with open(os.path.join(folder, "initial_weights.json")) as f:
+    expected = json.load(f)
+  got = make.fingerprints()
+  assert sorted(got) == sorted(expected)
+  wrong = [k for k in expected if not np.allclose(got[k], expected[k], rtol=1e-6, atol=1e-6)]
+  assert not wrong, wrong[:5]
 
 
 # ----------------------------------------------------------------------------------------------

@@ -51,9 +51,23 @@ class DBlock(keras.layers.Layer):
     self.shortcut = None
 
   def build(self, input_shape):
+    """Creates the sublayers' variables from x's shape [B, H, W, C_in] in call order (the order
+    fixes which seeded draws each takes), without tracing a call."""
     if self.optimized or self.downsample or int(input_shape[-1]) != self.out_channels:
       self.shortcut = SNConv2D(self.out_channels, 1, name="shortcut", dtype=self.dtype_policy,
                                **self._sn)
+    inner = tuple(input_shape[:-1]) + (self.out_channels,)
+    self.conv1.build(input_shape)
+    self.conv2.build(inner)
+    if self.shortcut is not None:  # on the pooled x, or on x: the same channels
+      self.shortcut.build(input_shape)
+
+  def compute_output_shape(self, input_shape):
+    """[B, H/2, W/2, out_channels] ([B, H, W, out_channels] without downsample)."""
+    b, h, w, _ = input_shape
+    if self.downsample:
+      h, w = h // 2, w // 2
+    return (b, h, w, self.out_channels)
 
   def call(self, x, update_u=False):
     # max(x, 0), not tf.nn.relu: x (the previous block's residual sum) also feeds this block's
@@ -84,7 +98,7 @@ class DBlock(keras.layers.Layer):
 class Discriminator(BlockStackMixin, keras.Model):
   """SAGAN projection discriminator for input resolution 32, 64, 128 or 256.
 
-  The variables are created by the first call (build_weights() makes one); keras.saving
+  The variables are created by build() (build_weights(), or the first call); keras.saving
   recreates them the same way on loading (build_from_config).
 
   Args:
@@ -155,15 +169,27 @@ class Discriminator(BlockStackMixin, keras.Model):
     logits = tf.cast(logits, tf.float32)
     return (logits, maps) if return_attention else logits
 
+  def build(self, images_shape):
+    """Creates every variable from the images' shape [B, R, R, 3], layer by layer in call
+    order (the order fixes which seeded draws each takes), without tracing a call."""
+    shape, attention = tuple(images_shape), self.attention
+    for i, block in enumerate(self.blocks):
+      block.build(shape)
+      shape = block.compute_output_shape(shape)
+      if i in attention:
+        attention[i].build(shape)
+    self.linear.build((shape[0], shape[-1]))
+    if self.embedding is not None:
+      self.embedding.build((shape[0],))
+
   def build_weights(self):
-    """Creates every variable (one call on a batch of 2, u unchanged); returns self."""
-    x = tf.zeros([2, self.resolution, self.resolution, 3])
-    self(x, tf.zeros([2], tf.int32) if self.num_classes else None)
+    """Creates every variable (no call: u keeps its initial value); returns self."""
+    if not self.built:
+      self.build((None, self.resolution, self.resolution, 3))
     return self
 
   def build_from_config(self, config):
-    """Creates every variable on loading (keras.saving): the layers create them in their first
-    call, so this runs build_weights()."""
+    """Creates every variable on loading (keras.saving): build_weights()."""
     if config:
       self.build_weights()
 

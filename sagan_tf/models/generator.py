@@ -14,6 +14,12 @@ def _upsample(x):
   return tf.repeat(tf.repeat(x, 2, axis=1), 2, axis=2)  # nearest neighbour, 2x
 
 
+def _upsampled(shape):
+  """The shape [B, 2H, 2W, C] _upsample gives for [B, H, W, C]."""
+  b, h, w, c = shape
+  return (b, 2 * h, 2 * w, c)
+
+
 @keras.saving.register_keras_serializable(package="sagan_tf")
 class GBlock(keras.layers.Layer):
   """Residual up-block: CBN, ReLU, 2x up, SN conv3, CBN, ReLU, SN conv3; shortcut 2x up, SN conv1
@@ -48,6 +54,21 @@ class GBlock(keras.layers.Layer):
     self.conv2 = SNConv2D(out_channels, 3, name="conv2", **sn, **sub)
     self.shortcut = SNConv2D(out_channels, 1, name="shortcut", **sn, **sub)
 
+  def build(self, input_shape):
+    """Creates the sublayers' variables from x's shape [B, H, W, C_in] in call order (the order
+    fixes which seeded draws each takes), without tracing a call."""
+    up = _upsampled(input_shape)
+    out = self.compute_output_shape(input_shape)
+    self.bn1.build(input_shape)
+    self.conv1.build(up)
+    self.bn2.build(out)
+    self.conv2.build(out)
+    self.shortcut.build(input_shape)
+
+  def compute_output_shape(self, input_shape):
+    """[B, 2H, 2W, out_channels] for x of shape [B, H, W, C_in]."""
+    return _upsampled(input_shape)[:-1] + (self.out_channels,)
+
   def call(self, x, labels, training=False, update_u=False):
     h = tf.nn.relu(self.bn1(x, labels, training=training))
     h = self.conv1(_upsample(h), update_u=update_u)
@@ -67,7 +88,7 @@ class GBlock(keras.layers.Layer):
 class Generator(BlockStackMixin, keras.Model):
   """SAGAN generator for output resolution 32, 64, 128 or 256.
 
-  The variables are created by the first call (build_weights() makes one); keras.saving
+  The variables are created by build() (build_weights(), or the first call); keras.saving
   recreates them the same way on loading (build_from_config).
 
   Args:
@@ -147,15 +168,29 @@ class Generator(BlockStackMixin, keras.Model):
     images = tf.cast(tf.tanh(self.head_conv(h, update_u=update_u)), tf.float32)
     return (images, maps) if return_attention else images
 
+  def build(self, z_shape):
+    """Creates every variable from z's shape [B, z_dim], layer by layer in call order (the
+    order fixes which seeded draws each takes), without tracing a call."""
+    self.linear.build(z_shape)
+    shape = (z_shape[0], 4, 4, self.initial_channels)
+    attention = self.attention
+    for i, block in enumerate(self.blocks):
+      block.build(shape)
+      shape = block.compute_output_shape(shape)
+      if i in attention:
+        attention[i].build(shape)
+    self.head_bn.build(shape)
+    self.head_conv.build(shape)
+
   def build_weights(self):
-    """Creates every variable (one inference call on a batch of 2); returns self."""
-    z = tf.zeros([2, self.z_dim])
-    self(z, tf.zeros([2], tf.int32) if self.num_classes else None, training=False)
+    """Creates every variable (no call: u and the BN statistics keep their initial values);
+    returns self."""
+    if not self.built:
+      self.build((None, self.z_dim))
     return self
 
   def build_from_config(self, config):
-    """Creates every variable on loading (keras.saving): the layers create them in their first
-    call, so this runs build_weights() (an inference call: no state moves)."""
+    """Creates every variable on loading (keras.saving): build_weights()."""
     if config:
       self.build_weights()
 
