@@ -52,6 +52,22 @@ def test_overrides_are_taken_out_and_parsed_as_training_parses_them():
     assert "\n" not in str(e.value)
 
 
+def test_a_repeated_override_takes_its_last_value_for_every_key():
+  # ml_collections alone appends a tuple key's repeats: (64, 32) here, not (32,).
+  repeated = ["--config.g_attention=(64,)", "--config.g_ch", "16", "--config.g_attention=(32,)",
+              "--noconfig.eval_use_ema", "--config.g_ch=8", "--config.eval_use_ema"]
+  argv = ["train", f"--config={DEMO}", *repeated, "--out=x", "--", "--config.g_ch=1"]
+  kept = cli_flags.check_overrides(argv)
+  assert kept == ["train", f"--config={DEMO}", "--config.g_attention=(32,)", "--config.g_ch=8",
+                  "--config.eval_use_ema", "--out=x", "--", "--config.g_ch=1"]
+  assert _training_parse(kept[2:-3]) == {"g_attention": (32,), "g_ch": 8, "eval_use_ema": True}
+  assert _training_parse(repeated)["g_attention"] == (64, 32)  # what the dedup prevents
+  rest, values = cli_flags.workdir_overrides(["sample", "--workdir=W", *repeated])
+  assert rest == ["sample", "--workdir=W"]
+  assert values == {"g_attention": (32,), "g_ch": 8, "eval_use_ema": True}
+  assert cli_flags.check_overrides(["train", "--config.g_ch=8"]) == ["train", "--config.g_ch=8"]
+
+
 def _snapshot(root):
   return sorted((os.path.relpath(os.path.join(d, f), root), os.path.getsize(os.path.join(d, f)))
                 for d, _, files in os.walk(root) for f in files)

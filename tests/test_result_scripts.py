@@ -33,8 +33,8 @@ def _run(tool, fake, *args, **env):
 
 def test_runs_go_seed_by_seed_with_each_settings_flags(tmp_path, fake_python):
   runs = tmp_path / "runs"
-  result, calls = _run("run_results.sh", fake_python, runs, "emoji", 3, 4, "--",
-                       "--config.g_ch=8", EMOJI_DIR="/data/emoji")
+  result, calls = _run("run_results.sh", fake_python, runs, "emoji", "--seeds=0", "--seeds=3,4",
+                       "--", "--config.g_ch=8", EMOJI_DIR="/data/emoji")  # the last counts
   assert result.returncode == 0, result.stderr
   names = [c.split("--workdir=")[1].split()[0] for c in calls]
   assert names == [str(runs / n) for n in ("attn16_s3", "noattn_s3", "attn16_da_s3",
@@ -48,7 +48,8 @@ def test_runs_go_seed_by_seed_with_each_settings_flags(tmp_path, fake_python):
   assert "attention" not in calls[0] and "diffaugment" not in calls[1]
   assert "--config.diffaugment=color,translation,cutout" in calls[2]
   assert all(os.path.exists(os.path.join(n, "done")) for n in names)
-  again, calls = _run("run_results.sh", fake_python, runs, "emoji", 3, 4, EMOJI_DIR="/d")
+  again, calls = _run("run_results.sh", fake_python, runs, "emoji", "--seeds=3,4",
+                      EMOJI_DIR="/d")
   assert again.returncode == 0 and calls == []  # finished runs are skipped
 
 
@@ -59,6 +60,10 @@ def test_default_seeds_and_bad_usage(tmp_path, fake_python):
   assert "--config.seed=4" in calls[-1] and "noattn_s4" in calls[-1]
   bad, calls = _run("run_results.sh", fake_python, tmp_path, "cifar")
   assert bad.returncode == 2 and "demo|emoji" in bad.stderr and calls == []
+  for args, message in ((["--seeds=0,x"], "seeds are integers"), (["3"], "got '3'"),
+                        (["--seeds="], "got '--seeds='")):
+    bad, calls = _run("run_results.sh", fake_python, tmp_path, "demo", *args)
+    assert bad.returncode == 2 and message in bad.stderr and calls == [], bad.stderr
   no_data, calls = _run("run_results.sh", fake_python, tmp_path / "e", "emoji")
   assert no_data.returncode != 0 and "EMOJI_DIR" in no_data.stderr and calls == []
 

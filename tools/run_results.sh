@@ -8,18 +8,27 @@
 #   emoji  experiments/emoji32.py on $EMOJI_DIR (the --output of sagan-prepare-emoji): attn16,
 #          noattn, and attn16_da (attn16 with DiffAugment colour, translation, cutout)
 # Each run: --config.seed=SEED --config.data_seed=SEED, then the FLAGs after `--` (e.g. sizes).
-# Usage: bash tools/run_results.sh RUNS_DIR demo|emoji [SEED ...] [-- FLAG ...]  (seeds: 0-4)
+# Usage: bash tools/run_results.sh RUNS_DIR demo|emoji [--seeds=0,1,2,3,4] [-- FLAG ...]
 # Run from a checkout: `python -m sagan_tf.cli.train` imports the package of the current directory.
 set -euo pipefail
-usage="usage: run_results.sh RUNS_DIR demo|emoji [SEED ...] [-- FLAG ...]"
+usage="usage: run_results.sh RUNS_DIR demo|emoji [--seeds=0,1,2,3,4] [-- FLAG ...]"
 runs=${1:?$usage}
 suite=${2:?$usage}
 shift 2
-seeds=()
-while (($#)) && [[ $1 != -- ]]; do seeds+=("$1"); shift; done
+seed_list=0,1,2,3,4
+while (($#)) && [[ $1 != -- ]]; do
+  case $1 in
+    --seeds=?*) seed_list=${1#--seeds=} ;;  # the last one counts
+    *) echo "$usage (got '$1')" >&2; exit 2 ;;
+  esac
+  shift
+done
 if (($#)); then shift; fi
 extra=("$@")
-if ((${#seeds[@]} == 0)); then seeds=(0 1 2 3 4); fi
+IFS=, read -r -a seeds <<< "$seed_list"
+for seed in "${seeds[@]}"; do
+  [[ $seed =~ ^[0-9]+$ ]] || { echo "--seeds=$seed_list: seeds are integers >= 0, e.g. --seeds=0,1,2" >&2; exit 2; }
+done
 py=${PYTHON:-.venv/bin/python}
 no_attention=(--config.g_attention='()' --config.d_attention='()')
 case $suite in

@@ -14,7 +14,8 @@ A binary calls the define_* functions of the flags it takes, at import:
   define_png_flags(out)    --out, --scale, --pad of the tools that write PNGs
   define_classes(help)     --classes
   check_overrides(argv)    one line for a --config file that is missing or does not load, or
-                           an unknown config key
+                           an unknown config key; argv with a repeated override's last value
+                           only (what absl parses)
   workdir_overrides(argv)  the binaries that read a workdir: argv without its --config.KEY=VALUE
                            overrides, and their values (applied to the recorded config)
 """
@@ -149,26 +150,47 @@ def _check_config_file(value, flag="config"):
     raise SystemExit(f"Error: --{flag}={path} does not load ({detail}): {fix}.") from None
 
 
-def check_overrides(argv, flag="config"):
-  """Raises SystemExit with one clear line if argv's --config names no file, a file that does
-  not load (a syntax error, no get_config(), an error in it), or overrides a key the schema
-  lacks.
+def _overrides(argv, flag="config"):
+  """[(key, [the argv indices of that override: 1, or 2 for `--config.KEY VALUE`])] in argv
+  order, up to a bare `--`."""
+  found, i = [], 1
+  schema = config_lib.base_config()
+  while i < len(argv) and argv[i] != "--":
+    match = re.match(rf"-{{1,2}}(no)?{flag}\.([^=.]+)[^=]*(=?)", argv[i])
+    if not match:
+      i += 1
+      continue
+    key = match.group(2)
+    separate = (not (match.group(1) or match.group(3)) and key in schema
+                and not isinstance(schema[key], bool) and i + 1 < len(argv))
+    found.append((key, [i, i + 1] if separate else [i]))
+    i += len(found[-1][1])
+  return found
 
-  Binaries call it before absl parses flags (and before TensorFlow loads): ml_collections
-  would otherwise fail deep in flag parsing with a bare KeyError for `--config.no_such_key=1`,
-  a 37-line traceback for a file without get_config, and defer a missing file to its first
-  use as two chained tracebacks.
+
+def check_overrides(argv, flag="config"):
+  """Returns argv with a --config.KEY override given more than once kept only where it is
+  last (its last value counts, for every key: ml_collections alone would append a tuple key's
+  values, so `--config.g_attention=(64,) --config.g_attention=(32,)` meant (64, 32)).
+
+  Raises SystemExit with one clear line if argv's --config names no file, a file that does
+  not load (a syntax error, no get_config(), an error in it), or overrides a key the schema
+  lacks. Binaries call it before absl parses flags (and before TensorFlow loads) and give absl
+  what it returns: ml_collections would otherwise fail deep in flag parsing with a bare
+  KeyError for `--config.no_such_key=1`, a 37-line traceback for a file without get_config,
+  and defer a missing file to its first use as two chained tracebacks.
   """
   for value in _config_files(argv, flag):
     _check_config_file(value, flag)
   keys = set(config_lib.base_config().keys())
-  for arg in argv[1:]:
-    match = re.match(rf"-{{1,2}}(no)?{flag}\.([^=.]+)", arg)
-    if match:
-      key = match.group(2)
-      if key not in keys:
-        raise SystemExit(f"Error: Unknown config key {key!r} in {arg!r}. Known keys: "
-                         f"{', '.join(sorted(keys))}.")
+  overrides = _overrides(argv, flag)
+  for key, where in overrides:
+    if key not in keys:
+      raise SystemExit(f"Error: Unknown config key {key!r} in {argv[where[0]]!r}. Known keys: "
+                       f"{', '.join(sorted(keys))}.")
+  last = {key: where for key, where in overrides}
+  dropped = {i for key, where in overrides if where is not last[key] for i in where}
+  return [arg for i, arg in enumerate(argv) if i not in dropped]
 
 
 def workdir_overrides(argv):
@@ -178,26 +200,16 @@ def workdir_overrides(argv):
   recorded (store.record.workdir_config, which refuses fixed keys): they are taken out of argv
   and parsed here with ml_collections' own parsers against the schema, so values get the types
   and errors they get in training. With --config=FILE, ml_collections applies them to that
-  file as usual and argv is returned whole. Raises SystemExit with one line for a bad file, an
+  file as usual and argv is returned whole (but for check_overrides' repeats). Raises SystemExit with one line for a bad file, an
   unknown key or a bad value (plain Python: before TensorFlow loads).
   """
-  check_overrides(argv)
+  argv = check_overrides(argv)
   if _config_files(argv):
-    return list(argv), {}
+    return argv, {}
   schema = config_lib.base_config()
-  rest, taken = [argv[0]], [argv[0]]
-  args = iter(argv[1:])
-  for arg in args:
-    if arg == "--":
-      rest += [arg, *args]
-      break
-    match = re.match(r"-{1,2}(no)?config\.([^=.]+)[^=]*(=?)", arg)
-    if not match:
-      rest.append(arg)
-      continue
-    taken.append(arg)
-    if not (match.group(1) or match.group(3)) and not isinstance(schema[match.group(2)], bool):
-      taken.append(next(args, ""))  # --config.KEY VALUE
+  taken_at = {i for _, where in _overrides(argv) for i in where}
+  rest = [arg for i, arg in enumerate(argv) if i not in taken_at]
+  taken = [argv[0]] + [argv[i] for i in sorted(taken_at)]
   if len(taken) == 1:
     return rest, {}
   parsed = flags.FlagValues()

@@ -66,8 +66,7 @@ def main(argv):
 
 
 def run():
-  cli_flags.check_overrides(sys.argv)
-  app.run(main)
+  app.run(main, argv=cli_flags.check_overrides(sys.argv))
 
 
 if __name__ == "__main__":
