@@ -88,6 +88,14 @@ def inception_saved_model(shared_run_dir, inception_wheel):
 
 
 @pytest.fixture(scope="session")
+def two_step_run(shared_run_dir):
+  """A workdir trained 2 steps (tests/tiny_sagan.py two_step_workdir), made once per test run:
+  tests read it or copy it, never change it."""
+  import tiny_sagan  # pylint: disable=import-outside-toplevel
+  return tiny_sagan.two_step_workdir(str(shared_run_dir))
+
+
+@pytest.fixture(scope="session")
 def tiny(tmp_path_factory):
   """A tiny 'trained' workdir and its models (tests/tiny_sagan.py), shared by a session."""
   import tiny_sagan  # pylint: disable=import-outside-toplevel
@@ -111,7 +119,7 @@ SLOWEST = ("tests/test_readme_commands.py::test_every_doc_command_runs_as_printe
            "tests/test_inception_import.py", "tests/test_training.py", "tests/test_multiworker.py")
 # Session fixtures made once per test run under a lock (the first worker to need one makes it):
 # their other tests run last, when it exists, so that no worker waits for it.
-MADE_ONCE = ("benchmark_runs",)
+MADE_ONCE = ("benchmark_runs", "two_step_run")
 
 
 def _rank(item):

@@ -16,20 +16,14 @@ from sagan_tf.store import checkpoints as ckpt_lib
 from sagan_tf.store import record as run_record
 from sagan_tf.training.loop import train
 import test_training
+import tiny_sagan
 
 
 def tiny_config(**overrides):
-  """test_training's tiny config with the authors' optimizer settings pinned (g_lr 1e-4, d_lr
-  4e-4, beta2 0.999), the values the expectations below are written in."""
-  return test_training.tiny_config(**{"g_lr": 1e-4, "d_lr": 4e-4, "beta2": 0.999, **overrides})
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-  """A workdir trained 2 steps with tiny_config (g_lr 1e-4, d_lr 4e-4); copy before use."""
-  workdir = str(tmp_path_factory.mktemp("trained") / "w")
-  train(tiny_config(num_train_steps=2), workdir)
-  return workdir
+  """The training tests' tiny config with the authors' optimizer settings pinned (g_lr 1e-4,
+  d_lr 4e-4, beta2 0.999), the values the expectations below are written in; the shared
+  two_step_run (conftest) was trained with it for 2 steps."""
+  return tiny_sagan.train_config(**{**tiny_sagan.AUTHORS_OPTIMIZER, **overrides})
 
 
 _copy = test_training._copy  # a private copy of a shared workdir
@@ -69,8 +63,8 @@ def test_every_key_is_changeable_or_fixed():
     (dict(global_batch_size=8, seed=3), "global_batch_size: 4 -> 8, seed: 0 -> 3"),
     (dict(mixed_precision="mixed_bfloat16", g_lr=1e-3), "mixed_precision: '' -> 'mixed_bfloat16'"),
 ])
-def test_fixed_change_is_refused_and_workdir_untouched(trained, tmp_path, overrides, named):
-  workdir = _copy(trained, tmp_path)
+def test_fixed_change_is_refused_and_workdir_untouched(two_step_run, tmp_path, overrides, named):
+  workdir = _copy(two_step_run, tmp_path)
   before = _snapshot(workdir)
   with pytest.raises(ValueError, match="cannot change on resume") as e:
     train(tiny_config(num_train_steps=4, **overrides), workdir)
@@ -79,8 +73,8 @@ def test_fixed_change_is_refused_and_workdir_untouched(trained, tmp_path, overri
   assert _snapshot(workdir) == before
 
 
-def test_data_with_other_class_names_is_refused_and_workdir_untouched(trained, tmp_path):
-  workdir = _copy(trained, tmp_path)
+def test_data_with_other_class_names_is_refused_and_workdir_untouched(two_step_run, tmp_path):
+  workdir = _copy(two_step_run, tmp_path)
   path = os.path.join(workdir, "config.json")
   with open(path) as f:
     record = json.load(f)
@@ -108,8 +102,8 @@ def test_class_names_check_of_older_records():
     check({**old, "class_names": ["a", "b"]}, ["a", "b", "c"])
 
 
-def test_changed_learning_rates_take_effect_and_are_recorded(trained, tmp_path, caplog):
-  workdir = _copy(trained, tmp_path)
+def test_changed_learning_rates_take_effect_and_are_recorded(two_step_run, tmp_path, caplog):
+  workdir = _copy(two_step_run, tmp_path)
   caplog.set_level(logging.WARNING)
   # g_lr = 0: Adam's update is lr * m / (sqrt(v) + eps), so G's trained weights must not move
   # at all over steps 3-4 while D's do, if (and only if) the optimizer uses the new rate.
@@ -141,10 +135,10 @@ def test_changed_learning_rates_take_effect_and_are_recorded(trained, tmp_path, 
   assert run_record.class_names(workdir) == record["class_names"]
 
 
-def test_flat_config_json_is_upgraded_with_the_rates_the_checkpoint_used(trained, tmp_path):
+def test_flat_config_json_is_upgraded_with_the_rates_the_checkpoint_used(two_step_run, tmp_path):
   # Older versions wrote a flat config.json with the overrides of the latest start, although
   # the optimizers kept the checkpoint's learning rates: the checkpoint is the truth.
-  workdir = _copy(trained, tmp_path)
+  workdir = _copy(two_step_run, tmp_path)
   flat = json.loads(json.dumps(tiny_config(g_lr=5e-5).to_dict()))
   with open(os.path.join(workdir, "config.json"), "w") as f:
     json.dump(flat, f)
@@ -173,10 +167,10 @@ def test_a_change_that_trained_no_kept_step_is_replaced():
   assert back["config"] == record["history"][0]["config"]
 
 
-def test_config_json_without_history_is_a_record_everywhere(trained, tmp_path):
+def test_config_json_without_history_is_a_record_everywhere(two_step_run, tmp_path):
   """{"config": ...} alone (its history lost): the config from step 0, for a resume (checked
   and recorded as the trainer does) and for the binaries that read the workdir."""
-  workdir = _copy(trained, tmp_path)
+  workdir = _copy(two_step_run, tmp_path)
   path = os.path.join(workdir, "config.json")
   with open(path) as f:
     config = json.load(f)["config"]
@@ -216,11 +210,11 @@ def test_a_config_json_that_is_no_record_is_refused_naming_the_file_and_the_fix(
     assert f.read() == text
 
 
-def test_missing_config_json_with_checkpoints_refuses_resume_until_record_config(trained,
+def test_missing_config_json_with_checkpoints_refuses_resume_until_record_config(two_step_run,
                                                                                  tmp_path):
   # Without config.json the fixed keys the checkpoints trained with are unknown: resuming with
   # another batch size and d_steps is refused, nothing written; --record_config resumes.
-  workdir = _copy(trained, tmp_path)
+  workdir = _copy(two_step_run, tmp_path)
   os.remove(os.path.join(workdir, "config.json"))
   before = _snapshot(workdir)
   with pytest.raises(ValueError, match=r"config.json is missing, but .* holds checkpoints: .*"

@@ -111,11 +111,16 @@ def test_demo_sheet_has_a_labelled_row_per_class_and_standing_statistics_on_a_co
       assert np.abs(cell - want["own"][i]).max() <= 1, (row, k)
       assert np.abs(cell - want["next"][i]).max() > 20, (row, k)  # the row's own class
       assert np.abs(cell - stored[i]).max() > 20  # not the stored moving statistics
-  # A second image step reuses the sampling copy (refreshed with the current weights).
-  copy = samples._copies["ema"]  # pylint: disable=protected-access
-  samples.write(400, {"ema": g})
-  assert samples._copies["ema"] is copy  # pylint: disable=protected-access
-  assert samples.latest_png.endswith("step_000400_ema.png")
+  # A second image step reuses the sampling copy for every generator (refreshed with each
+  # one's current weights): a generator with other weights, then g again, gives g's sheet.
+  copy = samples._copy  # pylint: disable=protected-access
+  other = models_lib.clone(g)
+  paths = samples.write(400, {"other": other, "ema": g})
+  assert samples._copy is copy  # pylint: disable=protected-access
+  assert paths[1].endswith("step_000400_ema.png")
+  again = np.asarray(Image.open(paths[1]).convert("RGB")).astype(int)
+  assert np.abs(again - png).max() <= 1
+  assert np.abs(np.asarray(Image.open(paths[0]).convert("RGB")).astype(int) - png).max() > 20
 
 
 def test_training_writes_sheets_and_times_the_speed_without_the_first_call(tmp_path, capsys,

@@ -3,7 +3,6 @@
 import glob
 import logging
 import os
-import runpy
 import shutil
 
 import numpy as np
@@ -16,17 +15,10 @@ from sagan_tf.training.loop import train
 from sagan_tf import models as models_lib
 from sagan_tf.cli import flags as cli_flags
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+import tiny_sagan
 
 
-def tiny_config(**overrides):
-  c = runpy.run_path(os.path.join(REPO, "experiments", "cpu_demo.py"))["get_config"]()
-  c.update(dict(resolution=32, num_classes=4, g_ch=8, d_ch=8, g_attention=(16,),
-                d_attention=(16,), global_batch_size=4, num_train_steps=4, steps_per_loop=2,
-                checkpoint_every_steps=2, log_every_steps=2, image_every_steps=4,
-                num_image_samples=4, ema_start_step=1, ema_decay=0.9))
-  c.update(overrides)
-  return c
+tiny_config = tiny_sagan.train_config
 
 
 def _weights(workdir, config):
@@ -37,15 +29,6 @@ def _weights(workdir, config):
           if "OBJECT_GRAPH" not in k}
 
 
-@pytest.fixture(scope="session")
-def two_step_run(tmp_path_factory):
-  """A workdir trained for 2 steps of tiny_config() (made once per worker): tests read it or
-  copy it (`_copy`), never change it."""
-  workdir = str(tmp_path_factory.mktemp("two_step") / "w")
-  train(tiny_config(num_train_steps=2), workdir)
-  return workdir
-
-
 def _copy(workdir, tmp_path):
   """A private copy of a shared workdir (its lock file left out)."""
   dst = str(tmp_path / "w")
@@ -53,10 +36,15 @@ def _copy(workdir, tmp_path):
   return dst
 
 
+def _divergence_warnings(caplog):
+  return [r for r in caplog.records if "TRAINING LOOKS DIVERGED" in r.getMessage()]
+
+
 DIFFAUGMENT = "color,translation,cutout"  # on in the equivalence and XLA tests: its seeds too
 
 
-def test_resume_equals_uninterrupted_run(tmp_path):
+def test_resume_equals_uninterrupted_run(tmp_path, caplog):
+  caplog.set_level(logging.WARNING)  # and the health warning stays quiet on normal training
   config = tiny_config(num_train_steps=4, diffaugment=DIFFAUGMENT)
   train(config, str(tmp_path / "straight"))
   half = tiny_config(num_train_steps=2, diffaugment=DIFFAUGMENT)
@@ -69,6 +57,7 @@ def test_resume_equals_uninterrupted_run(tmp_path):
   assert any("ema_generator" in k for k in keys) and any("g_optimizer" in k for k in keys)
   for k in keys:
     np.testing.assert_allclose(a[k], b[k], atol=1e-5, rtol=0, err_msg=k)
+  assert not _divergence_warnings(caplog)
 
 
 def test_two_replicas_match_one_replica(tmp_path, two_cpu_strategy):
@@ -160,16 +149,6 @@ def test_mixed_precision_trains_and_keeps_float32_weights(tmp_path, policy):
   assert keras.mixed_precision.global_policy().name == "float32"  # not leaked
   restored = ckpt_lib.restore_models(tiny_config(mixed_precision=policy), str(tmp_path))
   assert all(v.dtype == "float32" for v in restored["generator"].weights)
-
-
-def _divergence_warnings(caplog):
-  return [r for r in caplog.records if "TRAINING LOOKS DIVERGED" in r.getMessage()]
-
-
-def test_health_warning_stays_quiet_on_normal_training(tmp_path, caplog):
-  caplog.set_level(logging.WARNING)
-  train(tiny_config(num_train_steps=4, steps_per_loop=1), str(tmp_path))
-  assert not _divergence_warnings(caplog)
 
 
 def test_huge_learning_rates_warn_once(tmp_path, caplog):

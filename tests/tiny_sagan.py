@@ -10,12 +10,15 @@ differ, BN moving statistics are not the identity, and the EMA generator differs
 shared(tmp_path_factory) builds it once per pytest process; shared_export(...) exports its EMA
 generator (library call: its own, moving, BN statistics; CLASS_NAMES in its metadata) once.
 Job runs a command in the background (the slow subprocesses of the tests overlap instead of
-queueing).
+queueing). train_config(...) is the training tests' tiny config, and two_step_workdir(dir) a
+workdir the training loop trained with it, made once per test run.
 """
 
+import fcntl
 import json
 import os
 import runpy
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -28,6 +31,7 @@ from sagan_tf.data import synthetic
 from sagan_tf.export import exporter
 from sagan_tf.store import checkpoints as checkpoint_lib
 from sagan_tf.store import record as run_record
+from sagan_tf.training import loop
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STEP = 7
@@ -52,6 +56,39 @@ def get_config():
   c.global_batch_size = 4
   return c
 '''
+
+# The authors' optimizer settings (train_imagenet.py: TTUR 1e-4 / 4e-4, Adam beta2 0.999), which
+# the run-record tests write their expectations in.
+AUTHORS_OPTIMIZER = {"g_lr": 1e-4, "d_lr": 4e-4, "beta2": 0.999}
+
+
+def train_config(**overrides):
+  """experiments/cpu_demo.py shrunk for training tests: 32 px, 4 classes, width 8, attention at
+  16x16 in G and D, batch 4, 4 steps, 2 per call, a checkpoint every 2, EMA from step 1."""
+  c = runpy.run_path(os.path.join(REPO, "experiments", "cpu_demo.py"))["get_config"]()
+  c.update(dict(resolution=32, num_classes=4, g_ch=8, d_ch=8, g_attention=(16,),
+                d_attention=(16,), global_batch_size=4, num_train_steps=4, steps_per_loop=2,
+                checkpoint_every_steps=2, log_every_steps=2, image_every_steps=4,
+                num_image_samples=4, ema_start_step=1, ema_decay=0.9))
+  c.update(overrides)
+  return c
+
+
+def two_step_workdir(shared_dir):
+  """A workdir trained 2 steps by the training loop with train_config and AUTHORS_OPTIMIZER,
+  made once per test run in shared_dir (the first xdist worker to ask trains it under a lock;
+  it appears complete or not at all). Tests copy it before changing anything."""
+  workdir = os.path.join(shared_dir, "two_step", "w")
+  os.makedirs(os.path.dirname(workdir), exist_ok=True)
+  with open(os.path.join(os.path.dirname(workdir), "make.lock"), "w") as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+    if not os.path.exists(workdir):
+      partial = workdir + ".partial"
+      shutil.rmtree(partial, ignore_errors=True)
+      loop.train(train_config(num_train_steps=2, **AUTHORS_OPTIMIZER), partial)
+      os.rename(partial, workdir)
+  return workdir
+
 
 _CACHE = {}
 

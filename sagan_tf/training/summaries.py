@@ -50,8 +50,9 @@ class SampleImages:
   config.num_image_samples samples per row, upscaled to at least 512 px wide. Sample k of row
   r uses z row r * num_image_samples + k of seeded_noise(config.seed, ...), so
   `sagan-sample --seed=<config.seed> --per_class=<num_image_samples>` draws the same latents.
-  The sampling copies are built at the first image step and reused (refreshed with the
-  current weights).
+  One sampling copy is built at the first image step and reused for every generator and step
+  (refreshed with that generator's current weights), so its standing-statistics pass is traced
+  once.
   """
 
   def __init__(self, config, workdir=None, class_names=None):
@@ -67,7 +68,7 @@ class SampleImages:
     self.points = visualization.default_points(config.resolution, 3)
     self.workdir = workdir
     self.latest_png = None
-    self._copies = {}
+    self._copy = None
 
   def _images_and_first_maps(self, sampling):
     """(images [n, R, R, 3], {layer: attention map of sample 0 [1, N, N/4]}). Only sample 0's
@@ -93,9 +94,9 @@ class SampleImages:
     {name: Generator}. Returns the PNG paths written."""
     paths = []
     for name, generator in generators.items():
-      sampling = bn_stats_lib.prepare(generator, self.stats, copy=self._copies.get(name))
+      sampling = bn_stats_lib.prepare(generator, self.stats, copy=self._copy)
       if sampling.model is not generator:
-        self._copies[name] = sampling.model
+        self._copy = sampling.model
       images, maps = self._images_and_first_maps(sampling)
       sheet = self.sheet(images)
       tf.summary.image(f"samples/{name}", sheet[None], step=step)
