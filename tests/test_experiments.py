@@ -5,10 +5,10 @@ The real datasets cannot be read here and full-width ImageNet models are too slo
 CPU, so training runs a tiny version of each experiment: synthetic data, base width 8, batch 2,
 but the experiment's resolution, attention placement, class count, loss and D steps. Tracing a
 training step dominates the cost (tens of seconds each), so experiments whose tiny versions
-differ at most in where attention sits and in their (nonzero) class count share one training
-run, of a tiny model with all their attention placements at once and the largest class count
-(4 runs for 11 experiments); every experiment is still validated, and every distinct tiny
-structure is built and run forward with its attention maps checked.
+differ at most in where attention sits (or whether it is there at all) and in their (nonzero)
+class count share one training run, of a tiny model with all their attention placements at once
+and the largest class count (3 runs for 11 experiments); every experiment is still validated,
+and every distinct tiny structure is built and run forward with its attention maps checked.
 """
 
 import glob
@@ -93,12 +93,12 @@ def tiny(config):
 
 
 def structure(config, attention=True):
-  """The tiny config's STRUCTURE_KEYS as a string; attention=False: only whether G / D attend
-  and whether it is class-conditional (the class count only sizes the embeddings)."""
+  """The tiny config's STRUCTURE_KEYS as a string; attention=False: without where attention
+  sits (a step without attention is the same code minus its layers) and with only whether it
+  is class-conditional (the class count only sizes the embeddings)."""
   keys = {k: config[k] for k in STRUCTURE_KEYS}
   if not attention:
-    keys.update(g_attention=bool(config.g_attention), d_attention=bool(config.d_attention),
-                num_classes=bool(config.num_classes))
+    keys.update(g_attention=None, d_attention=None, num_classes=bool(config.num_classes))
   return json.dumps(keys, sort_keys=True, default=list)
 
 

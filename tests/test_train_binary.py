@@ -1,11 +1,14 @@
 """The training binary as the README shows it: trains and resumes, quietly (TensorFlow's
 start-up noise hidden unless TF_CPP_MIN_LOG_LEVEL is set), on one device and on two logical CPU
 devices; exit codes (0 finished, 75 stopped early, 1 error as one line); the one-writer lock; a
-full disk during a save."""
+full disk during a save. One 2-step run of the binary, made once per test run, serves the tests
+that need a trained workdir."""
 
+import fcntl
 import glob
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -40,19 +43,44 @@ def _train(workdir, steps, *extra, env=None):
                         capture_output=True, text=True, timeout=900)
 
 
-def test_main_command_trains_quietly_and_resumes(tmp_path):
-  workdir = str(tmp_path / "demo")
-  first = _train(workdir, 2, env=QUIET_ENV)
-  assert first.returncode == 0, first.stderr[-3000:]
-  assert "step 2/2" in first.stderr
-  noise = [line for line in first.stderr.splitlines() if any(n in line for n in NOISE)]
+@pytest.fixture(scope="session")
+def two_step_binary_run(shared_run_dir):
+  """(workdir, stderr) of the binary's 2-step run as a user runs it (QUIET_ENV), made once per
+  test run (the first xdist worker to ask runs it under a lock). Tests copy the workdir
+  (_copy) before changing it."""
+  root = shared_run_dir / "train_binary"
+  root.mkdir(exist_ok=True)
+  workdir, done = root / "demo", root / "result.json"
+  with open(root / "make.lock", "w") as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+    if not done.exists():
+      shutil.rmtree(workdir, ignore_errors=True)
+      first = _train(str(workdir), 2, env=QUIET_ENV)
+      (root / "result.json.tmp").write_text(json.dumps([first.returncode, first.stderr]))
+      os.replace(root / "result.json.tmp", done)
+  returncode, stderr = json.loads(done.read_text())
+  assert returncode == 0, stderr[-3000:]
+  return str(workdir), stderr
+
+
+def _copy(workdir, dst):
+  """A private copy of a shared workdir at dst (its lock file left out); returns dst."""
+  shutil.copytree(workdir, dst, ignore=shutil.ignore_patterns("train.lock"))
+  return str(dst)
+
+
+def test_main_command_trains_quietly_and_resumes(tmp_path, two_step_binary_run):
+  shared, first_stderr = two_step_binary_run
+  workdir = _copy(shared, tmp_path / "demo")
+  assert "step 2/2" in first_stderr
+  noise = [line for line in first_stderr.splitlines() if any(n in line for n in NOISE)]
   assert not noise, noise
   assert ckpt_lib.checkpoint_step(ckpt_lib.list_checkpoints(workdir)[-1]) == 2
   assert glob.glob(os.path.join(workdir, "train", "events.out.tfevents.*"))
   with open(os.path.join(workdir, "config.json")) as f:  # the class names, with the run
     assert json.load(f)["class_names"] == ["disk", "square", "ring", "diamond", "cross",
                                            "triangle", "hbar", "vbar", "hollow_square", "x"]
-  assert "Classes (id name): 0 disk, 1 square, 2 ring," in first.stderr
+  assert "Classes (id name): 0 disk, 1 square, 2 ring," in first_stderr
   # The user's TF_CPP_MIN_LOG_LEVEL brings TensorFlow's logs back (here: one at each save).
   second = _train(workdir, 4, env=dict(QUIET_ENV, TF_CPP_MIN_LOG_LEVEL="0"))
   assert second.returncode == 0, second.stderr[-3000:]
@@ -136,8 +164,8 @@ def _snapshot(root):
           for d, _, files in os.walk(root) for f in files}
 
 
-def test_second_trainer_is_refused_until_the_first_dies(tmp_path):
-  workdir = str(tmp_path / "w")
+def test_second_trainer_is_refused_until_the_first_dies(tmp_path, two_step_binary_run):
+  workdir = _copy(two_step_binary_run[0], tmp_path / "w")
   holder = subprocess.Popen(
       [sys.executable, "-c", "import sys, time; from sagan_tf.training.workdir import "
        "WorkdirLock; WorkdirLock(sys.argv[1]).__enter__(); print('locked', flush=True); "
@@ -154,9 +182,9 @@ def test_second_trainer_is_refused_until_the_first_dies(tmp_path):
   finally:
     holder.kill()  # SIGKILL: the kernel releases the flock
     holder.wait()
-  second = _train(workdir, 2)
+  second = _train(workdir, 2)  # takes the lock: resumes at step 2 of 2, done
   assert second.returncode == 0, second.stderr[-3000:]
-  assert "step 2/2" in second.stderr
+  assert "Resumed from" in second.stderr and "at step 2" in second.stderr
 
 
 def test_checkpoints_without_config_json_are_not_resumed(tmp_path):
@@ -190,10 +218,9 @@ def small_tmpfs(tmp_path):
   subprocess.run(["umount", str(mount)], check=True)
 
 
-def test_full_disk_during_a_save_is_one_line_and_keeps_the_earlier_checkpoint(small_tmpfs):
-  workdir = str(small_tmpfs / "w")
-  first = _train(workdir, 2)
-  assert first.returncode == 0, first.stderr[-3000:]
+def test_full_disk_during_a_save_is_one_line_and_keeps_the_earlier_checkpoint(
+    small_tmpfs, two_step_binary_run):
+  workdir = _copy(two_step_binary_run[0], small_tmpfs / "w")
   stat = os.statvfs(small_tmpfs)
   with open(small_tmpfs / "filler", "wb") as f:  # leave less than a checkpoint (~470 KB)
     f.write(b"\0" * (stat.f_bavail * stat.f_frsize - 100_000))
