@@ -27,7 +27,10 @@ if (($#)); then shift; fi
 extra=("$@")
 IFS=, read -r -a seeds <<< "$seed_list"
 for seed in "${seeds[@]}"; do
-  [[ $seed =~ ^[0-9]+$ ]] || { echo "--seeds=$seed_list: seeds are integers >= 0, e.g. --seeds=0,1,2" >&2; exit 2; }
+  if [[ ! $seed =~ ^[0-9]+$ ]]; then
+    echo "--seeds=$seed_list: seeds are integers >= 0, e.g. --seeds=0,1,2" >&2
+    exit 2
+  fi
 done
 py=${PYTHON:-.venv/bin/python}
 no_attention=(--config.g_attention='()' --config.d_attention='()')

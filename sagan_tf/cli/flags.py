@@ -150,11 +150,10 @@ def _check_config_file(value, flag="config"):
     raise SystemExit(f"Error: --{flag}={path} does not load ({detail}): {fix}.") from None
 
 
-def _overrides(argv, flag="config"):
+def _overrides(argv, schema, flag="config"):
   """[(key, [the argv indices of that override: 1, or 2 for `--config.KEY VALUE`])] in argv
-  order, up to a bare `--`."""
+  order, up to a bare `--`; schema: the config whose value types say which form a key takes."""
   found, i = [], 1
-  schema = config_lib.base_config()
   while i < len(argv) and argv[i] != "--":
     match = re.match(rf"-{{1,2}}(no)?{flag}\.([^=.]+)[^=]*(=?)", argv[i])
     if not match:
@@ -182,12 +181,12 @@ def check_overrides(argv, flag="config"):
   """
   for value in _config_files(argv, flag):
     _check_config_file(value, flag)
-  keys = set(config_lib.base_config().keys())
-  overrides = _overrides(argv, flag)
+  schema = config_lib.base_config()
+  overrides = _overrides(argv, schema, flag)
   for key, where in overrides:
-    if key not in keys:
+    if key not in schema:
       raise SystemExit(f"Error: Unknown config key {key!r} in {argv[where[0]]!r}. Known keys: "
-                       f"{', '.join(sorted(keys))}.")
+                       f"{', '.join(sorted(schema.keys()))}.")
   last = {key: where for key, where in overrides}
   dropped = {i for key, where in overrides if where is not last[key] for i in where}
   return [arg for i, arg in enumerate(argv) if i not in dropped]
@@ -200,14 +199,15 @@ def workdir_overrides(argv):
   recorded (store.record.workdir_config, which refuses fixed keys): they are taken out of argv
   and parsed here with ml_collections' own parsers against the schema, so values get the types
   and errors they get in training. With --config=FILE, ml_collections applies them to that
-  file as usual and argv is returned whole (but for check_overrides' repeats). Raises SystemExit with one line for a bad file, an
-  unknown key or a bad value (plain Python: before TensorFlow loads).
+  file as usual and argv is returned whole (but for check_overrides' repeats). Raises
+  SystemExit with one line for a bad file, an unknown key or a bad value (plain Python: before
+  TensorFlow loads).
   """
   argv = check_overrides(argv)
   if _config_files(argv):
     return argv, {}
   schema = config_lib.base_config()
-  taken_at = {i for _, where in _overrides(argv) for i in where}
+  taken_at = {i for _, where in _overrides(argv, schema) for i in where}
   rest = [arg for i, arg in enumerate(argv) if i not in taken_at]
   taken = [argv[0]] + [argv[i] for i in sorted(taken_at)]
   if len(taken) == 1:
