@@ -89,3 +89,39 @@ def test_scores_finished_runs_only_with_the_given_networks(tmp_path, fake_python
   assert "class_classifier_path" not in calls[0] and "--num_samples=10000" in calls[0]
   bad, calls = _run("score_results.sh", fake_python, tmp_path)
   assert bad.returncode != 0 and "usage" in bad.stderr and calls == []
+
+
+def test_collect_copies_each_scored_runs_results_and_last_ema_sheet(tmp_path):
+  runs, out = tmp_path / "runs", tmp_path / "docs" / "demo"
+  for name, steps in (("attn16_s0", (250, 500, 2500)), ("noattn_s1", (250,)),
+                      ("attn16_s2", (250,))):
+    (runs / name / "samples").mkdir(parents=True)
+    for step in steps:
+      for g in ("ema", "raw"):
+        (runs / name / "samples" / f"step_{step}_{g}.png").write_text(f"{name} {step} {g}")
+  for name in ("attn16_s0", "noattn_s1"):  # attn16_s2 is not scored
+    (runs / name / "eval").mkdir()
+    (runs / name / "eval" / "results.jsonl").write_text(f'{{"run": "{name}"}}\n')
+  (runs / "real_stats").mkdir()
+  result = subprocess.run(["bash", "tools/collect_results.sh", str(runs), str(out)], cwd=REPO,
+                          text=True, capture_output=True, timeout=60)
+  assert result.returncode == 0, result.stderr
+  assert "Copied 2 scored run(s)" in result.stdout
+  assert sorted(p.name for p in out.iterdir()) == ["attn16_s0", "noattn_s1"]
+  assert (out / "attn16_s0" / "eval" / "results.jsonl").read_text() == '{"run": "attn16_s0"}\n'
+  # the numerically last EMA sheet (2500, not the lexically last 500), not the raw one
+  assert [p.name for p in (out / "attn16_s0" / "samples").iterdir()] == ["step_2500_ema.png"]
+  assert (out / "noattn_s1" / "samples" / "step_250_ema.png").read_text() == "noattn_s1 250 ema"
+  # a later run of the trainer and the evaluation: the copy follows, the older sheet goes
+  (runs / "noattn_s1" / "samples" / "step_500_ema.png").write_text("noattn_s1 500 ema")
+  (runs / "noattn_s1" / "eval" / "results.jsonl").write_text('{"a": 1}\n{"a": 2}\n')
+  again = subprocess.run(["bash", "tools/collect_results.sh", str(runs), str(out)], cwd=REPO,
+                         text=True, capture_output=True, timeout=60)
+  assert again.returncode == 0, again.stderr
+  assert [p.name for p in (out / "noattn_s1" / "samples").iterdir()] == ["step_500_ema.png"]
+  assert (out / "noattn_s1" / "eval" / "results.jsonl").read_text().count("\n") == 2
+  for args, message in (([str(tmp_path / "none"), str(out)], "is not a directory"),
+                        ([str(runs)], "usage"), ([str(runs), str(out), "x"], "usage")):
+    bad = subprocess.run(["bash", "tools/collect_results.sh", *args], cwd=REPO, text=True,
+                         capture_output=True, timeout=60)
+    assert bad.returncode != 0 and message in bad.stderr, bad.stderr

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Copies what docs/results.md publishes of each scored run of tools/run_results.sh into OUT_DIR
+# (a folder of the repository, docs/results/<suite>/, so the numbers outlive the machine):
+# RUNS_DIR/<setting>_s<seed>/eval/results.jsonl and the run's last EMA sample sheet
+# (samples/step_<N>_ema.png, N the largest), at the same relative paths, so
+# tools/summarize_runs.py reads OUT_DIR as it reads RUNS_DIR. A run without results.jsonl is
+# left out; a copy already in OUT_DIR is replaced (results.jsonl only grows).
+# Usage: bash tools/collect_results.sh RUNS_DIR OUT_DIR
+set -euo pipefail
+usage="usage: collect_results.sh RUNS_DIR OUT_DIR"
+runs=${1:?$usage}
+out=${2:?$usage}
+if (($# != 2)); then echo "$usage" >&2; exit 2; fi
+if [[ ! -d $runs ]]; then
+  echo "$runs is not a directory: give the RUNS_DIR of tools/run_results.sh" >&2
+  exit 2
+fi
+shopt -s nullglob
+copied=0
+for workdir in "$runs"/*_s*/; do
+  workdir=${workdir%/}
+  name=${workdir##*/}
+  [[ $name =~ _s[0-9]+$ && -f $workdir/eval/results.jsonl ]] || continue
+  mkdir -p "$out/$name/eval" "$out/$name/samples"
+  cp "$workdir/eval/results.jsonl" "$out/$name/eval/results.jsonl"
+  sheets=("$workdir"/samples/step_*_ema.png)
+  if ((${#sheets[@]})); then
+    last=$(printf '%s\n' "${sheets[@]}" | sed -E 's/.*step_([0-9]+)_ema\.png$/\1 &/' \
+           | sort -n | tail -1 | cut -d' ' -f2-)
+    rm -f "$out/$name"/samples/step_*_ema.png
+    cp "$last" "$out/$name/samples/"
+  fi
+  copied=$((copied + 1))
+done
+echo "Copied $copied scored run(s) from $runs to $out."
