@@ -30,6 +30,7 @@ from sagan_tf.evaluation import evaluator as evaluator_lib
 from sagan_tf.evaluation import standin
 from sagan_tf.sampling import noise
 from sagan_tf.store import checkpoints as ckpt_lib
+from sagan_tf.store import results as results_lib
 from sagan_tf import models as models_lib
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -122,7 +123,7 @@ def copy_checkpoints(template, workdir, steps):
 
 def result_lines(workdir):
   """The results file's lines; asserts there is no partial line (returns [] if no file)."""
-  path = evaluation.results_path(workdir)
+  path = results_lib.results_path(workdir)
   if not os.path.exists(path):
     return []
   text = open(path).read()
@@ -155,7 +156,7 @@ def np_kid(x, y):
 
 def read_scalars(workdir):
   out = {}
-  for f in glob.glob(os.path.join(evaluation.eval_dir(workdir), "events.out.tfevents.*")):
+  for f in glob.glob(os.path.join(results_lib.eval_dir(workdir), "events.out.tfevents.*")):
     for event in tf.compat.v1.train.summary_iterator(f):
       for v in event.summary.value:
         out[(v.tag, event.step)] = float(tf.make_ndarray(v.tensor))
@@ -183,7 +184,7 @@ def test_job_end_to_end(tmp_path, classifier_dir, template):
 
   def trainer():  # writes ckpt-20 once step 10 has been evaluated
     deadline = time.time() + 100
-    while time.time() < deadline and not os.path.exists(evaluation.results_path(workdir)):
+    while time.time() < deadline and not os.path.exists(results_lib.results_path(workdir)):
       time.sleep(0.05)
     copy_checkpoints(template_workdir, workdir, (20,))
 
@@ -424,11 +425,11 @@ def test_rows_written_before_two_networks_still_read(tmp_path, template_workdir,
   workdir = copy_checkpoints(template_workdir, str(tmp_path / "run"), (10,))
   config = tiny_config(classifier_dir)
   old = {k: v for k, v in evaluator_lib.settings(config).items() if k != "class_classifier"}
-  evaluator_lib.append_result(workdir, dict(old, step=10, checkpoint="c", metrics={
+  results_lib.append_result(workdir, dict(old, step=10, checkpoint="c", metrics={
       "fid": 3.0, "class_accuracy": 0.5, "symmetry_error": 0.1}))
-  evaluator_lib.append_result(workdir, dict(old, step=5, classifier=evaluation.INCEPTION_TFHUB,
+  results_lib.append_result(workdir, dict(old, step=5, classifier=evaluation.INCEPTION_TFHUB,
                                             metrics={"fid": 9.0, "inception_score": 2.0}))
-  standin, hub = evaluation.read_results(workdir)
+  standin, hub = results_lib.read_results(workdir)
   assert standin["metrics"] == {"standin/fid": 3.0, "standin/class_accuracy": 0.5,
                                 "symmetry_error": 0.1}
   assert standin["networks"] == {"standin": dict(role="main",
@@ -531,7 +532,7 @@ def test_continuous_keeps_up_with_rotation_and_keeps_the_best(tmp_path, classifi
   assert best["step"] == 100 and best["value"] == 1.0 and best["metric"] == "standin/fid"
   assert best["source"] == os.path.join(ckpt_lib.checkpoint_dir(workdir), "ckpt-100")
   assert files == trainer.files[100]
-  assert len(glob.glob(os.path.join(evaluation.eval_dir(workdir), "events.out.tfevents.*"))) == 1
+  assert len(glob.glob(os.path.join(results_lib.eval_dir(workdir), "events.out.tfevents.*"))) == 1
   assert not glob.glob(os.path.join(workdir, "best.tmp-*"))
   # --checkpoint=best (restore_models: evaluate, export, the tools) reads its weights.
   path = ckpt_lib.resolve_checkpoint(workdir, "best")
@@ -626,7 +627,7 @@ def test_checkpoint_not_matching_config(tmp_path, classifier_dir, template_workd
   with pytest.raises(ValueError, match="does not match the config.*g_ch=16"):
     evaluation.evaluate_and_write(tiny_config(classifier_dir, g_ch=16), workdir)
   assert result_lines(workdir) == []
-  assert not glob.glob(os.path.join(evaluation.eval_dir(workdir), "events.*"))
+  assert not glob.glob(os.path.join(results_lib.eval_dir(workdir), "events.*"))
   assert not glob.glob(os.path.join(workdir, "best*"))
 
 
@@ -638,7 +639,7 @@ def test_too_few_samples(tmp_path, classifier_dir, template_workdir):
     evaluation.evaluate_and_write(
         tiny_config(classifier_dir, eval_num_samples=FEATURE_DIM), workdir)
   assert result_lines(workdir) == []
-  assert not os.path.exists(os.path.join(evaluation.eval_dir(workdir), "real_stats"))
+  assert not os.path.exists(os.path.join(results_lib.eval_dir(workdir), "real_stats"))
 
 
 def test_failure_mid_evaluation_writes_nothing(tmp_path, classifier_dir, template,
@@ -648,7 +649,7 @@ def test_failure_mid_evaluation_writes_nothing(tmp_path, classifier_dir, templat
   monkeypatch.setattr(ckpt_lib, "restore_models",  # skip the (slow) rebuild; same weights
                       lambda c, w, pinned: dict(models, path=pinned.source))
   earlier = dict(step=10, checkpoint="x", metrics={"fid": 1.0}, generator="ema")
-  evaluation.evaluator.append_result(workdir, earlier)
+  results_lib.append_result(workdir, earlier)
 
   class Flaky(evaluation.Classifier):
     calls = 0
@@ -664,14 +665,14 @@ def test_failure_mid_evaluation_writes_nothing(tmp_path, classifier_dir, templat
   with pytest.raises(RuntimeError, match="classifier crashed"):
     evaluation.evaluate_and_write(config, workdir, evaluator=ev)
   assert result_lines(workdir) == [earlier]
-  assert not glob.glob(os.path.join(evaluation.eval_dir(workdir), "events.*"))
+  assert not glob.glob(os.path.join(results_lib.eval_dir(workdir), "events.*"))
   assert not glob.glob(os.path.join(workdir, "best*"))  # no best/, no pinned copy left
 
 
 def test_results_file_recovers_from_a_torn_line(tmp_path):
   workdir = str(tmp_path)
-  os.makedirs(evaluation.eval_dir(workdir))
-  with open(evaluation.results_path(workdir), "w") as f:
+  os.makedirs(results_lib.eval_dir(workdir))
+  with open(results_lib.results_path(workdir), "w") as f:
     f.write('{"step": 5, "metrics": {"fid": 1.0}}\n{"step": 6, "metr')  # killed mid-write
-  evaluation.evaluator.append_result(workdir, {"step": 7})
-  assert [r["step"] for r in evaluation.read_results(workdir)] == [5, 7]
+  results_lib.append_result(workdir, {"step": 7})
+  assert [r["step"] for r in results_lib.read_results(workdir)] == [5, 7]

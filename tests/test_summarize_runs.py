@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from sagan_tf.evaluation import evaluator
+from sagan_tf.store import results as results_lib
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ACCURACY = {"attn16": [0.78, 0.87, 0.84], "noattn": [0.50, 0.55, 0.52]}
@@ -27,7 +27,7 @@ def _record(step, accuracy, fid):
 def _runs(tmp_path):
   for setting in ACCURACY:
     for seed, (acc, fid) in enumerate(zip(ACCURACY[setting], FID[setting])):
-      path = evaluator.results_path(str(tmp_path / f"{setting}_s{seed}"))
+      path = results_lib.results_path(str(tmp_path / f"{setting}_s{seed}"))
       os.makedirs(os.path.dirname(path))
       with open(path, "w") as f:
         f.write(json.dumps(_record(2500, acc, fid)) + "\n")

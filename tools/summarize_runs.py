@@ -21,10 +21,7 @@ import sys
 from absl import app
 from absl import flags
 
-from sagan_tf.cli import quiet
-
-with quiet.startup():  # TensorFlow's start-up noise silenced (the results reader imports it)
-  from sagan_tf.evaluation import evaluator
+from sagan_tf.store import results as results_lib
 
 _METRICS = flags.DEFINE_list("metrics", ["standin/class_accuracy", "inception/fid"],
                              "Metrics of results.jsonl to tabulate (absent ones show n/a).")
@@ -45,7 +42,7 @@ def collect(runs_dir):
     match = _RUN.match(name)
     if not match or not os.path.isdir(os.path.join(runs_dir, name)):
       continue
-    for record in evaluator.read_results(os.path.join(runs_dir, name)):
+    for record in results_lib.read_results(os.path.join(runs_dir, name)):
       found[(match["setting"], _key(record))][int(match["seed"])] = record["metrics"]
   return found
 

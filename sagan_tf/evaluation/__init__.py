@@ -9,16 +9,14 @@ statistics, for one checkpoint or continuously; the best checkpoint kept in WORK
                   truncation=, ...)
   Evaluator(config, workdir)                                   networks + real statistics
   Classifier(classifier_path)                                  Inception or a stand-in
-  read_results(workdir), results_path(workdir), eval_dir(workdir)
-See evaluator.py for the output files, the network names and the best-checkpoint rule, and
+WORKDIR/eval/results.jsonl is read and written by sagan_tf.store.results. See evaluator.py for
+the output files, the network names and the best-checkpoint rule, and
 metrics.py for the sample-size policy.
 """
 
 from sagan_tf.evaluation.classifier import Classifier, ClassifierError, INCEPTION_TFHUB
 from sagan_tf.evaluation.evaluator import (
-    apply_overrides, eval_dir, evaluate_and_write, Evaluator, INCEPTION, read_results,
-    results_path, run_continuous, STANDIN)
+    apply_overrides, evaluate_and_write, Evaluator, INCEPTION, run_continuous, STANDIN)
 
-__all__ = ["apply_overrides", "Classifier", "ClassifierError", "eval_dir", "evaluate_and_write",
-           "Evaluator", "INCEPTION", "INCEPTION_TFHUB", "read_results", "results_path",
-           "run_continuous", "STANDIN"]
+__all__ = ["apply_overrides", "Classifier", "ClassifierError", "evaluate_and_write", "Evaluator",
+           "INCEPTION", "INCEPTION_TFHUB", "run_continuous", "STANDIN"]

@@ -20,7 +20,8 @@ Outputs in WORKDIR/eval/:
                  (sagan_tf.sampling.bn_stats.BNStats.identity), "classifier" (the main
                  network), "class_classifier" (or null), "timestamp", "unix_time",
                  "eval_secs"}. Lines without "format" (written before two networks) have
-                 plain metric names and are read as format 2 (upgrade_record).
+                 plain metric names and are read as format 2
+                 (sagan_tf.store.results, which reads and writes the file).
                  It is also the record of what was evaluated: a (step, generator, truncation,
                  bn_stats, num_samples, classifier, class_classifier) already present is
                  skipped, so a restarted job does not repeat work and never mixes settings. A
@@ -67,25 +68,12 @@ from sagan_tf.sampling import bn_stats as bn_stats_lib
 from sagan_tf.sampling import noise
 from sagan_tf.sampling import settings as settings_lib
 from sagan_tf.store import checkpoints as ckpt_lib
-
-EVAL_SUBDIR = "eval"
-RESULTS_FILE = "results.jsonl"
-RESULT_FORMAT = 2
-INCEPTION = "inception"  # the main network when its logits are not the dataset's classes
-STANDIN = "standin"      # a network whose logits are the dataset's classes
-_PIXEL_METRICS = ("symmetry_error", "real_symmetry_error")  # no network
-
-
-def eval_dir(workdir):
-  return os.path.join(workdir, EVAL_SUBDIR)
-
-
-def results_path(workdir):
-  return os.path.join(eval_dir(workdir), RESULTS_FILE)
-
+from sagan_tf.store import results as results_lib
+from sagan_tf.store.results import INCEPTION, STANDIN
 
 def stats_dir(config, workdir):
-  return config.get("eval_stats_dir", "") or os.path.join(eval_dir(workdir), "real_stats")
+  return (config.get("eval_stats_dir", "")
+          or os.path.join(results_lib.eval_dir(workdir), "real_stats"))
 
 
 def apply_overrides(config, num_samples=None, classifier_path=None, class_classifier_path=None,
@@ -133,62 +121,13 @@ def _same_settings(record, s):
   return all(record.get(k) == v for k, v in s.items())
 
 
-def upgrade_record(record):
-  """A results.jsonl record in format 2. A line without "format" was written with one network
-  and plain metric names ('fid', 'class_accuracy', ...): its metrics are renamed
-  '<network>/<metric>' ('standin' when it had class accuracy, else 'inception'), and it gains
-  "networks" and "class_classifier": null. The file is not rewritten."""
-  if record.get("format", 1) >= RESULT_FORMAT:
-    return record
-  values = record.get("metrics", {})
-  name = STANDIN if "class_accuracy" in values else INCEPTION
-  return dict(record, format=RESULT_FORMAT, class_classifier=None,
-              metrics={(k if k in _PIXEL_METRICS else f"{name}/{k}"): v
-                       for k, v in values.items()},
-              networks={name: dict(role="main", classifier=record.get("classifier"))})
-
-
-def read_results(workdir):
-  """Returns the records of results.jsonl in format 2 (upgrade_record; malformed lines are
-  skipped with a warning)."""
-  path = results_path(workdir)
-  if not os.path.exists(path):
-    return []
-  records = []
-  with open(path) as f:
-    for i, line in enumerate(f, 1):
-      if not line.strip():
-        continue
-      try:
-        records.append(upgrade_record(json.loads(line)))
-      except json.JSONDecodeError:
-        logging.warning("Skipping malformed line %d of %s", i, path)
-  return records
-
-
 def find_result(workdir, step, config):
   """The record of an earlier evaluation of `step` with config's settings, or None."""
   s = settings(config)
-  for record in read_results(workdir):
+  for record in results_lib.read_results(workdir):
     if record.get("step") == step and _same_settings(record, s):
       return record
   return None
-
-
-def append_result(workdir, record):
-  """Appends one JSON line in a single write, then flush + fsync."""
-  line = json.dumps(record, sort_keys=True, allow_nan=False) + "\n"
-  path = results_path(workdir)
-  os.makedirs(os.path.dirname(path), exist_ok=True)
-  if os.path.exists(path) and os.path.getsize(path):
-    with open(path, "rb") as f:
-      f.seek(-1, os.SEEK_END)
-      if f.read(1) != b"\n":  # an earlier writer died mid-line: keep ours on its own line
-        line = "\n" + line
-  with open(path, "a") as f:
-    f.write(line)
-    f.flush()
-    os.fsync(f.fileno())
 
 
 def tag_prefix(config):
@@ -315,7 +254,8 @@ class Evaluator:
     values = metrics_lib.compute_metrics({k: r.as_dict() for k, r in real.items()}, gen,
                                          c.num_classes, self.main)
     now = time.time()
-    record = dict(format=RESULT_FORMAT, step=int(models["step"]), checkpoint=models["path"],
+    record = dict(format=results_lib.RESULT_FORMAT, step=int(models["step"]),
+                  checkpoint=models["path"],
                   metrics=values, networks=self.describe_networks(),
                   num_real=real[self.main].num_examples, unix_time=now,
                   eval_secs=round(now - start, 3),
@@ -330,14 +270,14 @@ class Evaluator:
     """TensorBoard scalars (the job's one writer), then the JSON line (the record of
     completion)."""
     if self._writer is None:
-      self._writer = tf.summary.create_file_writer(eval_dir(self.workdir))
+      self._writer = tf.summary.create_file_writer(results_lib.eval_dir(self.workdir))
     prefix = tag_prefix(self.config)
     with self._writer.as_default():
       for name, value in sorted(record["metrics"].items()):
         if value is not None:
           tf.summary.scalar(f"{prefix}/{name}", value, step=record["step"])
     self._writer.flush()
-    append_result(self.workdir, record)
+    results_lib.append_result(self.workdir, record)
 
   def close(self):
     if self._writer is not None:
@@ -410,7 +350,7 @@ def evaluate_and_write(config, workdir, checkpoint_path=None, evaluator=None):
   previous = find_result(workdir, step, config)
   if previous is not None:
     logging.info("Step %d already evaluated with these settings (%s); skipping.", step,
-                 results_path(workdir))
+                 results_lib.results_path(workdir))
     return dict(previous, skipped=True)
   own = evaluator is None
   evaluator = evaluator or Evaluator(config, workdir)
@@ -444,7 +384,7 @@ def run_continuous(config, workdir, timeout_secs=3600.0, poll_secs=30.0, evaluat
   try:
     with progress.ctrl_c_as_flag():  # Ctrl-C acts between batches, while waiting
       while True:
-        done = {r["step"] for r in read_results(workdir) if _same_settings(r, s)}
+        done = {r["step"] for r in results_lib.read_results(workdir) if _same_settings(r, s)}
         paths = ckpt_lib.list_checkpoints(workdir)
         seen_any = seen_any or bool(paths) or bool(done)
         if done and max(done) >= final:

