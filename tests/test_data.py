@@ -108,6 +108,16 @@ def test_synthetic_eval_is_finite_and_not_training_data():
     assert dist.min() > 0
 
 
+def test_which_evaluation_data_is_held_out():
+  assert data_lib.eval_data_is_held_out(cfg())  # the synthetic evaluation stream
+  tfds = cfg(dataset="tfds", split="train", eval_split="validation")
+  assert data_lib.eval_data_is_held_out(tfds)
+  assert not data_lib.eval_data_is_held_out(tfds, split="train")
+  assert not data_lib.eval_data_is_held_out(cfg(dataset="tfds", split="train", eval_split="train"))
+  for dataset in ("folder", "tfrecord"):  # no splits: the training files
+    assert not data_lib.eval_data_is_held_out(cfg(dataset=dataset), split="test")
+
+
 def test_data_seed_must_not_be_the_held_out_stream():
   with pytest.raises(ValueError, match="data_seed=-1 must be >= 0"):
     config_lib.validate(cfg(data_seed=-1))

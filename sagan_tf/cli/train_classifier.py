@@ -5,9 +5,10 @@ module's interface, for FID / KID / IS / class accuracy where Inception weights 
       [--num_steps=1000] [--batch_size=64] [--feature_dim=128] [--config.KEY=VALUE ...]
 
 Reads the data exactly as training does (sagan_tf.data.build_dataset with the config), trains
-for --num_steps batches, reports accuracy on --eval_examples held-out examples
-(sagan_tf.data.build_eval_dataset; for the synthetic dataset a seed stream training never
-sees) and writes a SavedModel to --output_dir: model(images float32 [B, H, W, 3] in [-1, 1])
+for --num_steps batches, reports accuracy on --eval_examples evaluation examples
+(sagan_tf.data.build_eval_dataset: held out for the synthetic dataset, a seed stream training
+never sees, and for a TFDS split other than the training one; folders and TFRecords have no
+splits, so there it is the accuracy on training images, printed as training_accuracy) and writes a SavedModel to --output_dir: model(images float32 [B, H, W, 3] in [-1, 1])
 -> {'logits': [B, num_classes], 'pool_3': [B, feature_dim]}. Use it with
 sagan-evaluate --classifier_path=DIR.
 """
@@ -49,29 +50,36 @@ def main(argv):
     from sagan_tf.evaluation import standin  # deferred: keeps --help free of TensorFlow
   data.check_config(config)
   split = _EVAL_SPLIT.value or config.eval_split
-  if config.dataset != "synthetic" and split == config.split:
+  held_out = data.eval_data_is_held_out(config, split)
+  if config.dataset == "tfds" and not held_out:
     logging.warning("Held-out split %r is the training split: the accuracy is not held-out. "
                     "Pass --eval_split=test (or another split).", split)
+  elif not held_out:
+    logging.warning("A %s dataset has no held-out split: the accuracy is measured on training "
+                    "images (how well the classifier fits them, not how it generalizes).",
+                    config.dataset)
   keras.utils.set_random_seed(config.seed)
   model = standin.build_classifier_model(config.resolution, config.num_classes,
                                          width=_WIDTH.value, feature_dim=_FEATURES.value,
                                          seed=config.seed)
   loss = standin.train_classifier(model, data.build_dataset(config, _BATCH.value),
                                   _STEPS.value, learning_rate=_LR.value)
-  held_out = data.build_eval_dataset(config, _BATCH.value, _EVAL_EXAMPLES.value, split=split)
-  acc = standin.accuracy(model, held_out)
+  eval_data = data.build_eval_dataset(config, _BATCH.value, _EVAL_EXAMPLES.value, split=split)
+  acc = standin.accuracy(model, eval_data)
   standin.export_classifier(model, config.resolution, _OUTPUT.value)
-  summary = dict(held_out_accuracy=acc, final_loss=loss, num_steps=_STEPS.value,
+  name = "held_out_accuracy" if held_out else "training_accuracy"
+  summary = dict(final_loss=loss, num_steps=_STEPS.value, **{name: acc},
                  dataset=config.dataset, resolution=config.resolution,
                  num_classes=config.num_classes, feature_dim=_FEATURES.value,
                  eval_split=split, eval_examples=_EVAL_EXAMPLES.value)
   with open(os.path.join(_OUTPUT.value, "classifier_info.json"), "w") as f:
     json.dump(summary, f, indent=2, sort_keys=True)
-  source = ("the evaluation seed stream" if config.dataset == "synthetic"
-            else f"split {split!r}")
-  logging.info("Held-out accuracy %.4f (%d examples of %s); SavedModel written to %s",
-               acc, _EVAL_EXAMPLES.value, source, _OUTPUT.value)
-  print(f"held_out_accuracy={acc:.4f} saved_model={_OUTPUT.value}")
+  source = {"synthetic": "the evaluation seed stream", "tfds": f"split {split!r}"}.get(
+      config.dataset, "the training files")
+  logging.info("%s %.4f (%d examples of %s); SavedModel written to %s",
+               "Held-out accuracy" if held_out else "Accuracy on training images", acc,
+               _EVAL_EXAMPLES.value, source, _OUTPUT.value)
+  print(f"{name}={acc:.4f} saved_model={_OUTPUT.value}")
 
 
 def run():

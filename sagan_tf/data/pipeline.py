@@ -105,6 +105,18 @@ def build_dataset(config, batch_size, input_context=None, start_index=0):
   return ds.with_options(_options())
 
 
+def eval_data_is_held_out(config, split=None):
+  """Whether build_eval_dataset(config, split=split) yields examples training does not see:
+  the synthetic held-out stream, or a TFDS split (None -> config.eval_split) other than
+  config.split. Folders and TFRecords have no splits: their evaluation reads the training
+  files (False)."""
+  if config.dataset == "synthetic":
+    return True
+  if config.dataset == "tfds":
+    return (split or config.eval_split) != config.split
+  return False
+
+
 def build_eval_dataset(config, batch_size, num_examples, split=None):
   """Returns a finite dataset of at most num_examples real examples, for evaluation statistics.
 
