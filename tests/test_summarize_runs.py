@@ -41,18 +41,22 @@ def _summarize(*args):
 
 
 def test_tables_mean_std_and_seeds_and_compares_at_two_standard_errors(tmp_path):
-  result = _summarize(str(_runs(tmp_path)), "--compare=attn16,noattn")
+  result = _summarize(str(_runs(tmp_path)), "--compare=attn16,noattn", "--compare=noattn,x")
   assert result.returncode == 0, result.stderr[-2000:]
   lines = result.stdout.splitlines()
   row = next(line for line in lines if line.startswith("| attn16 |"))
   acc = np.array(ACCURACY["attn16"])
   assert f"{acc.mean():.3g} +- {acc.std(ddof=1):.3g} (0.78, 0.87, 0.84)" in row
   assert "| 2500 | ema | standing | 10000 | 0, 1, 2 |" in row
-  verdicts = {line.split(":")[0]: line for line in lines if line.startswith("step 2500")}
+  verdicts = {line.split(":")[0]: line for line in lines if line.startswith("- step 2500")}
   se = np.sqrt(acc.var(ddof=1) / 3 + np.var(ACCURACY["noattn"], ddof=1) / 3)
   assert abs(acc.mean() - np.mean(ACCURACY["noattn"])) > 2 * se  # the fixture's premise
-  assert verdicts["step 2500 standin/class_accuracy"].endswith(": established")
-  assert verdicts["step 2500 inception/fid"].endswith(": not established")
+  assert verdicts["- step 2500 standin/class_accuracy"].endswith(": established")
+  assert verdicts["- step 2500 inception/fid"].endswith(": not established")
+  assert ": attn16 - noattn = -0.6667 (standard error " in verdicts["- step 2500 inception/fid"]
+  assert lines[-1] == "- noattn - x: no metric with two or more seeds of each"
+  bad = _summarize(str(tmp_path), "--compare=attn16")
+  assert bad.returncode != 0 and "two settings A,B" in bad.stderr
 
 
 def test_no_scored_runs_or_no_directory_is_one_line_and_exit_1(tmp_path):

@@ -1,14 +1,15 @@
 r"""Tables of the seeded runs behind docs/results.md: mean, standard deviation and per-seed values.
 
   python tools/summarize_runs.py RUNS_DIR [--metrics=standin/class_accuracy,inception/fid] \
-      [--compare=attn16,noattn]
+      [--compare=attn16,noattn] [--compare=attn16_da,attn16 ...]
 
 RUNS_DIR holds workdirs named <setting>_s<seed> (tools/run_results.sh writes them), each scored
 by sagan-evaluate (WORKDIR/eval/results.jsonl). One markdown row per setting and evaluation
 (step, generator, BN statistics, N, networks): the number of seeds, then per metric
-mean +- sample standard deviation (ddof 1) and the per-seed values in seed order. --compare=A,B
-adds, per metric, the difference of the two settings' means and its standard error
-sqrt(sA^2/nA + sB^2/nB), and whether it is beyond two standard errors ('established').
+mean +- sample standard deviation (ddof 1) and the per-seed values in seed order. Each
+--compare=A,B adds a bullet per metric: the difference of the two settings' means, its standard
+error sqrt(sA^2/nA + sB^2/nB), and whether it is beyond two standard errors ('established').
+tools/gen_docs.py writes this output into docs/results.md for the published runs.
 """
 
 import collections
@@ -25,7 +26,8 @@ from sagan_tf.store import results as results_lib
 
 _METRICS = flags.DEFINE_list("metrics", ["standin/class_accuracy", "inception/fid"],
                              "Metrics of results.jsonl to tabulate (absent ones show n/a).")
-_COMPARE = flags.DEFINE_list("compare", [], "Two settings A,B whose means are compared.")
+_COMPARE = flags.DEFINE_multi_string(
+    "compare", [], "Two settings A,B whose means are compared; repeat for more pairs.")
 _RUN = re.compile(r"^(?P<setting>.+)_s(?P<seed>\d+)$")
 
 
@@ -89,7 +91,7 @@ def compare(found, a, b, metrics):
         continue
       se = math.sqrt(sa ** 2 / na + sb ** 2 / nb)
       verdict = "established" if abs(ma - mb) > 2 * se else "not established"
-      lines.append(f"step {key[0]} {metric}: {a} - {b} = {ma - mb:+.4g} (standard error "
+      lines.append(f"- step {key[0]} {metric}: {a} - {b} = {ma - mb:+.4g} (standard error "
                    f"{se:.3g}, {na} and {nb} seeds): {verdict}")
   return lines
 
@@ -97,8 +99,9 @@ def compare(found, a, b, metrics):
 def main(argv):
   if len(argv) != 2:
     raise app.UsageError("Give RUNS_DIR.")
-  if len(_COMPARE.value) not in (0, 2):
-    raise app.UsageError("--compare takes two settings: A,B.")
+  pairs = [pair.split(",") for pair in _COMPARE.value]
+  if any(len(pair) != 2 or not all(pair) for pair in pairs):
+    raise app.UsageError(f"--compare takes two settings A,B (got {_COMPARE.value}).")
   if not os.path.isdir(argv[1]):
     print(f"Error: {argv[1]} is not a directory: give the RUNS_DIR of tools/run_results.sh.",
           file=sys.stderr)
@@ -109,9 +112,10 @@ def main(argv):
           file=sys.stderr)
     return 1
   print("\n".join(table(found, _METRICS.value)))
-  if _COMPARE.value:
+  for a, b in pairs:
     print()
-    print("\n".join(compare(found, *_COMPARE.value, _METRICS.value)))
+    print("\n".join(compare(found, a, b, _METRICS.value)
+                    or [f"- {a} - {b}: no metric with two or more seeds of each"]))
   return 0
 
 
