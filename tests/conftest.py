@@ -113,8 +113,6 @@ def exported(tmp_path_factory):
 # group 357 s of a 28-min run on 2 AMD EPYC cores): they start first, one per worker, so that none
 # of them starts last and runs alone at the end.
 SLOWEST = ("tests/test_readme_commands.py::test_every_doc_command_runs_as_printed[tmp/sagan_demo]",
-           "tests/test_readme_commands.py::test_every_doc_command_runs_as_printed[tmp/results]",
-           "tests/test_readme_commands.py::test_every_doc_command_runs_as_printed[tmp/emoji_npm]",
            "tests/test_benchmark.py::test_prints_a_row_per_mode_with_positive_numbers",
            "tests/test_inception_import.py", "tests/test_training.py", "tests/test_multiworker.py")
 # Session fixtures made once per test run under a lock (the first worker to need one makes it):

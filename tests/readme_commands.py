@@ -14,8 +14,8 @@ interpreter; a console script `.venv/bin/sagan-<name>` (or `sagan-<name>`) becom
 `<this interpreter> -m sagan_tf.cli.<name, - as _>` (what `pip install -e .` installs it as), and
 another `.venv/bin/<tool>` this interpreter's `bin/<tool>`; the size overrides of each binary
 (`overrides`: {binary: [args]}, keyed by `sagan-<name>` for the console scripts, else by the
-module or script, e.g. 'tools/gen_docs.py') are appended to every invocation of it. Nothing
-else changes.
+module or script, e.g. 'tools/gen_docs.py' or, for `bash tools/x.sh`, 'tools/x.sh') are appended
+to every invocation of it. Nothing else changes.
 """
 
 import dataclasses
@@ -119,6 +119,8 @@ def _binary(tokens):
   script = console_script(words[0])
   if script:
     return script
+  if words[0] == "bash" and len(words) > 1 and not words[1].startswith("-"):
+    return words[1]  # a script of the repository, e.g. tools/run_results.sh
   if not _is_python(words[0]):
     return None
   if len(words) > 2 and words[1] == "-m":

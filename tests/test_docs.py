@@ -2,6 +2,7 @@
 in-process), and gen_docs itself: markers, stale detection, the console scripts of setup.py."""
 
 import importlib.util
+import json
 import os
 import textwrap
 
@@ -87,3 +88,36 @@ def test_key_lists_wrap_in_schema_order():
   assert text == "4 keys: `b`, `a`, `c`, `zz`."
   long = gen_docs.key_list({f"key_{i:02d}" for i in range(30)}, [], "30 keys:")
   assert all(len(line) <= 100 for line in long.split("\n")) and long.count("\n") >= 2
+
+
+def test_result_blocks_are_the_summarize_commands_output(tmp_path, capsys, monkeypatch):
+  os.symlink(os.path.join(REPO, "tools"), tmp_path / "tools")
+  (tmp_path / "README.md").write_text("# x\n")
+  record = dict(format=2, step=2500, checkpoint="c", generator="ema", num_samples=10000,
+                bn_stats=dict(mode="standing"), classifier="/i", class_classifier=None,
+                metrics={"inception/fid": 41.5, "inception/kid": 0.0123})
+  for seed, fid in ((0, 41.5), (1, 43.5)):
+    eval_dir = tmp_path / "docs" / "results" / "toy" / f"attn16_s{seed}" / "eval"
+    eval_dir.mkdir(parents=True)
+    (eval_dir / "results.jsonl").write_text(json.dumps(
+        dict(record, metrics=dict(record["metrics"], **{"inception/fid": fid}))) + "\n")
+  doc = tmp_path / "docs" / "results.md"
+  monkeypatch.setitem(gen_docs.RESULT_TABLES, "toy",
+                      ["--metrics=inception/fid,inception/kid", "--compare=attn16,noattn"])
+  monkeypatch.setitem(gen_docs.BLOCKS, "results-toy", gen_docs.result_table("toy"))
+  doc.write_text(f"```sh\n{gen_docs.result_command('toy')}\n```\n"
+                 "<!-- generated: results-toy -->\n<!-- end generated -->\n")
+  assert gen_docs.main(["--root", str(tmp_path)]) == 0, capsys.readouterr().err
+  text = doc.read_text()
+  assert "| attn16 | 2500 | ema | standing | 10000 | 0, 1 | 42.5 +- 1.41 (41.5, 43.5) |" in text
+  assert "- attn16 - noattn: no metric with two or more seeds of each" in text
+  assert gen_docs.main(["--check", "--root", str(tmp_path)]) == 0
+
+
+def test_results_doc_prints_each_tables_command_above_it():
+  with open(os.path.join(REPO, "docs", "results.md")) as f:
+    published = f.read()
+  for suite in gen_docs.RESULT_TABLES:
+    command, block = gen_docs.result_command(suite), f"<!-- generated: results-{suite} -->"
+    assert command in published and block in published, suite
+    assert published.index(command) < published.index(block), suite

@@ -13,6 +13,7 @@ import itertools
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 
@@ -39,6 +40,9 @@ OVERRIDES = {  # keyed by console script (readme_commands.prepare)
                         "--pipeline_images=10", "--pipeline_seconds=0.2",
                         "--precisions=float32", "--inception_batch=2", "--inception_fid_images=8",
                         "--inception_precisions=float32"],  # one precision row: the suite's time
+    # docs/results.md's scripts: seed 0 only, each run and evaluation at the sizes above
+    "tools/run_results.sh": ["--seeds=0", "--", *TINY_TRAIN],
+    "tools/score_results.sh": ["--", *SMALL_EVAL],
 }
 # A chain's own size overrides, appended after OVERRIDES: attention on the 32x32 maps of the same
 # 256 px model (the 128x128 maps' naive attention alone takes minutes of the 2 cores).
@@ -55,6 +59,7 @@ NOT_RUN = ("sagan-prepare-tfrecords",)
 OLD_FORMS = re.compile(r"-m sagan_tf\.(train|evaluate|export)\b|tools/(sample|interpolate|"
                        r"visualize_attention|train_classifier|prepare_tfrecords|benchmark)\.py")
 LINKED = ("experiments", "tools", "requirements.txt", "setup.py")
+COPIED = ("docs",)  # read (the published results) and written (tools/collect_results.sh)
 # What a command must print besides exiting 0: {text in the command: text in its stderr}.
 EXPECTED_OUTPUT = {
     "--strategy=mirrored": "'/job:localhost/replica:0/task:0/device:CPU:1')",  # 2 replicas
@@ -155,8 +160,11 @@ def test_every_doc_command_runs_as_printed(tmp_path, chain):
   root.mkdir()
   for name in LINKED:
     os.symlink(os.path.join(REPO, name), root / name)
+  for name in COPIED:
+    shutil.copytree(os.path.join(REPO, name), root / name)
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2",  # the venv's binaries (saved_model_cli) first
              PATH=os.pathsep.join([os.path.dirname(sys.executable), os.environ["PATH"]]),
+             PYTHON=sys.executable,  # the interpreter of tools/*.sh (default .venv/bin/python)
              PYTHONPATH=os.pathsep.join([REPO, os.environ.get("PYTHONPATH", "")]))
   failures, extra = [], CHAIN_OVERRIDES.get(chain, {})
   overrides = {b: OVERRIDES.get(b, []) + extra.get(b, []) for b in {*OVERRIDES, *extra}}
@@ -180,7 +188,10 @@ def test_chains_split_what_shares_no_path():
                             "--workdir=/tmp/sagan_demo")
   for reader in ("--classifier_path=/tmp/inception", "--export_dir=/abs/sagan_export"):
     assert any(reader in t for t in demo), reader
-  assert "tmp/emoji_npm" in names and "tmp/results" in names
+  # docs/results.md's scripts read the README's Inception network and emoji data: one chain
+  runs = [t for t in demo if "tools/run_results.sh" in t or "tools/score_results.sh" in t]
+  assert len(runs) == 4 and all(demo.index(t) > demo.index(next(
+      c for c in demo if "sagan-import-inception" in c)) for t in runs), runs
   assert sum(n.startswith("tmp/sagan_bench") for n in names) >= 5  # each benchmark alone
   assert set(CHAIN_OVERRIDES) <= set(names), "CHAIN_OVERRIDES names a chain that is gone"
   for a, b in itertools.combinations(_CHAINS.values(), 2):
@@ -248,6 +259,12 @@ def test_other_programs():
   # /tmp/ inside a word is not a path of its own: unchanged
   assert _argv("sagan-sample --out=x/tmp/a.png") == [
       sys.executable, "-m", "sagan_tf.cli.sample", "--out=x/tmp/a.png"]
+  # a repository script run by bash takes its own overrides, after the printed arguments
+  assert _argv("EMOJI_DIR=/tmp/e bash tools/run_results.sh /tmp/r emoji",
+               {"tools/run_results.sh": ["--seeds=0", "--", "--x"]}) == [
+      "EMOJI_DIR=/R/tmp/e", "bash", "tools/run_results.sh", "/R/tmp/r", "emoji", "--seeds=0",
+      "--", "--x"]
+  assert _argv("bash -c 'echo x'", {"-c": ["--y"]}) == ["bash", "-c", "echo x"]
 
 
 DOC = """# Title

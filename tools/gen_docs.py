@@ -11,8 +11,10 @@ A generated block is the text between two marker lines,
 
 and NAME is one of BLOCKS: `changeable-keys` and `fixed-keys` (the config keys a resumed run
 may change, and the ones it refuses: CHANGEABLE and FIXED of RECORD_MODULE, in the schema's
-order of sagan_tf/config.py) and `binaries` (the console scripts of setup.py, or of
-pyproject.toml's [project.scripts]). Edit the code, then run this; never the blocks by hand.
+order of sagan_tf/config.py), `binaries` (the console scripts of setup.py, or of
+pyproject.toml's [project.scripts]) and `results-<suite>` (the output of RESULT_TABLES' command,
+tools/summarize_runs.py over the published runs in docs/results/<suite>/). Edit the code or
+collect new results (tools/collect_results.sh), then run this; never the blocks by hand.
 The keys need sagan_tf importable (`pip install -e .`, as the README's first command does);
 the binaries are read from setup.py's text, without running it.
 """
@@ -24,6 +26,7 @@ import importlib
 import inspect
 import os
 import re
+import subprocess
 import sys
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -129,11 +132,37 @@ def binaries(root):
   return "\n".join(rows)
 
 
+# docs/results.md's tables: suite -> the arguments of tools/summarize_runs.py after
+# docs/results/<suite> (the metrics, the comparisons the doc discusses).
+RESULT_TABLES = {
+    "emoji": ["--metrics=inception/fid,inception/kid", "--compare=attn16,noattn",
+              "--compare=attn16_da,attn16"],
+}
+
+
+def result_command(suite):
+  """The command of block results-<suite>, as docs/results.md prints it."""
+  return " ".join([".venv/bin/python tools/summarize_runs.py", f"docs/results/{suite}",
+                   *RESULT_TABLES[suite]])
+
+
+def result_table(suite):
+  def block(root):
+    result = subprocess.run(
+        [sys.executable, "tools/summarize_runs.py", f"docs/results/{suite}",
+         *RESULT_TABLES[suite]], cwd=root, capture_output=True, text=True, timeout=300)
+    if result.returncode:
+      raise ValueError(f"{result_command(suite)} failed: {result.stderr.strip()[-500:]}")
+    return result.stdout
+  return block
+
+
 # Block name -> function(repository root) -> the block's text.
 BLOCKS = {
     "changeable-keys": changeable_keys,
     "fixed-keys": fixed_keys,
     "binaries": binaries,
+    **{f"results-{suite}": result_table(suite) for suite in RESULT_TABLES},
 }
 
 
