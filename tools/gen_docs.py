@@ -135,6 +135,7 @@ def binaries(root):
 # docs/results.md's tables: suite -> the arguments of tools/summarize_runs.py after
 # docs/results/<suite> (the metrics, the comparisons the doc discusses).
 RESULT_TABLES = {
+    "demo": ["--metrics=inception/fid,inception/kid", "--compare=attn16,noattn"],
     "emoji": ["--metrics=inception/fid,inception/kid", "--compare=attn16,noattn",
               "--compare=attn16_da,attn16"],
 }
