@@ -141,17 +141,19 @@ RESULT_TABLES = {
 }
 
 
+def _result_args(suite):
+  return ["tools/summarize_runs.py", f"docs/results/{suite}", *RESULT_TABLES[suite]]
+
+
 def result_command(suite):
   """The command of block results-<suite>, as docs/results.md prints it."""
-  return " ".join([".venv/bin/python tools/summarize_runs.py", f"docs/results/{suite}",
-                   *RESULT_TABLES[suite]])
+  return " ".join([".venv/bin/python", *_result_args(suite)])
 
 
 def result_table(suite):
   def block(root):
-    result = subprocess.run(
-        [sys.executable, "tools/summarize_runs.py", f"docs/results/{suite}",
-         *RESULT_TABLES[suite]], cwd=root, capture_output=True, text=True, timeout=300)
+    result = subprocess.run([sys.executable, *_result_args(suite)], cwd=root,
+                            capture_output=True, text=True, timeout=300)
     if result.returncode:
       raise ValueError(f"{result_command(suite)} failed: {result.stderr.strip()[-500:]}")
     return result.stdout

@@ -8,8 +8,9 @@ Reads the data exactly as training does (sagan_tf.data.build_dataset with the co
 for --num_steps batches, reports accuracy on --eval_examples evaluation examples
 (sagan_tf.data.build_eval_dataset: held out for the synthetic dataset, a seed stream training
 never sees, and for a TFDS split other than the training one; folders and TFRecords have no
-splits, so there it is the accuracy on training images, printed as training_accuracy) and writes a SavedModel to --output_dir: model(images float32 [B, H, W, 3] in [-1, 1])
--> {'logits': [B, num_classes], 'pool_3': [B, feature_dim]}. Use it with
+splits, so there it is the accuracy on training images, printed as training_accuracy) and
+writes a SavedModel to --output_dir: model(images float32 [B, H, W, 3] in [-1, 1]) ->
+{'logits': [B, num_classes], 'pool_3': [B, feature_dim]}. Use it with
 sagan-evaluate --classifier_path=DIR.
 """
 

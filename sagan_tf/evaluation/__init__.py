@@ -10,8 +10,8 @@ statistics, for one checkpoint or continuously; the best checkpoint kept in WORK
   Evaluator(config, workdir)                                   networks + real statistics
   Classifier(classifier_path)                                  Inception or a stand-in
 WORKDIR/eval/results.jsonl is read and written by sagan_tf.store.results. See evaluator.py for
-the output files, the network names and the best-checkpoint rule, and
-metrics.py for the sample-size policy.
+the output files, the network names and the best-checkpoint rule, and metrics.py for the
+sample-size policy.
 """
 
 from sagan_tf.evaluation.classifier import Classifier, ClassifierError, INCEPTION_TFHUB

@@ -71,6 +71,7 @@ from sagan_tf.store import checkpoints as ckpt_lib
 from sagan_tf.store import results as results_lib
 from sagan_tf.store.results import INCEPTION, STANDIN
 
+
 def stats_dir(config, workdir):
   return (config.get("eval_stats_dir", "")
           or os.path.join(results_lib.eval_dir(workdir), "real_stats"))
