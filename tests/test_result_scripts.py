@@ -53,6 +53,18 @@ def test_runs_go_seed_by_seed_with_each_settings_flags(tmp_path, fake_python):
   assert again.returncode == 0 and calls == []  # finished runs are skipped
 
 
+def test_settings_choose_some_of_the_suites_in_its_order(tmp_path, fake_python):
+  result, calls = _run("run_results.sh", fake_python, tmp_path, "emoji", "--seeds=1",
+                       "--settings=attn16_da,attn16", EMOJI_DIR="/d")
+  assert result.returncode == 0, result.stderr
+  assert [c.split("--workdir=")[1].split()[0] for c in calls] == [
+      str(tmp_path / "attn16_s1"), str(tmp_path / "attn16_da_s1")]
+  assert "--config.diffaugment=color,translation,cutout" in calls[1]
+  bad, calls = _run("run_results.sh", fake_python, tmp_path, "demo", "--settings=attn16_da")
+  assert bad.returncode == 2 and calls == [], bad.stderr
+  assert "attn16_da is not a setting of demo; choose of attn16,noattn" in bad.stderr
+
+
 def test_default_seeds_and_bad_usage(tmp_path, fake_python):
   result, calls = _run("run_results.sh", fake_python, tmp_path, "demo")
   assert result.returncode == 0, result.stderr
@@ -61,7 +73,8 @@ def test_default_seeds_and_bad_usage(tmp_path, fake_python):
   bad, calls = _run("run_results.sh", fake_python, tmp_path, "cifar")
   assert bad.returncode == 2 and "demo|emoji" in bad.stderr and calls == []
   for args, message in ((["--seeds=0,x"], "seeds are integers"), (["3"], "got '3'"),
-                        (["--seeds="], "got '--seeds='")):
+                        (["--seeds="], "got '--seeds='"),
+                        (["--settings="], "got '--settings='")):
     bad, calls = _run("run_results.sh", fake_python, tmp_path, "demo", *args)
     assert bad.returncode == 2 and message in bad.stderr and calls == [], bad.stderr
   no_data, calls = _run("run_results.sh", fake_python, tmp_path / "e", "emoji")

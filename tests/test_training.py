@@ -43,13 +43,27 @@ def _divergence_warnings(caplog):
 DIFFAUGMENT = "color,translation,cutout"  # on in the equivalence and XLA tests: its seeds too
 
 
+def _as_after_a_crash_at(workdir, step, dst):
+  """A copy of workdir as a crash right after its step-`step` save left it: the later
+  checkpoints' files and entries gone."""
+  shutil.copytree(workdir, dst)
+  ckpt_dir = ckpt_lib.checkpoint_dir(str(dst))
+  kept = [os.path.basename(p) for p in ckpt_lib.list_checkpoints(str(dst))
+          if int(p.rsplit("-", 1)[1]) <= step]
+  for path in glob.glob(os.path.join(ckpt_dir, "ckpt-*")):
+    if os.path.basename(path).split(".")[0] not in kept:
+      os.remove(path)
+  tf.compat.v1.train.update_checkpoint_state(ckpt_dir, kept[-1], kept)
+  return str(dst)
+
+
 def test_resume_equals_uninterrupted_run(tmp_path, caplog):
   caplog.set_level(logging.WARNING)  # and the health warning stays quiet on normal training
-  config = tiny_config(num_train_steps=4, diffaugment=DIFFAUGMENT)
+  config = tiny_config(num_train_steps=4, diffaugment=DIFFAUGMENT)  # a checkpoint every 2
   train(config, str(tmp_path / "straight"))
-  half = tiny_config(num_train_steps=2, diffaugment=DIFFAUGMENT)
-  train(half, str(tmp_path / "resumed"))
-  result = train(config, str(tmp_path / "resumed"))
+  resumed = _as_after_a_crash_at(tmp_path / "straight", 2, tmp_path / "resumed")
+  assert ckpt_lib.latest_checkpoint(resumed).endswith("ckpt-2")
+  result = train(config, resumed)
   assert result["step"] == 4
   a, b = _weights(tmp_path / "straight", config), _weights(tmp_path / "resumed", config)
   assert a.keys() == b.keys()

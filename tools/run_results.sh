@@ -8,17 +8,21 @@
 #   emoji  experiments/emoji32.py on $EMOJI_DIR (the --output of sagan-prepare-emoji): attn16,
 #          noattn, and attn16_da (attn16 with DiffAugment colour, translation, cutout)
 # Each run: --config.seed=SEED --config.data_seed=SEED, then the FLAGs after `--` (e.g. sizes).
-# Usage: bash tools/run_results.sh RUNS_DIR demo|emoji [--seeds=0,1,2,3,4] [-- FLAG ...]
+# --settings=a,b runs only those of the suite's settings (in the suite's order; default all).
+# Usage: bash tools/run_results.sh RUNS_DIR demo|emoji [--seeds=0,1,2,3,4] [--settings=...]
+#        [-- FLAG ...]
 # Run from a checkout: `python -m sagan_tf.cli.train` imports the package of the current directory.
 set -euo pipefail
-usage="usage: run_results.sh RUNS_DIR demo|emoji [--seeds=0,1,2,3,4] [-- FLAG ...]"
+usage="usage: run_results.sh RUNS_DIR demo|emoji [--seeds=0,1,...] [--settings=a,b] [-- FLAG ...]"
 runs=${1:?$usage}
 suite=${2:?$usage}
 shift 2
 seed_list=0,1,2,3,4
+setting_list=
 while (($#)) && [[ $1 != -- ]]; do
   case $1 in
     --seeds=?*) seed_list=${1#--seeds=} ;;  # the last one counts
+    --settings=?*) setting_list=${1#--settings=} ;;  # the last one counts
     *) echo "$usage (got '$1')" >&2; exit 2 ;;
   esac
   shift
@@ -44,6 +48,21 @@ case $suite in
     settings=(attn16 noattn attn16_da) ;;
   *) echo "$usage" >&2; exit 2 ;;
 esac
+if [[ -n $setting_list ]]; then
+  IFS=, read -r -a chosen <<< "$setting_list"
+  for name in "${chosen[@]}"; do
+    if [[ " ${settings[*]} " != *" $name "* ]]; then
+      echo "--settings=$setting_list: $name is not a setting of $suite; choose of" \
+           "$(IFS=,; echo "${settings[*]}")" >&2
+      exit 2
+    fi
+  done
+  kept=()
+  for name in "${settings[@]}"; do
+    if [[ ",$setting_list," == *",$name,"* ]]; then kept+=("$name"); fi
+  done
+  settings=("${kept[@]}")
+fi
 flags_of() {  # the setting's own flags
   case $1 in
     attn16) ;;
