@@ -118,6 +118,16 @@ def test_which_evaluation_data_is_held_out():
     assert not data_lib.eval_data_is_held_out(cfg(dataset=dataset), split="test")
 
 
+def test_evaluation_data_names_and_sizes_known_without_reading():
+  assert data_lib.eval_data_name(cfg()) == "the synthetic held-out stream"
+  assert data_lib.eval_data_size(cfg()) is None  # unbounded
+  records = cfg(dataset="tfrecord", data_dir="/d/train-*.tfrecord")
+  assert data_lib.eval_data_name(records) == "the TFRecords /d/train-*.tfrecord"
+  assert data_lib.eval_data_size(records) is None  # not counted
+  assert data_lib.eval_data_name(cfg(dataset="tfds", tfds_name="cifar10", eval_split="test"),
+                                 split="train") == "TFDS cifar10 split 'train'"
+
+
 def test_data_seed_must_not_be_the_held_out_stream():
   with pytest.raises(ValueError, match="data_seed=-1 must be >= 0"):
     config_lib.validate(cfg(data_seed=-1))
@@ -198,6 +208,8 @@ def test_folder_reads_formats_and_skips_corrupt_files(image_folder):
   images = np.concatenate([x.numpy() for x, _ in batches])
   labels = np.concatenate([y.numpy() for _, y in batches])
   assert images.shape == (8, 12, 12, 3)  # 9 image files, the corrupt one skipped
+  assert data_lib.eval_data_size(c) == 9  # counted without reading: the corrupt one too
+  assert data_lib.eval_data_name(c) == f"the folder {root}"
   assert labels.dtype == np.int32 and sorted(labels) == [0] * 4 + [1] * 4
   # Class round-robin order over the sorted files (c0 bad c1 d0 c2 d1 c3 d2 d3), bad skipped.
   assert list(labels) == [0, 0, 1, 0, 1, 0, 1, 1]
@@ -386,6 +398,8 @@ def test_tfds_prepared_dataset_sharding(tmp_path):
           resolution=10, eval_split="train")
   data_lib.check_config(c)
   assert data_lib.class_names(c) == ["owl", "cat", "dog"]  # the ClassLabel's, in its order
+  assert data_lib.eval_data_size(c) == 12  # the split's recorded size
+  assert data_lib.eval_data_size(c, split="test") is None  # TFDS has no such split
   raw = list(builder.as_dataset(split="train", shuffle_files=False))
   x, y = take(data_lib.build_eval_dataset(c, 5, 100), 3)
   want = np.stack([r["image"].numpy()[:, 2:12] for r in raw]) / 127.5 - 1.0  # central 10x10

@@ -27,6 +27,7 @@ import fake_classifiers
 from sagan_tf import data
 from sagan_tf import evaluation
 from sagan_tf.evaluation import evaluator as evaluator_lib
+from sagan_tf.evaluation import real_stats
 from sagan_tf.evaluation import standin
 from sagan_tf.sampling import noise
 from sagan_tf.store import checkpoints as ckpt_lib
@@ -481,6 +482,27 @@ class Scripted(evaluation.Evaluator):
     self.during.get(step, lambda: None)()
     return dict(step=step, checkpoint=models["path"], metrics={"standin/fid": self.fids[step]},
                 timestamp="t", **evaluator_lib.settings(self.config))
+
+
+def test_real_statistics_of_a_small_folder_count_its_images(tmp_path, caplog):
+  rng = np.random.default_rng(0)
+  for name in ("a0", "a1", "a2", "b0", "b1", "b2"):
+    (tmp_path / "data" / name[0]).mkdir(parents=True, exist_ok=True)
+    tf.io.write_file(str(tmp_path / "data" / name[0] / f"{name}.png"),
+                     tf.io.encode_png(rng.integers(0, 256, [8, 8, 3], dtype=np.uint8)))
+  config = tiny_config(dataset="folder", data_dir=str(tmp_path / "data"), num_classes=2,
+                       resolution=8)
+  network = evaluation.Classifier(fake_classifiers.save(tmp_path / "net", dim=FEATURE_DIM))
+  network.probe(8)
+  caplog.set_level("INFO", logger="absl")
+  stats = real_stats.load_or_compute(config, {"inception": network}, 100,
+                                     str(tmp_path / "stats"), batch_size=4)
+  assert stats["inception"].num_examples == 6
+  log = caplog.text  # the progress counts toward the folder's 6 images, not the 100 asked for
+  assert "real images: 6/6 images (100%)" in log and "/100 images" not in log, log
+  assert f"Computing real-data statistics: 6 examples of the folder {tmp_path / 'data'}" in log
+  assert (f"The folder {tmp_path / 'data'} has only 6 examples (100 requested): the real "
+          "statistics use all 6." in log)
 
 
 def _best_files(workdir):

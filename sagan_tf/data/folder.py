@@ -107,6 +107,12 @@ def list_images(directory, num_classes):
   return paths, labels, classes
 
 
+def num_images(config):
+  """The number of image files under config.data_dir (unreadable ones included: they are
+  skipped only when read)."""
+  return len(list_images(config.data_dir, config.num_classes)[0])
+
+
 def _decodes(path):
   try:
     common.decode_image(tf.io.read_file(path))

@@ -117,6 +117,28 @@ def eval_data_is_held_out(config, split=None):
   return False
 
 
+def eval_data_name(config, split=None):
+  """What build_eval_dataset(config, split=split) reads, for messages: 'the synthetic
+  held-out stream', "TFDS cifar10 split 'test'", 'the folder DIR', 'the TFRecords PATTERN'."""
+  if config.dataset == "tfds":
+    return f"TFDS {config.tfds_name} split {split or config.eval_split!r}"
+  if config.dataset in ("folder", "tfrecord"):
+    kind = "folder" if config.dataset == "folder" else "TFRecords"
+    return f"the {kind} {config.data_dir}"
+  return f"the {config.dataset} held-out stream"
+
+
+def eval_data_size(config, split=None):
+  """How many examples build_eval_dataset(config, split=split) holds before its num_examples
+  cap, when known without reading them (a folder's image files, a TFDS split's recorded size);
+  None when unbounded (synthetic) or not counted (TFRecords, TFDS without split sizes)."""
+  if config.dataset == "folder":
+    return folder.num_images(config)
+  if config.dataset == "tfds":
+    return tfds_data.num_examples(config, split or config.eval_split)
+  return None
+
+
 def build_eval_dataset(config, batch_size, num_examples, split=None):
   """Returns a finite dataset of at most num_examples real examples, for evaluation statistics.
 

@@ -76,6 +76,14 @@ def _num_files(builder, split):
     return 0
 
 
+def num_examples(config, split):
+  """The split's number of examples as TFDS records it, or None when it does not know."""
+  try:
+    return int(_builder(config).info.splits[split].num_examples) or None
+  except Exception:  # pylint: disable=broad-except
+    return None
+
+
 def class_names(config):
   """The 'label' feature's class names (a ClassLabel's; None without labels)."""
   features = _builder(config).info.features

@@ -23,7 +23,7 @@ import os
 from absl import logging
 import numpy as np
 
-from sagan_tf.data import build_eval_dataset
+from sagan_tf import data
 from sagan_tf.evaluation import features
 from sagan_tf.evaluation.classifier import LOGITS, POOL
 
@@ -57,13 +57,13 @@ class RealStats:
 
 def cache_key(config, num_examples, classifier):
   """The dict that identifies a cache file (see the module docstring)."""
-  data = dict(dataset=config.dataset, split=config.eval_split, resolution=int(config.resolution),
-              num_classes=int(config.num_classes))
+  data_id = dict(dataset=config.dataset, split=config.eval_split,
+                 resolution=int(config.resolution), num_classes=int(config.num_classes))
   if config.dataset != "synthetic":
-    data["data_dir"] = config.data_dir
+    data_id["data_dir"] = config.data_dir
     if config.dataset == "tfds":
-      data["tfds_name"] = config.tfds_name
-  return dict(version=CACHE_VERSION, data=data, num_examples=int(num_examples),
+      data_id["tfds_name"] = config.tfds_name
+  return dict(version=CACHE_VERSION, data=data_id, num_examples=int(num_examples),
               classifier=classifier.cache_identity())
 
 
@@ -125,18 +125,20 @@ def load_or_compute(config, classifiers, num_examples, stats_dir, batch_size):
                         path, e)
     missing[name] = (key, path)
   if missing:
-    logging.info("Computing real-data statistics: %d examples of %s (split %r) -> %s",
-                 num_examples, config.dataset, config.eval_split,
+    source = data.eval_data_name(config)
+    size = data.eval_data_size(config)
+    expected = min(num_examples, size) if size else num_examples
+    logging.info("Computing real-data statistics: %d examples of %s -> %s", expected, source,
                  ", ".join(path for _, path in missing.values()))
-    ds = build_eval_dataset(config, batch_size, num_examples, split=config.eval_split)
+    ds = data.build_eval_dataset(config, batch_size, num_examples, split=config.eval_split)
     computed = features.collect_outputs(
         ((images.numpy(), labels.numpy()) for images, labels in ds),
-        {name: classifiers[name] for name in missing}, num_examples, "real images",
+        {name: classifiers[name] for name in missing}, expected, "real images",
         with_symmetry=config.dataset == "synthetic")
     n = len(next(iter(computed.values()))["labels"])
     if n < num_examples:
-      logging.warning("The %s split has only %d examples (%d requested): real statistics "
-                      "use %d.", config.eval_split, n, num_examples, n)
+      logging.warning("%s has only %d examples (%d requested): the real statistics use all "
+                      "%d.", source[0].upper() + source[1:], n, num_examples, n)
     for name, (key, path) in missing.items():
       out = computed[name]
       _save(path, key, out)
