@@ -81,7 +81,7 @@ def jobs(tiny, exported, tmp_path_factory):
                            "--rows=2", "--steps=5", "--scale=2", STANDING_K,
                            f"--out={png('interpolate')}"), png("interpolate")),
       "interpolate_export": png("interpolate_export"),
-      "attention": (tool("visualize_attention.py", *workdir, "--label=2", STANDING_K,
+      "attention": (tool("visualize_attention.py", *workdir, "--label=ring", STANDING_K,
                          "--points=" + ";".join(f"{y},{x}" for y, x in POINTS), "--scale=2",
                          f"--out={png('attention')}"), png("attention")),
       "help": {name: tool(name, "--help") for name in
@@ -286,6 +286,7 @@ def test_visualize_attention_tool(jobs):
   job, path = jobs["attention"]
   out = job.check()
   assert "Generator attention16" in out and "standing statistics (2 passes of 64" in out
+  assert "(generated image, class 2)" in out  # --label=ring: the recorded name of class 2
   assert "Discriminator attention16 (real image" in out  # the recorded config's dataset
   assert _png(path).shape == vis.attention_figure_size(2, len(POINTS), RESOLUTION, 2) + (3,)
 

@@ -4,11 +4,12 @@ r"""Attention maps in the style of the SAGAN paper's figures, as a PNG.
       --out=/tmp/attention.png
   sagan-visualize-attention --export_dir=/tmp/sagan_export --out=/tmp/attention.png
 
-One row per attention layer: G's layers on a generated image (class --label, seeded noise),
-then (with --workdir) D's layers on a real image from the config's dataset
-(sagan_tf.data.build_dataset; --d_image=generated or none to change). Each row shows the image
-with the query points marked, then for each point the attention map of that query (over the
-2x2-pooled keys) upsampled to the image size and overlaid, marked with the same colour.
+One row per attention layer: G's layers on a generated image (class --label, a recorded class
+name or an id; seeded noise), then (with --workdir) D's layers on a real image from the config's
+dataset (sagan_tf.data.build_dataset; --d_image=generated or none to change). Each row shows
+the image with the query points marked, then for each point the attention map of that query
+(over the 2x2-pooled keys) upsampled to the image size and overlaid, marked with the same
+colour.
 A point at image pixel (y, x) is the layer's query row (y * H // R) * W + (x * W // R).
 """
 
@@ -21,7 +22,8 @@ from sagan_tf.cli import flags as cli_flags
 from sagan_tf.cli import quiet
 
 cli_flags.define_source_flags()
-flags.DEFINE_integer("label", 0, "Class of the generated image.")
+flags.DEFINE_string("label", "0", "Class of the generated image: a class name the run "
+                    "recorded (e.g. disk) or an id.")
 flags.DEFINE_string("points", None, "Query points 'y,x;y,x' in image pixels (default: 4 "
                     "points spread over the image).")
 flags.DEFINE_integer("num_points", 4, "Number of default points when --points is not given.")
@@ -46,7 +48,8 @@ def main(argv, overrides):
     points = (visualization.parse_points(FLAGS.points, r) if FLAGS.points
               else visualization.default_points(r, FLAGS.num_points))
     scale = cli_flags.png_scale(r)
-    rows = visualization.attention_rows(sampler, label=FLAGS.label, seed=FLAGS.seed,
+    label = int(sampler.class_ids([FLAGS.label])[0])
+    rows = visualization.attention_rows(sampler, label=label, seed=FLAGS.seed,
                                         truncation=sources.sample_truncation(sampler),
                                         d_image=FLAGS.d_image, config=sampler.config)
     if not rows:
