@@ -38,9 +38,6 @@ def _files(root):
     (["--bn_stats_batches=0"], "Error: --bn_stats_batches=0: standing BN statistics average K "
      "passes of B latents, so --bn_stats_batches and --bn_stats_batch_size must be >= 1."),
     (["--bn_stats_batch_size=0"], "Error: --bn_stats_batch_size=0: standing BN statistics"),
-    (["--checkpoint=W/checkpoints/ckpt-5"], "Error: --checkpoint=W/checkpoints/ckpt-5: no such "
-     "checkpoint (no W/checkpoints/ckpt-5.index); pass a WORKDIR/checkpoints/ckpt-N path, "
-     "--checkpoint=best, or leave it out for the latest."),
     (["--classifier_path=W/no_such_dir"], "Error: --classifier_path=W/no_such_dir does not "
      "exist: pass a SavedModel directory"),
     (["--class_classifier_path=W/checkpoints"], "Error: --class_classifier_path=W/checkpoints "
@@ -67,19 +64,26 @@ def _errors(stderr):
 
 
 def test_errors_after_tensorflow_loads_are_one_line(tmp_path_factory, features_only):
-  """N below the main network's feature dimension; --checkpoint=best before any best."""
+  """N below the main network's feature dimension; --checkpoint=best before any best; a
+  --checkpoint path that does not exist (the message lists the kept ones)."""
   root = tmp_path_factory.mktemp("after_tf")
   tiny = tiny_sagan.shared(tmp_path_factory)["workdir"]
-  small, best = (shutil.copytree(tiny, root / name) for name in ("small", "best"))
+  small, best, missing = (shutil.copytree(tiny, root / name)
+                          for name in ("small", "best", "missing"))
   jobs = [tiny_sagan.Job(EVALUATE + [f"--workdir={small}", "--once", "--num_samples=8",
                                      f"--classifier_path={features_only}"]),
           tiny_sagan.Job(EVALUATE + [f"--workdir={best}", "--checkpoint=best",
+                                     f"--classifier_path={features_only}"]),
+          tiny_sagan.Job(EVALUATE + [f"--workdir={missing}",
+                                     f"--checkpoint={missing}/checkpoints/ckpt-5",
                                      f"--classifier_path={features_only}"])]
   expected = [
       "Error: generated samples: N=8 <= 16, the classifier's feature dimension: the covariance",
       f"Error: --checkpoint=best: no best checkpoint in {best}/best yet; the evaluation job "
-      "keeps the best-scoring one there"]
-  for job, w, message in zip(jobs, (small, best), expected):
+      "keeps the best-scoring one there",
+      f"Error: --checkpoint={missing}/checkpoints/ckpt-5: no such checkpoint (no "
+      f"{missing}/checkpoints/ckpt-5.index); {missing} holds ckpt-7 in"]
+  for job, w, message in zip(jobs, (small, best, missing), expected):
     rc, _, err = job.result()
     assert rc == 1, err[-3000:]
     errors = _errors(err)

@@ -26,7 +26,6 @@ from absl import app
 from absl import flags
 from absl import logging
 
-from sagan_tf import choices
 from sagan_tf.cli import flags as cli_flags
 from sagan_tf.cli import quiet
 
@@ -59,12 +58,6 @@ def _flag_errors():
     if value is not None and value < 1:
       return (f"--{name}={value}: standing BN statistics average K passes of B latents, so "
               "--bn_stats_batches and --bn_stats_batch_size must be >= 1.")
-  ckpt = FLAGS.checkpoint
-  if (ckpt and ckpt != choices.CHECKPOINT_BEST and "://" not in ckpt
-      and not os.path.exists(ckpt + ".index")):
-    return (f"--checkpoint={ckpt}: no such checkpoint (no {ckpt}.index); pass a "
-            f"WORKDIR/checkpoints/ckpt-N path, --checkpoint={choices.CHECKPOINT_BEST}, or "
-            "leave it out for the latest.")
   for flag in (_CLASSIFIER, _CLASS_CLASSIFIER):
     path = flag.value
     if path and "://" not in path and not any(
