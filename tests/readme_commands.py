@@ -15,7 +15,8 @@ interpreter; a console script `.venv/bin/sagan-<name>` (or `sagan-<name>`) becom
 another `.venv/bin/<tool>` this interpreter's `bin/<tool>`; the size overrides of each binary
 (`overrides`: {binary: [args]}, keyed by `sagan-<name>` for the console scripts, else by the
 module or script, e.g. 'tools/gen_docs.py' or, for `bash tools/x.sh`, 'tools/x.sh') are appended
-to every invocation of it. Nothing else changes.
+to every invocation of it. Nothing else changes. `RUN_BY` names the commands another test runs
+this way (the doc runner skips them).
 """
 
 import dataclasses
@@ -27,6 +28,13 @@ import sys
 # README first, then the docs in the order their commands build on each other.
 DOC_FILES = ("README.md", "docs/training.md", "docs/evaluation.md", "docs/serving.md",
              "docs/tools.md", "docs/results.md", "docs/benchmark.md", "docs/design.md")
+
+# Doc commands another test runs as printed (with its own size overrides) and checks more closely
+# than "exits 0": {command text: the test}. The doc runner skips them.
+RUN_BY = {
+    ".venv/bin/sagan-benchmark --config=experiments/cpu_demo.py --out_dir=/tmp/sagan_bench":
+        "tests/test_benchmark.py (benchmark_runs 'tiny': every table checked)",
+}
 
 _NEEDS = re.compile(r"#\s*needs\b\s*(.*)$")
 _ENV_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")

@@ -1,5 +1,6 @@
 """Tests of python -m sagan_tf.cli.benchmark and sagan_tf.benchmark: the binary prints its
-tables on a tiny cpu_demo and writes the same as benchmark.md and benchmark.json, rejects bad
+tables on a tiny cpu_demo (the README's command as printed, sizes appended) and writes the same
+as benchmark.md and benchmark.json, rejects bad
 flags; FLOPs follow the profiler's convention; the report, row and layer bookkeeping and the
 local TFDS source work alone. No assertion is on a timing."""
 
@@ -9,6 +10,7 @@ import fcntl
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import types
@@ -30,10 +32,15 @@ from sagan_tf.benchmark import report as report_lib
 from sagan_tf.evaluation import classifier
 
 import inception_images
+import readme_commands
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY = ["--config=experiments/cpu_demo.py", "--config.g_ch=8", "--config.d_ch=8",
-        "--batch_size=4", "--repeats=1", "--warmup_calls=1", "--matmul_size=256"]
+SIZES = ["--config.g_ch=8", "--config.d_ch=8", "--batch_size=4", "--repeats=1",
+         "--warmup_calls=1", "--matmul_size=256"]
+TINY = ["--config=experiments/cpu_demo.py", *SIZES]
+# The README's benchmark command, which this file runs as printed (readme_commands.RUN_BY) with
+# SIZES appended: its out_dir moves under the test run's directory.
+README_COMMAND = next(text for text in readme_commands.RUN_BY if "sagan-benchmark" in text)
 MODE_COLUMNS = ["mode", "ms/iter median", "ms/iter min", "images/s", "first call s",
                 "TF peak MiB", "RSS peak MiB", "GFLOP/s", "% of matmul"]
 
@@ -46,7 +53,16 @@ def _start(*args):
 
 @pytest.fixture(scope="session")
 def out_dirs(shared_run_dir):
-  return {name: str(shared_run_dir / "benchmark" / name) for name in ("tiny", "compare")}
+  root = shared_run_dir / "benchmark"
+  return {"tiny": str(root / "tmp" / "sagan_bench"), "compare": str(root / "compare")}
+
+
+def _start_printed(command, root):
+  """Starts a doc command as the doc runner would, in `root`, with SIZES appended."""
+  argv = shlex.split(readme_commands.prepare(command, str(root), {"sagan-benchmark": SIZES}))
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+  return subprocess.Popen(argv, cwd=REPO, env=env, text=True, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE)
 
 
 INCEPTION = ["--inception_batch=2", "--inception_precisions=mixed_bfloat16",
@@ -67,7 +83,7 @@ def benchmark_runs(shared_run_dir, out_dirs, inception_wheel):
     if not done.exists():
       for path in out_dirs.values():
         os.makedirs(path, exist_ok=True)
-      procs = {"tiny": _start(*TINY, f"--out_dir={out_dirs['tiny']}"),
+      procs = {"tiny": _start_printed(README_COMMAND, root),
                "bad_mode": _start(*TINY, "--modes=eager,jit"),
                "compare": _start(*TINY, "--modes=function", "--attention_impls=naive,blocked",
                                  "--precisions=float32,mixed_bfloat16", "--profile_ops=5",

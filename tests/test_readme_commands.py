@@ -119,13 +119,18 @@ def test_docs_parse_into_commands_and_marks():
 _PATH = re.compile(r"(?<![\w/.])(?:/tmp|/abs|/shared)/[^/\s'\"=,;:]+")
 
 
+def _run_by_keys():
+  """readme_commands.RUN_BY's commands as the chains compare commands (comments dropped)."""
+  return {readme_commands.prepare(text, "/R", OVERRIDES) for text in readme_commands.RUN_BY}
+
+
 def chains():
   """{chain name (its first command's first path, without the leading /): [command text]}."""
   found, seen = [], set()  # [[path set, [texts]]]
   for command in _commands():
     text = _runnable(command)
     key = readme_commands.prepare(text, "/R", OVERRIDES) if text else ""
-    if command.needs or not text or key in seen:
+    if command.needs or not text or key in seen or key in _run_by_keys():
       continue
     seen.add(key)
     paths = set(_PATH.findall(text))
@@ -179,6 +184,16 @@ def test_every_doc_command_runs_as_printed(tmp_path, chain):
       failures.append(f"{text}\n  ran: {line}\n  exit {result.returncode}, missing {missing}: "
                       f"{result.stderr[-1500:]}")
   assert not failures, "\n\n".join(failures)
+
+
+def test_commands_run_by_other_tests_are_printed_and_not_run_here():
+  printed = {readme_commands.prepare(_runnable(c), "/R", OVERRIDES)
+             for c in _commands() if not c.needs}
+  for text, test in readme_commands.RUN_BY.items():
+    key = readme_commands.prepare(text, "/R", OVERRIDES)
+    assert key in printed, f"RUN_BY names a command no doc prints any more ({test}): {text}"
+    assert not any(readme_commands.prepare(t, "/R", OVERRIDES) == key
+                   for texts in _CHAINS.values() for t in texts)
 
 
 def test_chains_split_what_shares_no_path():
