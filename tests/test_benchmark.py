@@ -1,8 +1,8 @@
 """Tests of python -m sagan_tf.cli.benchmark and sagan_tf.benchmark: the binary prints its
 tables on a tiny cpu_demo (the README's command as printed, sizes appended) and writes the same
-as benchmark.md and benchmark.json, rejects bad
-flags; FLOPs follow the profiler's convention; the report, row and layer bookkeeping and the
-local TFDS source work alone. No assertion is on a timing."""
+as benchmark.md and benchmark.json, rejects bad flags; FLOPs follow the profiler's convention;
+the report, row and layer bookkeeping and the local TFDS source work alone. No assertion is on
+a timing."""
 
 import collections
 import datetime
