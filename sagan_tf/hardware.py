@@ -26,6 +26,33 @@ def parse_cpuinfo_flags(text):
   return set()
 
 
+def parse_cpuinfo_model(text):
+  """The CPU model of the first processor in /proc/cpuinfo text (x86 'model name', Arm
+  'Hardware' or 'CPU part'); None if there is none."""
+  fields = {}
+  for line in text.splitlines():
+    key, _, value = line.partition(":")
+    fields.setdefault(key.strip(), value.strip())
+  for key in ("model name", "Hardware", "CPU part"):
+    if fields.get(key):
+      return fields[key]
+  return None
+
+
+def machine(accelerators, cpuinfo_path="/proc/cpuinfo"):
+  """What trains: {"cpu": model or None, "bf16": [instruction sets] or None (unknown),
+  "accelerators": [device type, ...]} (accelerators: e.g. ["GPU", "GPU"]). A seed's run differs
+  between CPUs, so a run records the machines it trained on."""
+  try:
+    with open(cpuinfo_path) as f:
+      text = f.read()
+  except OSError:
+    text = ""
+  bf16 = bf16_instructions(cpuinfo_path)
+  return {"cpu": parse_cpuinfo_model(text), "bf16": None if bf16 is None else list(bf16),
+          "accelerators": list(accelerators)}
+
+
 def bf16_instructions(cpuinfo_path="/proc/cpuinfo"):
   """Names of the bfloat16 instruction sets this CPU has, e.g. ("AMX-BF16", "AMX-TILE",
   "AVX512-BF16"); () if none; None if unknown (no readable cpuinfo: not Linux)."""

@@ -1,5 +1,5 @@
 """bfloat16 detection: the cpuinfo parser, the advice, and agreement with TensorFlow's own CPUID
-check on this machine."""
+check on this machine; the machine a run records."""
 
 import os
 import re
@@ -12,6 +12,7 @@ from sagan_tf import hardware
 
 X86_AMX = """processor\t: 0
 vendor_id\t: GenuineIntel
+model name\t: Intel(R) Xeon(R) Platinum 8480+
 flags\t\t: fpu sse2 avx2 avx512f avx512_bf16 amx_bf16 amx_tile amx_int8 avx512_fp16
 """
 X86_AVX512_BF16 = "processor : 0\nflags : fpu avx2 avx512f avx512_bf16\n"
@@ -39,6 +40,19 @@ def test_unknown_without_cpuinfo(tmp_path):
   assert hardware.bf16_instructions(str(tmp_path / "missing")) is None
   assert hardware.bf16_instructions(_write(tmp_path, "nothing here\n")) is None
   assert "unknown" in hardware.bf16_summary(None)
+
+
+def test_machine_names_the_cpu_and_its_bf16_sets(tmp_path):
+  two = X86_AMX + X86_AMX.replace("8480+", "other")  # the first processor's model counts
+  assert hardware.machine(["GPU"], _write(tmp_path, two)) == {
+      "cpu": "Intel(R) Xeon(R) Platinum 8480+", "bf16": ["AMX-BF16", "AMX-TILE", "AVX512-BF16"],
+      "accelerators": ["GPU"]}
+  arm = ARM + "Hardware : Neoverse-V1\n"
+  assert hardware.machine([], _write(tmp_path, arm))["cpu"] == "Neoverse-V1"
+  assert hardware.machine([], _write(tmp_path, X86_NONE)) == {
+      "cpu": None, "bf16": [], "accelerators": []}
+  assert hardware.machine([], str(tmp_path / "missing")) == {
+      "cpu": None, "bf16": None, "accelerators": []}
 
 
 def test_summary_says_what_to_do(monkeypatch):

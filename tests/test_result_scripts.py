@@ -115,6 +115,7 @@ def test_collect_copies_each_scored_runs_results_and_last_ema_sheet(tmp_path):
   for name in ("attn16_s0", "noattn_s1"):  # attn16_s2 is not scored
     (runs / name / "eval").mkdir()
     (runs / name / "eval" / "results.jsonl").write_text(f'{{"run": "{name}"}}\n')
+  (runs / "attn16_s0" / "config.json").write_text('{"machines": []}')
   (runs / "real_stats").mkdir()
   result = subprocess.run(["bash", "tools/collect_results.sh", str(runs), str(out)], cwd=REPO,
                           text=True, capture_output=True, timeout=60)
@@ -122,6 +123,8 @@ def test_collect_copies_each_scored_runs_results_and_last_ema_sheet(tmp_path):
   assert "Copied 2 scored run(s)" in result.stdout
   assert sorted(p.name for p in out.iterdir()) == ["attn16_s0", "noattn_s1"]
   assert (out / "attn16_s0" / "eval" / "results.jsonl").read_text() == '{"run": "attn16_s0"}\n'
+  assert (out / "attn16_s0" / "config.json").read_text() == '{"machines": []}'  # what trained
+  assert not (out / "noattn_s1" / "config.json").exists()  # an older run without one
   # the numerically last EMA sheet (2500, not the lexically last 500), not the raw one
   assert [p.name for p in (out / "attn16_s0" / "samples").iterdir()] == ["step_2500_ema.png"]
   assert (out / "noattn_s1" / "samples" / "step_250_ema.png").read_text() == "noattn_s1 250 ema"

@@ -12,6 +12,7 @@ import pytest
 import tensorflow as tf
 
 from sagan_tf import config as config_lib
+from sagan_tf import hardware
 from sagan_tf.store import checkpoints as ckpt_lib
 from sagan_tf.store import record as run_record
 from sagan_tf.training.loop import train
@@ -133,6 +134,15 @@ def test_changed_learning_rates_take_effect_and_are_recorded(two_step_run, tmp_p
   assert run_record.recorded_config(workdir).g_lr == 0.0
   assert record["class_names"] == ["disk", "square", "ring", "diamond"]  # the data's, kept
   assert run_record.class_names(workdir) == record["class_names"]
+  # Each start records what trained from its step: the first run's entry is kept.
+  here = dict(tensorflow=tf.__version__, **hardware.machine([]))
+  assert record["machines"] == [dict(from_step=0, **here), dict(from_step=2, **here)]
+  # A start that died before its first checkpoint trained no kept step: its entry is replaced.
+  record["machines"].append(dict(here, from_step=4, cpu="died before saving"))
+  run_record.write(workdir, record)
+  train(tiny_config(num_train_steps=6, g_lr=0.0, d_lr=2e-4, beta2=0.99), workdir)
+  with open(os.path.join(workdir, "config.json")) as f:
+    assert json.load(f)["machines"] == [dict(from_step=s, **here) for s in (0, 2, 4)]
 
 
 def test_flat_config_json_is_upgraded_with_the_rates_the_checkpoint_used(two_step_run, tmp_path):

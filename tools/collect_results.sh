@@ -2,7 +2,8 @@
 # Copies what docs/results.md publishes of each scored run of tools/run_results.sh into OUT_DIR
 # (a folder of the repository, docs/results/<suite>/, so the numbers outlive the machine):
 # RUNS_DIR/<setting>_s<seed>/eval/results.jsonl and the run's last EMA sample sheet
-# (samples/step_<N>_ema.png, N the largest), at the same relative paths, so
+# (samples/step_<N>_ema.png, N the largest) and its config.json (the config and the machines it
+# trained on: a seed's run differs between CPUs), at the same relative paths, so
 # tools/summarize_runs.py reads OUT_DIR as it reads RUNS_DIR. A run without results.jsonl is
 # left out; a copy already in OUT_DIR is replaced (results.jsonl only grows).
 # Usage: bash tools/collect_results.sh RUNS_DIR OUT_DIR
@@ -23,6 +24,7 @@ for workdir in "$runs"/*_s*/; do
   [[ $name =~ _s[0-9]+$ && -f $workdir/eval/results.jsonl ]] || continue
   mkdir -p "$out/$name/eval" "$out/$name/samples"
   cp "$workdir/eval/results.jsonl" "$out/$name/eval/results.jsonl"
+  if [[ -f $workdir/config.json ]]; then cp "$workdir/config.json" "$out/$name/config.json"; fi
   sheets=("$workdir"/samples/step_*_ema.png)
   if ((${#sheets[@]})); then
     last=$(printf '%s\n' "${sheets[@]}" | sed -E 's/.*step_([0-9]+)_ema\.png$/\1 &/' \

@@ -5,10 +5,14 @@ Format:
   {"config": {key: value in effect now},
    "history": [{"from_step": 0, "config": {key: value}},
                {"from_step": S, "changes": {key: [old, new]}}, ...],
-   "class_names": [name of class 0, name of class 1, ...]}
+   "class_names": [name of class 0, name of class 1, ...],
+   "machines": [{"from_step": S, "tensorflow": version, "cpu": model, "bf16": [...],
+                 "accelerators": [...]}, ...]}
 An entry says what was in effect from its step on. "class_names" (sagan_tf.data.class_names,
 written by the trainer; absent in older workdirs and for data without names) maps the
-labels the run trained on to the data's classes; a resume refuses data whose names differ. An older flat {key: value} file is upgraded
+labels the run trained on to the data's classes; a resume refuses data whose names differ.
+"machines" (written by the trainer at each start; absent in older workdirs) says what trained
+from each step on (sagan_tf.hardware.machine): a seed's run differs between CPUs. An older flat {key: value} file is upgraded
 on resume. A resume at the step of the last entry replaces that entry (its values trained no step
 that a checkpoint kept), so the history never holds a value that was not used.
 

@@ -229,11 +229,13 @@ def _check_record(workdir, config, names, record_config):
   return record
 
 
-def _apply_config(config, workdir, trainer, restored, chief, names, record_config):
+def _apply_config(config, workdir, trainer, restored, chief, names, record_config,
+                  accelerators):
   """Puts config in effect from the restored step: the optimizers' learning rates (which the
   checkpoint restored) are assigned, the changes logged and config.json updated (with the
-  data's class names). Every other changeable key is read from config when the trainer and
-  loop are built."""
+  data's class names and, per start, the machine that trains from this step: an entry at the
+  same step, which trained no kept step, is replaced). Every other changeable key is read from
+  config when the trainer and loop are built."""
   step = int(trainer.step.numpy())
   record, used = None, {}
   if restored:
@@ -246,7 +248,10 @@ def _apply_config(config, workdir, trainer, restored, chief, names, record_confi
             "d_lr": float(trainer.d_optimizer.learning_rate.numpy())}
   trainer.g_optimizer.learning_rate = config.g_lr
   trainer.d_optimizer.learning_rate = config.d_lr
+  machines = [m for m in (record or {}).get("machines", []) if m["from_step"] < step]
   record, changes = record_lib.resume(record, config, step, used)
+  record["machines"] = machines + [dict(from_step=step, tensorflow=tf.__version__,
+                                        **hardware.machine(accelerators))]
   if changes:
     logging.warning("Config changed on resume: %s.", record_lib.describe(changes, step))
   if names:
@@ -275,7 +280,8 @@ def _train(config, workdir, strategy, chief, names, record_config):
     logging.info("Already trained %d >= num_train_steps=%d steps.", step,
                  config.num_train_steps)
     return {"step": step, "metrics": None, "stopped": False}
-  _apply_config(config, workdir, trainer, restored, chief, names, record_config)
+  _apply_config(config, workdir, trainer, restored, chief, names, record_config,
+                [d.device_type for d in accelerators])
   writer = (tf.summary.create_file_writer(os.path.join(workdir, "train")) if chief
             else tf.summary.create_noop_writer())
   iterator = _distributed_iterator(config, strategy, step)
