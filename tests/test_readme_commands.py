@@ -206,7 +206,7 @@ def test_chains_split_what_shares_no_path():
     assert any(reader in t for t in demo), reader
   # docs/results.md's scripts read the README's Inception network and emoji data: one chain
   runs = [t for t in demo if "tools/run_results.sh" in t or "tools/score_results.sh" in t]
-  assert len(runs) == 4 and all(demo.index(t) > demo.index(next(
+  assert len(runs) == 8 and all(demo.index(t) > demo.index(next(
       c for c in demo if "sagan-import-inception" in c)) for t in runs), runs
   assert sum(n.startswith("tmp/sagan_bench") for n in names) >= 5  # each benchmark alone
   assert set(CHAIN_OVERRIDES) <= set(names), "CHAIN_OVERRIDES names a chain that is gone"

@@ -65,6 +65,22 @@ def test_settings_choose_some_of_the_suites_in_its_order(tmp_path, fake_python):
   assert "attn16_da is not a setting of demo; choose of attn16,noattn" in bad.stderr
 
 
+def test_long_suites_train_attn16_six_times_longer_keeping_each_checkpoint(tmp_path,
+                                                                           fake_python):
+  for suite, config in (("demo_long", "cpu_demo"), ("emoji_long", "emoji32")):
+    result, calls = _run("run_results.sh", fake_python, tmp_path / suite, suite, "--seeds=0",
+                         "--", "--config.num_train_steps=4", EMOJI_DIR="/d")
+    assert result.returncode == 0, result.stderr
+    assert len(calls) == 1 and f"--workdir={tmp_path / suite}/attn16_s0 " in calls[0]
+    assert f"--config=experiments/{config}.py " in calls[0]
+    assert ("--config.num_train_steps=15000 --config.checkpoint_every_steps=2500 "
+            "--config.keep_checkpoints=6 ") in calls[0]
+    assert calls[0].endswith(" --config.num_train_steps=4")  # later flags win
+    assert "attention" not in calls[0]  # the config's attention on the 16x16 maps
+  bad, calls = _run("run_results.sh", fake_python, tmp_path, "demo_long", "--settings=noattn")
+  assert bad.returncode == 2 and calls == [] and "noattn is not a setting of demo_long" in bad.stderr
+
+
 def test_default_seeds_and_bad_usage(tmp_path, fake_python):
   result, calls = _run("run_results.sh", fake_python, tmp_path, "demo")
   assert result.returncode == 0, result.stderr
@@ -102,6 +118,29 @@ def test_scores_finished_runs_only_with_the_given_networks(tmp_path, fake_python
   assert "class_classifier_path" not in calls[0] and "--num_samples=10000" in calls[0]
   bad, calls = _run("score_results.sh", fake_python, tmp_path)
   assert bad.returncode != 0 and "usage" in bad.stderr and calls == []
+
+
+def test_every_checkpoint_scores_each_kept_checkpoint_oldest_first(tmp_path, fake_python):
+  run = tmp_path / "attn16_s0"
+  (run / "checkpoints").mkdir(parents=True)
+  (run / "done").touch()
+  for step in (10000, 2500, 5000):  # lexically 10000 would come first
+    for suffix in (".index", ".data-00000-of-00001"):
+      (run / "checkpoints" / f"ckpt-{step}{suffix}").touch()
+  (run / "checkpoints" / "checkpoint").touch()
+  result, calls = _run("score_results.sh", fake_python, tmp_path, "/nets/inception",
+                       "--every_checkpoint", "--real_stats=/runs/demo/real_stats", "--",
+                       "--poll_secs=1")
+  assert result.returncode == 0, result.stderr
+  assert all(" --config.eval_stats_dir=/runs/demo/real_stats " in c for c in calls)
+  assert [c.split("--checkpoint=")[1].split()[0] for c in calls] == [
+      f"{run}/checkpoints/ckpt-{step}" for step in (2500, 5000, 10000)]
+  assert all(" --once " in c and c.endswith(" --poll_secs=1") for c in calls)
+  _, calls = _run("score_results.sh", fake_python, tmp_path, "/nets/inception")
+  assert len(calls) == 1 and "--checkpoint" not in calls[0]  # without it: the latest only
+  assert calls[0].endswith(f" --config.eval_stats_dir={tmp_path}/real_stats")
+  bad, calls = _run("score_results.sh", fake_python, tmp_path, "/nets/inception", "--every")
+  assert bad.returncode == 2 and "got '--every'" in bad.stderr and calls == []
 
 
 def test_collect_copies_each_scored_runs_results_and_last_ema_sheet(tmp_path):

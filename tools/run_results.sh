@@ -7,13 +7,16 @@
 #          16x16 maps of G and D) and noattn (none)
 #   emoji  experiments/emoji32.py on $EMOJI_DIR (the --output of sagan-prepare-emoji): attn16,
 #          noattn, and attn16_da (attn16 with DiffAugment colour, translation, cutout)
+#   demo_long, emoji_long  attn16 of demo or emoji trained 6x longer (15,000 iterations), a
+#          checkpoint every 2,500 kept (for tools/score_results.sh --every_checkpoint): what the
+#          model reaches with more time
 # Each run: --config.seed=SEED --config.data_seed=SEED, then the FLAGs after `--` (e.g. sizes).
 # --settings=a,b runs only those of the suite's settings (in the suite's order; default all).
-# Usage: bash tools/run_results.sh RUNS_DIR demo|emoji [--seeds=0,1,2,3,4] [--settings=...]
+# Usage: bash tools/run_results.sh RUNS_DIR SUITE [--seeds=0,1,2,3,4] [--settings=...]
 #        [-- FLAG ...]
 # Run from a checkout: `python -m sagan_tf.cli.train` imports the package of the current directory.
 set -euo pipefail
-usage="usage: run_results.sh RUNS_DIR demo|emoji [--seeds=0,1,...] [--settings=a,b] [-- FLAG ...]"
+usage="usage: run_results.sh RUNS_DIR demo|emoji|demo_long|emoji_long [--seeds=0,1,...] [--settings=a,b] [-- FLAG ...]"
 runs=${1:?$usage}
 suite=${2:?$usage}
 shift 2
@@ -38,16 +41,22 @@ for seed in "${seeds[@]}"; do
 done
 py=${PYTHON:-.venv/bin/python}
 no_attention=(--config.g_attention='()' --config.d_attention='()')
+long=(--config.num_train_steps=15000 --config.checkpoint_every_steps=2500
+      --config.keep_checkpoints=6)
 case $suite in
-  demo)
+  demo|demo_long)
     config=(--config=experiments/cpu_demo.py)
     settings=(attn16 noattn) ;;
-  emoji)
+  emoji|emoji_long)
     config=(--config=experiments/emoji32.py
             --config.data_dir="${EMOJI_DIR:?set EMOJI_DIR to the --output of sagan-prepare-emoji}")
     settings=(attn16 noattn attn16_da) ;;
   *) echo "$usage" >&2; exit 2 ;;
 esac
+if [[ $suite == *_long ]]; then
+  config+=("${long[@]}")
+  settings=(attn16)
+fi
 if [[ -n $setting_list ]]; then
   IFS=, read -r -a chosen <<< "$setting_list"
   for name in "${chosen[@]}"; do
