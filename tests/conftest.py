@@ -109,12 +109,13 @@ def exported(tmp_path_factory):
   return tiny_sagan.shared_export(tmp_path_factory)
 
 
-# The slowest tests, roughly slowest first (the README workflow group took 718 s and the benchmark
-# group 357 s of a 28-min run on 2 AMD EPYC cores): they start first, one per worker, so that none
-# of them starts last and runs alone at the end.
-SLOWEST = ("tests/test_readme_commands.py::test_every_doc_command_runs_as_printed[tmp/sagan_demo]",
+# The slowest tests, roughly slowest first: they start first, one per worker, so that none of
+# them starts last and runs alone at the end.
+_DOC_CHAIN = "tests/test_readme_commands.py::test_every_doc_command_runs_as_printed[{}]"
+SLOWEST = (_DOC_CHAIN.format("tmp/sagan_demo"),
            "tests/test_benchmark.py::test_prints_a_row_per_mode_with_positive_numbers",
-           "tests/test_inception_import.py", "tests/test_training.py", "tests/test_multiworker.py")
+           _DOC_CHAIN.format("tmp/results"), "tests/test_inception_import.py",
+           _DOC_CHAIN.format("tmp/standin"), "tests/test_training.py", "tests/test_multiworker.py")
 # Session fixtures made once per test run under a lock (the first worker to need one makes it):
 # their other tests run last, when it exists, so that no worker waits for it.
 MADE_ONCE = ("benchmark_runs", "two_step_run")

