@@ -1,11 +1,13 @@
-"""IS, FID and KID (TF-GAN's functions via the shim) vs independent numpy/scipy references,
+"""IS, FID and KID vs independent numpy/scipy references, FID vs TF-GAN's function,
 class accuracy, and the sample-size policy."""
 
 import numpy as np
 import pytest
 import scipy.linalg
+import tensorflow as tf
 
 from sagan_tf.evaluation import metrics
+from sagan_tf.evaluation import tfgan
 
 
 # ----------------------------------------------------------------------------------------------
@@ -55,6 +57,20 @@ def test_fid_matches_scipy(acts):
   # Symmetric, and zero for identical sets (up to sqrtm round-off).
   assert abs(metrics.frechet_distance(b, a) - ref) / ref < 1e-6
   assert abs(metrics.frechet_distance(a, a)) < 1e-6 * ref
+
+
+@pytest.mark.parametrize("n", [40, 400])  # rank-deficient covariances (N < D) and full rank
+def test_fid_equals_tf_gans_function(n):
+  """The numpy computation is TF-GAN's: equal to its function to round-off, including where
+  most eigenvalues are 0 (its small-value rule)."""
+  rng = np.random.default_rng(n)
+  mix = rng.normal(size=(256, 256)) / 16
+  a = np.maximum(rng.normal(size=(n, 256)) @ mix, 0.0)  # ReLU features, like pool_3
+  b = np.maximum(rng.normal(size=(n + 7, 256)) @ mix + 0.1, 0.0)
+  ref = float(tfgan.frechet_classifier_distance_from_activations(
+      tf.constant(a), tf.constant(b)))
+  assert ref > 1.0
+  assert abs(metrics.frechet_distance(a, b) - ref) / ref < 1e-9, (n, ref)
 
 
 def test_fid_uses_unbiased_covariance(acts):

@@ -1,10 +1,14 @@
-"""IS, FID and KID (TF-GAN's functions), class accuracy and the symmetry metric, per network.
+"""IS, FID and KID (TF-GAN's formulas), class accuracy and the symmetry metric, per network.
 
-All inputs are numpy arrays; the TF-GAN functions run in float64.
+All inputs are numpy arrays; everything runs in float64.
   inception_score: exp(mean_x KL(p(y|x) || p(y))) over all samples in one split (the authors'
-    protocol), from the classifier's logits.
+    protocol), from the classifier's logits (TF-GAN's function).
   frechet_distance: |m1 - m2|^2 + Tr(C1 + C2 - 2 (C1 C2)^(1/2)) of the pool_3 features, with the
-    unbiased (N - 1) covariances, as TF-GAN computes it.
+    unbiased (N - 1) covariances: TF-GAN's computation step for step (its
+    frechet_classifier_distance_from_activations), in numpy, with a symmetric eigendecomposition
+    where TF-GAN takes an SVD of the same symmetric matrices. Equal to TF-GAN's to round-off
+    (tests/test_evaluation_metrics.py) and, at 2048-d, 3.6x faster: 7.6 s against 27 s on one
+    busy AMD EPYC core, nearly all of it TensorFlow's float64 SVD.
   kernel_distance: TF-GAN's block estimator of the unbiased MMD^2 with the kernel
     k(x, y) = (x.y / D + 1)^3. With at most `max_block_size` samples per side it is one block,
     i.e. the plain unbiased estimator, and no standard error is available (None).
@@ -18,6 +22,7 @@ import tensorflow as tf
 from sagan_tf.evaluation import tfgan
 
 KID_MAX_BLOCK_SIZE = 1024  # TF-GAN's default
+SQRT_EPS = 1e-10  # TF-GAN's eps of _symmetric_matrix_square_root
 
 
 def _finite_or_none(x):
@@ -53,11 +58,26 @@ def inception_score(logits):
   return float(tfgan.classifier_score_from_logits(tf.constant(np.asarray(logits, np.float64))))
 
 
+def _root_of_eigenvalues(eigenvalues):
+  """TF-GAN's square root of a symmetric matrix's spectrum (its _symmetric_matrix_square_root):
+  magnitudes below SQRT_EPS stay as they are (sqrt is unstable near 0), the rest are
+  square-rooted; the sign is that of the eigenvalue (an SVD's U V^T carries it)."""
+  magnitude = np.abs(eigenvalues)
+  return np.where(magnitude < SQRT_EPS, eigenvalues, np.sign(eigenvalues) * np.sqrt(magnitude))
+
+
 def frechet_distance(activations1, activations2):
-  """FID between two activation sets [N1, D] and [N2, D]."""
-  return float(tfgan.frechet_classifier_distance_from_activations(
-      tf.constant(np.asarray(activations1, np.float64)),
-      tf.constant(np.asarray(activations2, np.float64))))
+  """FID between two activation sets [N1, D] and [N2, D] (float, feature units squared)."""
+  a, b = np.asarray(activations1, np.float64), np.asarray(activations2, np.float64)
+  sigma1, sigma2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)  # unbiased, [D, D]
+  # Tr((C1 C2)^(1/2)) = Tr((A C2 A)^(1/2)) with A = C1^(1/2): both symmetric (TF-GAN's
+  # trace_sqrt_product)
+  eigenvalues, eigenvectors = np.linalg.eigh(sigma1)
+  root1 = (eigenvectors * _root_of_eigenvalues(eigenvalues)) @ eigenvectors.T
+  product = root1 @ sigma2 @ root1
+  trace_root = np.sum(_root_of_eigenvalues(np.linalg.eigvalsh((product + product.T) / 2)))
+  mean_term = np.sum((a.mean(axis=0) - b.mean(axis=0)) ** 2)
+  return float(np.trace(sigma1) + np.trace(sigma2) - 2.0 * trace_root + mean_term)
 
 
 def kernel_distance(activations1, activations2, max_block_size=KID_MAX_BLOCK_SIZE):
