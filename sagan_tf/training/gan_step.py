@@ -33,17 +33,10 @@ from sagan_tf import losses
 from sagan_tf import models
 from sagan_tf.store import checkpoints
 from sagan_tf.training import ema as ema_lib
+from sagan_tf.training import optimizers
 
 METRICS = ("d_loss", "g_loss", "d_real", "d_fake")
 _LABELS, _AUGMENT_REAL, _AUGMENT_FAKE = 1, 2, 3  # seed streams beside the noise: [0, k * 2**40]
-
-
-def _adam(config, lr):
-  opt = keras.optimizers.Adam(learning_rate=lr, beta_1=config.beta1, beta_2=config.beta2,
-                              epsilon=config.adam_epsilon)
-  if config.mixed_precision == "mixed_float16":
-    opt = keras.optimizers.LossScaleOptimizer(opt)
-  return opt
 
 
 class GANTrainer:
@@ -69,8 +62,8 @@ class GANTrainer:
     finally:
       keras.mixed_precision.set_global_policy(previous_policy)
     with strategy.scope():
-      self.g_optimizer = _adam(config, config.g_lr)
-      self.d_optimizer = _adam(config, config.d_lr)
+      self.g_optimizer = optimizers.adam(config, config.g_lr)
+      self.d_optimizer = optimizers.adam(config, config.d_lr)
       self.g_optimizer.build(self.generator.trainable_variables)
       self.d_optimizer.build(self.discriminator.trainable_variables)
       self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
