@@ -59,18 +59,37 @@ def test_fid_matches_scipy(acts):
   assert abs(metrics.frechet_distance(a, a)) < 1e-6 * ref
 
 
-@pytest.mark.parametrize("n", [40, 400])  # rank-deficient covariances (N < D) and full rank
-def test_fid_equals_tf_gans_function(n):
+def _relu_features(n1, n2, seed):
+  rng = np.random.default_rng(seed)
+  mix = rng.normal(size=(256, 256)) / 16
+  a = np.maximum(rng.normal(size=(n1, 256)) @ mix, 0.0)  # ReLU features, like pool_3
+  b = np.maximum(rng.normal(size=(n2, 256)) @ mix + 0.1, 0.0)
+  return a, b
+
+
+# Rank-deficient covariances (N < D: the N x N path), one deficient and one full (40 and 400),
+# and full rank (the D x D path).
+@pytest.mark.parametrize("n1, n2", [(40, 47), (40, 400), (400, 407)])
+def test_fid_equals_tf_gans_function(n1, n2):
   """The numpy computation is TF-GAN's: equal to its function to round-off, including where
   most eigenvalues are 0 (its small-value rule)."""
-  rng = np.random.default_rng(n)
-  mix = rng.normal(size=(256, 256)) / 16
-  a = np.maximum(rng.normal(size=(n, 256)) @ mix, 0.0)  # ReLU features, like pool_3
-  b = np.maximum(rng.normal(size=(n + 7, 256)) @ mix + 0.1, 0.0)
+  a, b = _relu_features(n1, n2, n1 + n2)
   ref = float(tfgan.frechet_classifier_distance_from_activations(
       tf.constant(a), tf.constant(b)))
   assert ref > 1.0
-  assert abs(metrics.frechet_distance(a, b) - ref) / ref < 1e-9, (n, ref)
+  assert abs(metrics.frechet_distance(a, b) - ref) / ref < 1e-9, (n1, n2, ref)
+  assert abs(metrics.frechet_distance(b, a) - ref) / ref < 1e-9, (n1, n2, ref)
+
+
+@pytest.mark.parametrize("n1, n2", [(40, 47), (40, 400), (256, 256)])
+def test_small_sample_trace_equals_the_covariance_computation(n1, n2):
+  """The N x N path's trace term equals the D x D eigendecompositions' on the same sets."""
+  a, b = _relu_features(n1, n2, 7 * n1 + n2)
+  x1 = (a - a.mean(0)) / np.sqrt(n1 - 1)
+  x2 = (b - b.mean(0)) / np.sqrt(n2 - 1)
+  full = metrics._trace_root_of_product(np.cov(a, rowvar=False), np.cov(b, rowvar=False))
+  assert full > 1.0
+  assert abs(metrics._trace_root_from_samples(x1, x2) - full) / full < 1e-9
 
 
 def test_fid_uses_unbiased_covariance(acts):
