@@ -97,16 +97,16 @@ def test_result_blocks_are_the_summarize_commands_output(tmp_path, capsys, monke
                 bn_stats=dict(mode="standing"), classifier="/i", class_classifier=None,
                 metrics={"inception/fid": 41.5, "inception/kid": 0.0123})
   for seed, fid in ((0, 41.5), (1, 43.5)):
-    eval_dir = tmp_path / "docs" / "results" / "toy" / f"attn16_s{seed}" / "eval"
+    eval_dir = tmp_path / "docs" / "results" / "toy_long" / f"attn16_s{seed}" / "eval"
     eval_dir.mkdir(parents=True)
     (eval_dir / "results.jsonl").write_text(json.dumps(
         dict(record, metrics=dict(record["metrics"], **{"inception/fid": fid}))) + "\n")
   doc = tmp_path / "docs" / "results.md"
-  monkeypatch.setitem(gen_docs.RESULT_TABLES, "toy",
+  monkeypatch.setitem(gen_docs.RESULT_TABLES, "toy_long",
                       ["--metrics=inception/fid,inception/kid", "--compare=attn16,noattn"])
-  monkeypatch.setitem(gen_docs.BLOCKS, "results-toy", gen_docs.result_table("toy"))
-  doc.write_text(f"```sh\n{gen_docs.result_command('toy')}\n```\n"
-                 "<!-- generated: results-toy -->\n<!-- end generated -->\n")
+  monkeypatch.setitem(gen_docs.BLOCKS, "results-toy_long", gen_docs.result_table("toy_long"))
+  doc.write_text(f"```sh\n{gen_docs.result_command('toy_long')}\n```\n"
+                 "<!-- generated: results-toy_long -->\n<!-- end generated -->\n")
   assert gen_docs.main(["--root", str(tmp_path)]) == 0, capsys.readouterr().err
   text = doc.read_text()
   assert "| attn16 | 2500 | ema | standing | 10000 | 0, 1 | 42.5 +- 1.41 (41.5, 43.5) |" in text

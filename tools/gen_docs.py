@@ -32,7 +32,7 @@ import sys
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Where CHANGEABLE / FIXED live (moving to sagan_tf.store.record: change this line then).
 RECORD_MODULE = "sagan_tf.store.record"
-_BEGIN = re.compile(r"^<!-- generated: ([a-z0-9-]+) -->$")
+_BEGIN = re.compile(r"^<!-- generated: ([a-z0-9_-]+) -->$")
 _END = "<!-- end generated -->"
 _WIDTH = 100
 
