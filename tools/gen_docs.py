@@ -138,6 +138,7 @@ RESULT_TABLES = {
     "demo": ["--metrics=inception/fid,inception/kid", "--compare=attn16,noattn"],
     "emoji": ["--metrics=inception/fid,inception/kid", "--compare=attn16,noattn",
               "--compare=attn16_da,attn16"],
+    "demo_long": ["--metrics=inception/fid,inception/kid"],  # one run: a row per checkpoint
 }
 
 
