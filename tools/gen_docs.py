@@ -139,6 +139,7 @@ RESULT_TABLES = {
     "emoji": ["--metrics=inception/fid,inception/kid", "--compare=attn16,noattn",
               "--compare=attn16_da,attn16"],
     "demo_long": ["--metrics=inception/fid,inception/kid"],  # one run: a row per checkpoint
+    "emoji_long": ["--metrics=inception/fid,inception/kid"],
 }
 
 
