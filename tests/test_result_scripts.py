@@ -143,30 +143,40 @@ def test_every_checkpoint_scores_each_kept_checkpoint_oldest_first(tmp_path, fak
   assert bad.returncode == 2 and "got '--every'" in bad.stderr and calls == []
 
 
-def test_collect_copies_each_scored_runs_results_and_last_ema_sheet(tmp_path):
+def test_collect_copies_each_scored_runs_results_and_its_scored_and_last_ema_sheets(tmp_path):
   runs, out = tmp_path / "runs", tmp_path / "docs" / "demo"
   for name, steps in (("attn16_s0", (250, 500, 2500)), ("noattn_s1", (250,)),
-                      ("attn16_s2", (250,))):
+                      ("attn16_s2", (250,)), ("long_s0", (0, 2500, 5000, 7500))):
     (runs / name / "samples").mkdir(parents=True)
     for step in steps:
       for g in ("ema", "raw"):
-        (runs / name / "samples" / f"step_{step}_{g}.png").write_text(f"{name} {step} {g}")
+        padded = f"{step:06d}" if name == "long_s0" else step  # the trainer pads; older runs not
+        (runs / name / "samples" / f"step_{padded}_{g}.png").write_text(f"{name} {step} {g}")
   for name in ("attn16_s0", "noattn_s1"):  # attn16_s2 is not scored
     (runs / name / "eval").mkdir()
     (runs / name / "eval" / "results.jsonl").write_text(f'{{"run": "{name}"}}\n')
+  # a long run scored at two of its checkpoints (not in step order, as --every_checkpoint
+  # after a first scoring of the final one writes them)
+  (runs / "long_s0" / "eval").mkdir()
+  (runs / "long_s0" / "eval" / "results.jsonl").write_text(
+      '{"bn_stats": {"batches": 20}, "step": 7500}\n{"step": 2500, "steps": 5000}\n')
   (runs / "attn16_s0" / "config.json").write_text('{"machines": []}')
   (runs / "real_stats").mkdir()
   result = subprocess.run(["bash", "tools/collect_results.sh", str(runs), str(out)], cwd=REPO,
                           text=True, capture_output=True, timeout=60)
   assert result.returncode == 0, result.stderr
-  assert "Copied 2 scored run(s)" in result.stdout
-  assert sorted(p.name for p in out.iterdir()) == ["attn16_s0", "noattn_s1"]
+  assert "Copied 3 scored run(s)" in result.stdout
+  assert sorted(p.name for p in out.iterdir()) == ["attn16_s0", "long_s0", "noattn_s1"]
   assert (out / "attn16_s0" / "eval" / "results.jsonl").read_text() == '{"run": "attn16_s0"}\n'
   assert (out / "attn16_s0" / "config.json").read_text() == '{"machines": []}'  # what trained
   assert not (out / "noattn_s1" / "config.json").exists()  # an older run without one
   # the numerically last EMA sheet (2500, not the lexically last 500), not the raw one
   assert [p.name for p in (out / "attn16_s0" / "samples").iterdir()] == ["step_2500_ema.png"]
   assert (out / "noattn_s1" / "samples" / "step_250_ema.png").read_text() == "noattn_s1 250 ema"
+  # a long run: the sheet of each scored step (the curve's points), none of the others
+  assert sorted(p.name for p in (out / "long_s0" / "samples").iterdir()) == [
+      "step_002500_ema.png", "step_007500_ema.png"]
+  assert (out / "long_s0" / "samples" / "step_002500_ema.png").read_text() == "long_s0 2500 ema"
   # a later run of the trainer and the evaluation: the copy follows, the older sheet goes
   (runs / "noattn_s1" / "samples" / "step_500_ema.png").write_text("noattn_s1 500 ema")
   (runs / "noattn_s1" / "eval" / "results.jsonl").write_text('{"a": 1}\n{"a": 2}\n')
