@@ -599,7 +599,7 @@ def test_unreachable_hub_explains_offline_setup(tmp_path, template_workdir, monk
     evaluation.evaluate_and_write(tiny_config(""), workdir)
   msg = str(info.value)
   for needle in ("URLError", "tar.gz", "--classifier_path", "TFHUB_CACHE_DIR",
-                 "train_classifier.py"):
+                 "sagan-train-classifier"):
     assert needle in msg, needle
   assert result_lines(workdir) == []
 

@@ -47,6 +47,7 @@ OVERRIDES = {  # keyed by console script (readme_commands.prepare)
     # setting's flags), each run and evaluation at the sizes above
     "tools/run_results.sh": ["--seeds=0", "--settings=attn16", "--", *TINY_TRAIN],
     "tools/score_results.sh": ["--", *SMALL_EVAL],
+    "tools/class_accuracy.py": ["--per_class=2"],
 }
 # A chain's own size overrides, appended after OVERRIDES: attention on the 32x32 maps of the same
 # 256 px model (the 128x128 maps' naive attention alone takes minutes of the 2 cores).

@@ -2,7 +2,7 @@
 
 Sources: folder (a folder of JPEG files), tfrecord (the same JPEG bytes in 4 TFRecords), tfds
 (a locally built TFDS dataset, JPEG bytes as imagenet2012's), resized_png / resized_jpeg
-(TFRecords pre-resized by sagan_tf.data.prepare, as tools/prepare_tfrecords.py writes them).
+(TFRecords pre-resized by sagan_tf.data.prepare, as sagan-prepare-tfrecords writes them).
 Each is read by sagan_tf.data.build_dataset at the config's resolution and the batch, next to
 the images/s the training step consumes.
 """
@@ -142,7 +142,7 @@ def make_pipeline_data(config, root, sources, num_images, height, width, seed=0)
       _, files = prepare.write_resized_shards(folder_cfg, prefix, 4, fmt)
       made[f"resized_{fmt}"] = (
           _source_config(res, dataset="tfrecord", data_dir=f"{prefix}-*.tfrecord"),
-          f"{res} px {fmt.upper()} in 4 TFRecords (tools/prepare_tfrecords.py)",
+          f"{res} px {fmt.upper()} in 4 TFRecords (sagan-prepare-tfrecords)",
           _size_mib(files))
   return made
 

@@ -3,7 +3,7 @@
 Each record is a tf.train.Example with 'image': encoded PNG / JPEG / BMP / GIF bytes (any size)
 and 'label': int64 (may be absent when num_classes = 0). `write_tfrecords` writes this format
 from arrays; `sagan_tf.data.prepare` writes any dataset pre-resized in it
-(tools/prepare_tfrecords.py).
+(sagan-prepare-tfrecords).
 Labels outside [0, num_classes) stop the pipeline with an InvalidArgumentError; corrupt records
 or images do too (a TFRecord set is a prepared dataset: corruption means a broken conversion).
 """

@@ -3,7 +3,7 @@ network, or a local stand-in.
 
 Interface (TF-GAN's TF-Hub Inception module, https://tfhub.dev/tensorflow/tfgan/eval/inception/1,
 and any SavedModel that copies it: the imported Inception network, or the stand-in
-tools/train_classifier.py exports):
+sagan-train-classifier exports):
   model(images) with images float32 [B, H, W, 3] in [-1, 1] (any H, W: the model resizes)
   returns a dict with 'pool_3' [B, D] (features: FID, KID) and / or 'logits' [B, K] (IS,
   class accuracy). TF-Hub's Inception has both (K = 1008, D = 2048); the imported Inception
@@ -34,7 +34,7 @@ _OFFLINE_HELP = (
     "TFHUB_CACHE_DIR to a directory holding the unpacked module under the name "
     "sha1(handle) (tensorflow_hub's cache layout; for the Inception handle: "
     "c4be6b55dc0338e82546082d22184ebdc77d76cf). Without Inception weights, train a stand-in "
-    "classifier on your dataset: python tools/train_classifier.py --config=... --output_dir=DIR, "
+    "classifier on your dataset: sagan-train-classifier --config=... --output_dir=DIR, "
     "then pass --classifier_path=DIR (its scores are not comparable to published Inception "
     "numbers).")
 

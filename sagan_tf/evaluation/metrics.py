@@ -119,7 +119,7 @@ def logits_match_classes(num_logits, num_classes):
   """Class accuracy is meaningful when the classifier's logits are the dataset's classes.
 
   That is taken to hold when it has exactly num_classes logits (a stand-in trained on the
-  dataset by tools/train_classifier.py). Inception's 1008 logits never match.
+  dataset by sagan-train-classifier). Inception's 1008 logits never match.
   """
   return num_classes >= 2 and num_logits == num_classes
 

@@ -20,7 +20,7 @@ export (made with the same settings) give the same images for the same inputs. R
 than max_batch images fail with ValueError before any noise is drawn; a request is generated in
 calls of at most call_rows rows (CALL_ROWS, and at most the max_batch an export was made with:
 its sagan_export.json). The tools
-(tools/sample.py, interpolate.py, visualize_attention.py) take their source through
+(sagan-sample, sagan-interpolate, sagan-visualize-attention) take their source through
 sagan_tf.cli.flags.
 """
 
