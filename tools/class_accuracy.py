@@ -26,6 +26,7 @@ from sagan_tf.cli import quiet
 with quiet.startup():  # TensorFlow's start-up noise silenced
   from sagan_tf import config as config_lib
   from sagan_tf import sampling
+  from sagan_tf.evaluation import metrics
   from sagan_tf.evaluation.classifier import Classifier, ClassifierError
   from sagan_tf.store import checkpoints as checkpoint_lib
   from sagan_tf.store import record
@@ -54,9 +55,9 @@ def accuracy_row(sampler, classifier, z):
   [per_class, z_dim]) the classifier's argmax assigns to c."""
   accuracy = []
   for c in range(sampler.num_classes):
-    images = sampler.generate(z, np.full([len(z)], c))
-    logits, _ = classifier(images)
-    accuracy.append(float(np.mean(np.argmax(np.asarray(logits), axis=1) == c)))
+    labels = np.full([len(z)], c)
+    logits, _ = classifier(sampler.generate(z, labels))
+    accuracy.append(metrics.class_accuracy(np.asarray(logits), labels))
   return np.array(accuracy)
 
 
