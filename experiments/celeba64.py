@@ -9,7 +9,7 @@ one.
              takes the largest central square (178 x 178) and resizes it to 64 (as the authors
              do for ImageNet); heykeetae's port crops the central 160 x 160 instead, a tighter
              face crop. Unconditional: num_classes = 0 (CelebA has attributes, no class label).
-  model      sagan_tf/models/architectures.py's 64x64 table (BigGAN's / the authors' ImageNet
+  model      sagan_tf/architectures.py's 64x64 table (BigGAN's / the authors' ImageNet
              ResNet with one block fewer) at ch = 64 for G and D, as the authors' ImageNet
              width; self-attention on the 32x32 maps of G (after its 256-channel block) and D
              (after its first, 64-channel block), the authors' feat32 placement.
@@ -18,9 +18,9 @@ one.
              200k iterations (about 79 epochs): this project's choice (heykeetae's default
              total_step is 1M).
 
-  tfds build celeb_a --data_dir=DIR   (CelebA's files may need a manual download first)
-  python -m sagan_tf.train --config=experiments/celeba64.py --config.data_dir=DIR \
-      --workdir=/tmp/sagan_celeba64
+  tfds build celeb_a --data_dir=DIR  # needs CelebA's files (may need a manual download)
+  sagan-train --config=experiments/celeba64.py --config.data_dir=DIR \
+      --workdir=/tmp/sagan_celeba64  # needs CelebA in DIR
 """
 
 from sagan_tf.config import base_config

@@ -8,7 +8,7 @@ src/config.py and the 32x32 tables of src/models/resnet.py):
 
   data       TFDS 'cifar10' train split (50,000 images), 10 classes, [-1, 1]. No random flips
              (StudioGAN flips; this pipeline follows the authors' ImageNet pipeline, no flips).
-  model      sagan_tf/models/architectures.py's 32x32 table (three G up-blocks 8 -> 16 -> 32,
+  model      sagan_tf/architectures.py's 32x32 table (three G up-blocks 8 -> 16 -> 32,
              four D blocks, every block `ch` channels) with G ch 256 and D ch 128: SNGAN's CIFAR
              ResNet widths, also StudioGAN's (g_conv_dim * 4 = 256, d_conv_dim * 2 = 128).
              Self-attention on the 16x16 maps of G (after its 2nd block) and D (after its 1st
@@ -24,9 +24,9 @@ src/config.py and the 32x32 tables of src/models/resnet.py):
 
 Reference numbers: StudioGAN reports SAGAN CIFAR-10 FID 10.35 / IS 8.64 (its own settings).
 
-  tfds build cifar10 --data_dir=DIR
-  python -m sagan_tf.train --config=experiments/cifar10.py --config.data_dir=DIR \
-      --workdir=/tmp/sagan_cifar10
+  tfds build cifar10 --data_dir=DIR  # needs the TFDS download hosts
+  sagan-train --config=experiments/cifar10.py --config.data_dir=DIR \
+      --workdir=/tmp/sagan_cifar10  # needs CIFAR-10 in DIR
 """
 
 from sagan_tf.config import base_config

@@ -1,7 +1,7 @@
 """cpu_demo: the built-in mirror-symmetric shapes dataset, small enough for 2 CPU cores.
 
 32x32 images, 10 classes, G and D base width 32 (the CIFAR table of
-sagan_tf/models/architectures.py, every block `ch` channels), attention at 16x16 in G and D,
+sagan_tf/architectures.py, every block `ch` channels), attention at 16x16 in G and D,
 batch 32, 2500 iterations: about 5.5 minutes alone on 2 CPU cores (about 8 iterations/s at this
 width and batch, sample images included; 3.5 minutes with mixed_bfloat16 on an AMX-BF16 CPU).
 Tuned so that this short run ends with a generator that draws the classes' shapes.
@@ -20,6 +20,8 @@ on samples drawn with standing BN statistics:
 - 2500 iterations: accuracy 0.74 (EMA) at 2000, 0.77 at 2500 (1000 samples), 0.78 at 3000: little
   gain after 2500. Width 16 (1.7x faster per iteration) reached only 0.33 at 8000 iterations.
 Batch 32 and the widths are chosen for minutes on 2 cores, not taken from the paper.
+
+  sagan-train --config=experiments/cpu_demo.py --workdir=/tmp/sagan_demo
 """
 
 from sagan_tf.config import base_config

@@ -20,7 +20,7 @@
              (Zhao et al. 2020): --config.diffaugment=color,translation,cutout.
   evaluation eval_num_samples 10,000 generated images against the whole real set (3,812).
 
-  .venv/bin/sagan-train --config=experiments/emoji32.py --config.data_dir=/tmp/emoji \
+  sagan-train --config=experiments/emoji32.py --config.data_dir=/tmp/emoji \
       --workdir=/tmp/sagan_emoji
 """
 

@@ -56,7 +56,7 @@ def base_config():
   c.g_lr = 1e-4
   c.d_lr = 4e-4
   c.beta1 = 0.0
-  c.beta2 = 0.999                 # paper: 0.9 (experiments/imagenet128_paper.py)
+  c.beta2 = 0.999                 # paper: 0.9 (experiments/imagenet128.py:paper)
   c.adam_epsilon = 1e-8
   c.diffaugment = ""              # DiffAugment policy (sagan_tf/augment.py), e.g.
                                   # "color,translation,cutout"; "" = off (authors: none)

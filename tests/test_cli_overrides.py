@@ -5,6 +5,9 @@ that takes --config, before TensorFlow loads. The tool runs with overrides are i
 and test_export.py; evaluate's in test_evaluation.py."""
 
 import os
+import re
+import subprocess
+import sys
 
 from absl import flags
 from ml_collections import config_flags
@@ -40,9 +43,10 @@ def test_overrides_are_taken_out_and_parsed_as_training_parses_them():
       "eval_allow_small_n": True, "g_attention": (16,), "g_lr": 1e-3, "eval_num_samples": 64,
       "eval_use_ema": False, "sample_bn_stats": "moving", "eval_truncation": 1.0}
   assert [type(values[k]) for k in ("g_attention", "eval_truncation")] == [tuple, float]
-  # With a --config file, ml_collections applies them to it: argv goes to absl whole.
+  # With a --config file too: the file goes to absl, the overrides apply on top of what the
+  # workdir recorded (store.record.workdir_config compares the file with the record).
   with_file = ["sample", f"--config={DEMO}", "--config.g_ch=8"]
-  assert cli_flags.workdir_overrides(with_file) == (with_file, {})
+  assert cli_flags.workdir_overrides(with_file) == (with_file[:2], {"g_ch": 8})
   assert cli_flags.workdir_overrides(["sample", "--workdir=W"]) == (["sample", "--workdir=W"], {})
   for arg, message in (("--config.g_ch=abc", "Error: flag --config.g_ch=abc: invalid literal"),
                        ("--config.eval_use_ema=maybe", "Error: flag --config.eval_use_ema"),
@@ -107,16 +111,38 @@ def test_bad_config_files_and_values_are_one_line_before_any_work(tmp_path):
 
 
 def test_every_binary_that_reads_a_workdir_takes_overrides():
-  """Each of them splits its argv with workdir_overrides (one definition)."""
-  for name in READERS:
+  """Each of them splits its argv with workdir_overrides, through cli_flags.run (one
+  definition); the others check theirs with check_overrides."""
+  for name in BINARIES:
     with open(os.path.join(tiny_sagan.REPO, "sagan_tf", "cli", f"{name}.py")) as f:
       text = f.read()
-    assert "cli_flags.workdir_overrides(sys.argv)" in text, name
-  for name in set(BINARIES) - set(READERS):
-    with open(os.path.join(tiny_sagan.REPO, "sagan_tf", "cli", f"{name}.py")) as f:
-      text = f.read()
-    assert "cli_flags.check_overrides(sys.argv)" in text, name
-    assert "define_config(required=True)" in text, name
+    if name in READERS:
+      assert "cli_flags.run(main, argv, reads_workdir=True)" in text, name
+    else:
+      assert "cli_flags.run(main, argv)\n" in text, name
+      assert "define_config(required=True)" in text, name
+
+
+CONSOLE_SCRIPTS = re.findall(r'"(sagan-[a-z-]+)=sagan_tf\.cli\.([a-z_]+):run"',
+                             open(os.path.join(tiny_sagan.REPO, "setup.py")).read())
+
+
+@pytest.mark.parametrize("script,module", CONSOLE_SCRIPTS)
+def test_console_script_help_lists_its_own_flags(script, module):
+  """`sagan-X --help` (the installed launcher, whose sys.argv[0] is not the module) prints the
+  binary's docstring and every flag it defines, as `python -m sagan_tf.cli.X --help` does."""
+  launcher = os.path.join(os.path.dirname(sys.executable), script)
+  if not os.path.exists(launcher):
+    pytest.skip(f"{script} is not installed beside {sys.executable} (pip install -e .)")
+  result = subprocess.run([launcher, "--help"], capture_output=True, text=True, timeout=120)
+  assert result.returncode == 1, result.stderr[-2000:]  # absl exits 1 after --help
+  with open(os.path.join(tiny_sagan.REPO, "sagan_tf", "cli", f"{module}.py")) as f:
+    text = f.read()
+  own = re.findall(r'DEFINE_[a-z_]+\(\s*"([a-z_0-9]+)"', text)
+  assert own, module
+  for flag in own + (["config"] if "define_config(" in text else []):
+    assert re.search(rf"--(\[no\])?{flag}:", result.stdout), (script, flag, result.stdout[:3000])
+  assert text.split('"""')[1].split("\n")[0].strip() in result.stdout  # the docstring's line 1
 
 
 def test_evaluate_takes_overrides_without_config_and_refuses_a_fixed_one(tiny):

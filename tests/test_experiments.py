@@ -1,5 +1,6 @@
-"""Tests of experiments/*.py: each loads the way the binaries load it, validates, states the
-numbers its docstring cites, builds, and (shrunk) trains one iteration.
+"""Tests of experiments/*.py: each config and each of its variants (`FILE.py:VARIANT`) loads the
+way the binaries load it, validates, states the numbers its docstring cites, builds, and
+(shrunk) trains one iteration; every command and path the files print is checked.
 
 The real datasets cannot be read here and full-width ImageNet models are too slow to train on
 CPU, so training runs a tiny version of each experiment: synthetic data, base width 8, batch 2,
@@ -7,13 +8,16 @@ but the experiment's resolution, attention placement, class count, loss and D st
 training step dominates the cost (tens of seconds each), so experiments whose tiny versions
 differ at most in where attention sits (or whether it is there at all) and in their (nonzero)
 class count share one training run, of a tiny model with all their attention placements at once
-and the largest class count (3 runs for 11 experiments); every experiment is still validated,
-and every distinct tiny structure is built and run forward with its attention maps checked.
+and the largest class count; every experiment is still validated, and every distinct tiny
+structure is built and run forward with its attention maps checked.
 """
 
 import glob
 import json
 import os
+import re
+import runpy
+import shlex
 import warnings
 
 from absl import flags
@@ -22,6 +26,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import binaries
 from sagan_tf import config as config_lib
 from sagan_tf import architectures
 from sagan_tf.training.gan_step import GANTrainer
@@ -29,9 +34,19 @@ from sagan_tf.training.loop import _distributed_iterator
 from sagan_tf import models as models_lib
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-NAMES = sorted(os.path.basename(p)[:-3]
-               for p in glob.glob(os.path.join(REPO, "experiments", "*.py"))
-               if not os.path.basename(p).startswith("_"))  # _ablation.py is a helper
+FILES = sorted(glob.glob(os.path.join(REPO, "experiments", "*.py")))
+
+
+def _specs():
+  """'name' and 'name:variant' for every experiment file and every variant it declares."""
+  specs = []
+  for path in FILES:
+    name = os.path.basename(path)[:-3]
+    specs += [name] + [f"{name}:{v}" for v in runpy.run_path(path).get("VARIANTS", ())]
+  return specs
+
+
+NAMES = _specs()
 
 # What each experiment's docstring cites (the rest equals base_config, checked below).
 IMAGENET = dict(dataset="tfds", tfds_name="imagenet2012", resolution=128, num_classes=1000,
@@ -42,9 +57,9 @@ EXPECTED = {
     "cpu_demo": dict(dataset="synthetic", resolution=32, num_classes=10, g_ch=32, d_ch=32,
                      g_attention=(16,), d_attention=(16,)),
     "imagenet128": IMAGENET,
-    "imagenet128_paper": dict(IMAGENET, beta2=0.9),
-    "imagenet128_no_attention": dict(IMAGENET, g_attention=(), d_attention=()),
-    **{f"imagenet128_attn_feat{k}": dict(IMAGENET, g_attention=(k,), d_attention=(k,))
+    "imagenet128:paper": dict(IMAGENET, beta2=0.9),
+    "imagenet128:no_attention": dict(IMAGENET, g_attention=(), d_attention=()),
+    **{f"imagenet128:feat{k}": dict(IMAGENET, g_attention=(k,), d_attention=(k,))
        for k in (8, 16, 32, 64)},
     "cifar10": dict(dataset="tfds", tfds_name="cifar10", resolution=32, num_classes=10,
                     g_ch=256, d_ch=128, g_attention=(16,), d_attention=(16,),
@@ -69,7 +84,8 @@ STRUCTURE_KEYS = ("resolution", "g_ch", "d_ch", "z_dim", "num_classes", "g_atten
 
 
 def load(name):
-  """The experiment's config, loaded as the binaries do: --config=experiments/<name>.py."""
+  """The experiment's config, loaded as the binaries do: --config=experiments/<file>.py[:VARIANT]
+  for name <file>[:VARIANT]."""
   values = flags.FlagValues()
   config_flags.DEFINE_config_file("config", None, "", flag_values=values, lock_config=True)
   cwd = os.getcwd()
@@ -77,7 +93,8 @@ def load(name):
   try:
     with warnings.catch_warnings():  # ml_collections uses the deprecated load_module()
       warnings.filterwarnings("ignore", "the load_module", DeprecationWarning)
-      values(["prog", f"--config=experiments/{name}.py"])
+      file, _, variant = name.partition(":")
+      values(["prog", f"--config=experiments/{file}.py" + (f":{variant}" if variant else "")])
   finally:
     os.chdir(cwd)
   return values.config
@@ -114,7 +131,7 @@ RUN_GROUPS = _run_groups()
 
 
 def test_every_experiment_has_expectations():
-  assert sorted(EXPECTED) == NAMES
+  assert sorted(EXPECTED) == sorted(NAMES)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -127,16 +144,16 @@ def test_experiment_validates_and_states_its_numbers(name):
 
 
 def test_paper_variant_differs_from_imagenet128_only_in_beta2():
-  a, b = load("imagenet128").to_dict(), load("imagenet128_paper").to_dict()
+  a, b = load("imagenet128").to_dict(), load("imagenet128:paper").to_dict()
   assert {k for k in a if a[k] != b[k]} == {"beta2"}
   assert b["beta2"] == 0.9
 
 
 def test_ablation_differs_from_imagenet128_only_in_attention():
   base = load("imagenet128").to_dict()
-  assert load("imagenet128_attn_feat32").to_dict() == base
+  assert load("imagenet128:feat32").to_dict() == base
   for name in NAMES:
-    if name.startswith("imagenet128_attn_feat") or name == "imagenet128_no_attention":
+    if name.startswith("imagenet128:feat") or name == "imagenet128:no_attention":
       c = load(name).to_dict()
       assert {k for k in base if base[k] != c[k]} <= {"g_attention", "d_attention"}, name
 
@@ -152,13 +169,13 @@ def test_imagenet128_parameter_counts_match_the_authors():
   assert _trainable(d) == pytest.approx(39.46e6, rel=5e-3)
 
 
-# Table 1 (experiments/_ablation.py): channels of the block each attention layer follows, ch = 64.
+# Table 1 (experiments/imagenet128.py's variants): channels of the block each attention layer follows, ch = 64.
 ABLATION_CHANNELS = {8: (1024, 512), 16: (512, 256), 32: (256, 128), 64: (128, 64)}
 
 
 @pytest.mark.parametrize("feat", sorted(ABLATION_CHANNELS))
 def test_ablation_attention_follows_the_documented_blocks(feat):
-  config = load(f"imagenet128_attn_feat{feat}")
+  config = load(f"imagenet128:feat{feat}")
   _, g_blocks = architectures.generator_blocks(128, config.g_ch, config.g_attention)
   d_blocks = architectures.discriminator_blocks(128, config.d_ch, config.d_attention)
   g_attn = [(b.resolution, b.out_channels) for b in g_blocks if b.attention]
@@ -207,3 +224,56 @@ def test_tiny_version_builds_and_trains_one_iteration(group):
   assert finite, metrics
   assert int(trainer.step.numpy()) == 1
   assert sorted(metrics) == ["d_fake", "d_loss", "d_real", "g_loss"]
+
+
+def test_an_unknown_variant_is_one_line_naming_the_variants():
+  with pytest.raises(SystemExit, match=r"no such variant; choose one of paper, no_attention"):
+    binaries.parse("train", "--config=experiments/imagenet128.py:feat12", "--workdir=/tmp/x")
+
+
+def _printed_commands(path):
+  """The shell commands of a file's docstring: lines starting with a command word, joined
+  across trailing backslashes, with their `# needs ...` comments dropped."""
+  lines, found = runpy.run_path(path)["__doc__"].splitlines(), []
+  i = 0
+  while i < len(lines):
+    line = lines[i].strip()
+    if re.match(r"(\.venv/bin/)?sagan-[a-z-]+ |tfds |python ", line):
+      while line.endswith("\\") and i + 1 < len(lines):
+        i += 1
+        line = line[:-1] + " " + lines[i].strip()
+      found.append(shlex.split(line, comments=True))
+    i += 1
+  return found
+
+
+PRINTED = [(os.path.basename(p), cmd) for p in FILES for cmd in _printed_commands(p)]
+CONSOLE_SCRIPTS = re.findall(r'"(sagan-[a-z-]+)=sagan_tf\.cli\.([a-z_]+):run"',
+                             open(os.path.join(REPO, "setup.py")).read())
+
+
+def test_every_experiment_prints_a_training_command():
+  files = {f for f, cmd in PRINTED if cmd[0] == "sagan-train"}
+  assert files == {os.path.basename(p) for p in FILES}
+
+
+@pytest.mark.parametrize("file,command", PRINTED, ids=[" ".join(c)[:60] for _, c in PRINTED])
+def test_printed_command_parses_and_its_config_validates(file, command):
+  assert command[0] in dict(CONSOLE_SCRIPTS) or command[0] == "tfds", (file, command)
+  if command[0] == "tfds":
+    return  # TFDS's own command line
+  cwd = os.getcwd()
+  os.chdir(REPO)  # the paths are relative to the repository, as printed
+  try:
+    got = binaries.parse(dict(CONSOLE_SCRIPTS)[command[0]], *command[1:])
+  finally:
+    os.chdir(cwd)
+  config_lib.validate(got["config"])
+
+
+def test_every_path_the_experiments_print_exists():
+  for path in FILES:
+    text = open(path).read()
+    for ref in re.findall(r"\b((?:experiments|sagan_tf|docs|tools|tests)/[\w/.]+\.(?:py|md|sh))",
+                          text):
+      assert os.path.exists(os.path.join(REPO, ref)), (os.path.basename(path), ref)

@@ -414,14 +414,14 @@ def test_over_limit_request_fails_before_allocating(jobs):
   assert grew_kb < 200_000, f"peak memory grew by {grew_kb} KB on a refused request"
 
 
-def test_cli_export_refuses_a_config_file_for_a_recorded_workdir(tiny, jobs):
-  """The workdir's config.json is its config: a --config file is refused in one line (it
-  would replace the record), nothing written."""
+def test_cli_export_refuses_a_config_file_other_than_the_record(tiny, jobs):
+  """The workdir's config.json is its config: a --config file that differs from it is refused
+  in one line naming the keys that differ (it would replace the record), nothing written."""
   rc, _, err = jobs["cli_other_model"].result()
   errors = [line for line in err.splitlines() if line.startswith("Error: ")]
   assert rc == 1 and len(errors) == 1 and "Traceback" not in err, err[-3000:]
-  assert f"the workdir's config is the one it recorded ({tiny['workdir']}" in errors[0]
-  assert "Drop --config" in errors[0]
+  assert f"--config differs from the config {tiny['workdir']} recorded" in errors[0]
+  assert "g_ch (--config 32, recorded 16)" in errors[0] and "drop --config" in errors[0]
   assert not os.path.exists(jobs["cli_other_model"].args[-1].split("=", 1)[1])
 
 

@@ -250,11 +250,18 @@ def test_workdir_config_is_the_recorded_one_with_overrides(tiny, tmp_path):
                      r"may be overridden: .*eval_allow_small_n"):
     run_record.workdir_config(tiny["workdir"], overrides={"g_ch": 32, "num_classes": 10,
                                                           "g_lr": 1.0})
-  # A --config file is refused where a record exists (it would replace it), taken where none.
+  # A --config file equal to the record is the record (overrides on top); one that differs is
+  # refused naming the keys; a file is taken as it is (with overrides) where none is recorded.
+  given = copy.deepcopy(recorded)
+  given.eval_num_samples = 77  # overridden below: the override counts, not the file
+  config = run_record.workdir_config(tiny["workdir"], given, {"eval_num_samples": 123})
+  assert config.to_dict() == {**recorded.to_dict(), "eval_num_samples": 123}
+  given.g_lr, given.seed = 0.5, 7
+  with pytest.raises(ValueError, match=r"--config differs from the config .* in 2 key\(s\): "
+                     r"g_lr \(--config 0.5, recorded .*\), seed \(--config 7, recorded 0\)\. "
+                     r".*drop --config"):
+    run_record.workdir_config(tiny["workdir"], given, {"eval_num_samples": 123})
   given = copy.deepcopy(tiny["config"])
-  with pytest.raises(ValueError, match="the workdir's config is the one it recorded.*Drop "
-                     "--config"):
-    run_record.workdir_config(tiny["workdir"], given)
   (tmp_path / "untrained").mkdir()
   with pytest.raises(FileNotFoundError, match="config.json not found.*--config"):
     run_record.workdir_config(str(tmp_path / "untrained"))

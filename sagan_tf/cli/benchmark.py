@@ -169,8 +169,8 @@ def main(argv):
   logging.info("Wrote %s and %s.", *report.write(FLAGS.out_dir))
 
 
-def run():
-  app.run(main, argv=cli_flags.check_overrides(sys.argv))
+def run(argv=None):
+  cli_flags.run(main, argv)
 
 
 if __name__ == "__main__":

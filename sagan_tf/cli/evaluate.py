@@ -111,9 +111,8 @@ def main(argv, overrides):
     return INTERRUPTED
 
 
-def run():
-  argv, overrides = cli_flags.workdir_overrides(sys.argv)
-  app.run(lambda args: main(args, overrides), argv=argv)
+def run(argv=None):
+  cli_flags.run(main, argv, reads_workdir=True)
 
 
 if __name__ == "__main__":

@@ -85,9 +85,8 @@ def main(argv, overrides):
         f"--model_base_path={base}")
 
 
-def run():
-  argv, overrides = cli_flags.workdir_overrides(sys.argv)
-  app.run(lambda args: main(args, overrides), argv=argv)
+def run(argv=None):
+  cli_flags.run(main, argv, reads_workdir=True)
 
 
 if __name__ == "__main__":

@@ -18,12 +18,16 @@ A binary calls the define_* functions of the flags it takes, at import:
                            only (what absl parses)
   workdir_overrides(argv)  the binaries that read a workdir: argv without its --config.KEY=VALUE
                            overrides, and their values (applied to the recorded config)
+  run(main, argv, reads_workdir)  every binary's entry point: the checks above, then absl's
+                           app.run; `--help` lists the binary's own flags however it started
 """
 
 import importlib.util
 import os
 import re
+import sys
 
+from absl import app
 from absl import flags
 from ml_collections import config_flags
 
@@ -195,17 +199,14 @@ def check_overrides(argv, flag="config"):
 def workdir_overrides(argv):
   """Returns (argv for absl, {key: value}) for a binary that reads a workdir.
 
-  Without a --config file, the --config.KEY=VALUE overrides apply to the config the workdir
-  recorded (store.record.workdir_config, which refuses fixed keys): they are taken out of argv
-  and parsed here with ml_collections' own parsers against the schema, so values get the types
-  and errors they get in training. With --config=FILE, ml_collections applies them to that
-  file as usual and argv is returned whole (but for check_overrides' repeats). Raises
-  SystemExit with one line for a bad file, an unknown key or a bad value (plain Python: before
-  TensorFlow loads).
+  The --config.KEY=VALUE overrides apply to the config the workdir recorded
+  (store.record.workdir_config, which refuses fixed keys, and takes a --config file equal to
+  the record, or for a workdir that recorded none): they are taken out of argv and parsed here
+  with ml_collections' own parsers against the schema, so values get the types and errors they
+  get in training. Raises SystemExit with one line for a bad file, an unknown key or a bad
+  value (plain Python: before TensorFlow loads).
   """
   argv = check_overrides(argv)
-  if _config_files(argv):
-    return argv, {}
   schema = config_lib.base_config()
   taken_at = {i for _, where in _overrides(argv, schema) for i in where}
   rest = [arg for i, arg in enumerate(argv) if i not in taken_at]
@@ -219,3 +220,28 @@ def workdir_overrides(argv):
   except (flags.Error, KeyError, TypeError, ValueError, AttributeError) as e:
     raise SystemExit(f"Error: {' '.join(str(e).split())}") from None
   return rest, dict(parsed["config"].override_values)
+
+
+def _show_in_help(module_name):
+  """Makes `--help` show the binary's docstring and flags. absl prints the docstring of
+  __main__ and the flags filed under sys.argv[0]: for a console script those are its launcher,
+  which has neither (with `python -m`, __main__ is the binary itself)."""
+  for flag in flags.FLAGS.get_key_flags_for_module(module_name):
+    flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
+  launcher = sys.modules.get("__main__")
+  if launcher is not None and not launcher.__doc__:
+    launcher.__doc__ = sys.modules[module_name].__doc__
+
+
+def run(main, argv=None, reads_workdir=False):
+  """A binary's entry point: argv (default sys.argv) checked by check_overrides, or split by
+  workdir_overrides for a binary that reads a workdir (then main(args, overrides)), before
+  absl's app.run parses the flags and exits with main's return value. Tests call it in
+  process with their own argv."""
+  argv = list(sys.argv if argv is None else argv)
+  _show_in_help(main.__module__)
+  if reads_workdir:
+    argv, overrides = workdir_overrides(argv)
+    app.run(lambda args: main(args, overrides), argv=argv)
+  else:
+    app.run(main, argv=check_overrides(argv))

@@ -20,6 +20,7 @@ import sys
 from absl import app
 from absl import flags
 
+from sagan_tf.cli import flags as cli_flags
 from sagan_tf.store import torchscript
 
 _SOURCE = flags.DEFINE_string("source", None, f"The wheel {torchscript.WHEEL} (from "
@@ -53,8 +54,8 @@ def main(argv):
         f"sagan-evaluate --classifier_path={_OUTPUT.value}")
 
 
-def run():
-  app.run(main)
+def run(argv=None):
+  cli_flags.run(main, argv)
 
 
 if __name__ == "__main__":

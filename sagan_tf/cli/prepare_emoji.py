@@ -19,6 +19,8 @@ import time
 from absl import app
 from absl import flags
 
+from sagan_tf.cli import flags as cli_flags
+
 _PACKAGES = flags.DEFINE_list(
     "packages", None, "The .tgz files (npm pack) or unpacked directories of "
     "emoji-datasource-google@16.0.0 and emoji-datasource-twitter@16.0.0, comma-separated.")
@@ -55,8 +57,8 @@ def main(argv):
   print(f"Train with: --config=experiments/emoji32.py --config.data_dir={_OUTPUT.value}")
 
 
-def run():
-  app.run(main)
+def run(argv=None):
+  cli_flags.run(main, argv)
 
 
 if __name__ == "__main__":

@@ -60,8 +60,8 @@ def main(argv):
         f"--config.resolution={config.resolution} --config.num_classes={config.num_classes}")
 
 
-def run():
-  app.run(main, argv=cli_flags.check_overrides(sys.argv))
+def run(argv=None):
+  cli_flags.run(main, argv)
 
 
 if __name__ == "__main__":

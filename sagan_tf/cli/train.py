@@ -65,8 +65,8 @@ def main(argv):
   return 0
 
 
-def run():
-  app.run(main, argv=cli_flags.check_overrides(sys.argv))
+def run(argv=None):
+  cli_flags.run(main, argv)
 
 
 if __name__ == "__main__":

@@ -83,8 +83,8 @@ def main(argv):
   print(f"{name}={acc:.4f} saved_model={_OUTPUT.value}")
 
 
-def run():
-  app.run(main, argv=cli_flags.check_overrides(sys.argv))
+def run(argv=None):
+  cli_flags.run(main, argv)
 
 
 if __name__ == "__main__":

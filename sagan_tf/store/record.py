@@ -258,20 +258,31 @@ def workdir_config(workdir, given=None, overrides=None):
   --config if there is none) with `overrides` ({key: value}, the --config.KEY=VALUE of
   cli.flags.workdir_overrides) applied; ValueError naming them if one changes a FIXED key
   (the keys a resume may change, CHANGEABLE, are those a reader may override).
-  With `given` (a --config file): `given`, for a workdir that recorded no config; ValueError
-  if it did (the record is the config: a file would replace its steps and settings).
+  With `given` (a --config file, overrides not applied): for a workdir that recorded no config,
+  `given` with `overrides`; where a config is recorded, the same as without it when `given`
+  equals the record but for overridden keys (a user repeating the training command), else
+  ValueError naming the keys that differ.
   """
   if not tf.io.gfile.isdir(workdir):
     raise FileNotFoundError(f"--workdir={workdir} does not exist.")
-  if given is not None:
-    if tf.io.gfile.exists(record_path(workdir)):
-      raise ValueError(
-          f"--config with --workdir={workdir}: the workdir's config is the one it recorded "
-          f"({record_path(workdir)}); a file would replace it (its steps and settings). Drop "
-          f"--config, and change keys with --config.KEY=VALUE on top of the record.")
-    return given
-  config = recorded_config(workdir)
   overrides = overrides or {}
+  if given is not None:
+    if not tf.io.gfile.exists(record_path(workdir)):
+      for key, value in overrides.items():
+        given[key] = value
+      return given
+    recorded = recorded_config(workdir)
+    differ = sorted(k for k in recorded.keys()
+                    if k not in overrides and _norm(given[k]) != _norm(recorded[k]))
+    if differ:
+      listed = ", ".join(f"{k} (--config {given[k]!r}, recorded {recorded[k]!r})"
+                         for k in differ[:6]) + (" ..." if len(differ) > 6 else "")
+      raise ValueError(
+          f"--config differs from the config {workdir} recorded ({record_path(workdir)}) in "
+          f"{len(differ)} key(s): {listed}. The record is the config the checkpoints were "
+          f"trained with: drop --config (or give the file the workdir was trained with), and "
+          f"change keys with --config.KEY=VALUE on top of the record.")
+  config = recorded_config(workdir)
   fixed = {k: v for k, v in overrides.items() if k in FIXED and _norm(v) != _norm(config[k])}
   if fixed:
     listed = ", ".join(f"--config.{k}={v!r} (recorded {config[k]!r})"
