@@ -109,39 +109,64 @@ def exported(tmp_path_factory):
   return tiny_sagan.shared_export(tmp_path_factory)
 
 
-# The slowest tests, roughly slowest first: they start first, one per worker, so that none of
-# them starts last and runs alone at the end.
-_DOC_CHAIN = "tests/test_readme_commands.py::test_every_doc_command_runs_as_printed[{}]"
-SLOWEST = (_DOC_CHAIN.format("tmp/sagan_demo"),
-           "tests/test_benchmark.py::test_prints_a_row_per_mode_with_positive_numbers",
-           _DOC_CHAIN.format("tmp/results"), "tests/test_inception_import.py",
-           _DOC_CHAIN.format("tmp/standin"), "tests/test_training.py", "tests/test_multiworker.py")
-# Session fixtures made once per test run under a lock (the first worker to need one makes it):
-# their other tests run last, when it exists, so that no worker waits for it.
-MADE_ONCE = ("benchmark_runs", "two_step_run")
+# The slow tier (`-m slow`; the quick tier is `-m "not slow"`): what must be slow. Tests that use
+# one of SLOW_FIXTURES (the Inception wheel and its import, the benchmark's runs, the binary's
+# own 2-step run, test_export's and test_tools' subprocesses, the doc chains' shared inputs), and
+# the tests named in SLOW (node ids, or a prefix ending in '::' or '.py' for a whole group):
+# doc-command chains, multi-worker training, the install check, whole training runs.
+SLOW_FIXTURES = ("inception_wheel", "inception_saved_model", "benchmark_runs",
+                 "two_step_binary_run", "jobs", "doc_inputs")
+SLOW = (
+    "tests/test_readme_commands.py::test_every_doc_command_runs_as_printed",
+    "tests/test_multiworker.py",
+    "tests/test_install.py",
+    "tests/test_training.py::test_resume_equals_uninterrupted_run",
+    "tests/test_training.py::test_two_replicas_match_one_replica",
+    "tests/test_training.py::test_mixed_precision_trains_and_keeps_float32_weights",
+    "tests/test_training.py::test_huge_learning_rates_warn_once",
+    "tests/test_training.py::test_nan_loss_stops_and_keeps_last_good_checkpoint",
+    "tests/test_training.py::test_disk_full_during_save_removes_the_partial_save",
+    "tests/test_train_binary.py::test_stop_signal_saves_a_checkpoint_and_exits",
+    "tests/test_train_binary.py::test_full_disk_during_a_save",
+    "tests/test_train_binary.py::test_checkpoints_without_config_json_are_not_resumed",
+    "tests/test_run_record.py::test_changed_learning_rates_take_effect_and_are_recorded",
+    "tests/test_run_record.py::test_missing_config_json_with_checkpoints_refuses_resume",
+    "tests/test_run_record.py::test_flat_config_json_is_upgraded",
+    "tests/test_summaries.py::test_training_writes_sheets_and_times_the_speed",
+    "tests/test_experiments.py::test_tiny_version_builds_and_trains_one_iteration",
+    "tests/test_evaluation.py::test_job_end_to_end",
+    "tests/test_evaluate_binary.py::test_ctrl_c_during_evaluation",
+    "tests/test_class_accuracy.py::test_table_has_a_row_per_checkpoint",
+    "tests/test_run_record.py::test_linear_decay_continues_exactly_on_resume",
+    "tests/test_run_record.py::test_lr_schedule_may_change_on_resume",
+    "tests/test_gan_step.py::test_generator_step_sees_the_discriminator_of_its_order[d_then_g]",
+    "tests/test_gan_step.py::test_one_iteration_without_spectral_norm_in_g",
+    "tests/test_score_samples.py::test_scores_equal_the_evaluation_of_the_same_images",
+    "tests/test_user_messages.py::test_restores_leave_no_checkpoint_value_pending",
+    "tests/test_user_errors.py::test_export_binary_on_a_full_disk_is_one_line",
+)
 
 
-def _rank(item):
-  for i, prefix in enumerate(SLOWEST):
-    if item.nodeid.startswith(prefix):
-      return i
-  if set(MADE_ONCE) & set(getattr(item, "fixturenames", ())):
-    return len(SLOWEST) + 1
-  return len(SLOWEST)
+def _is_slow(item):
+  return (item.get_closest_marker("slow") is not None
+          or set(SLOW_FIXTURES) & set(getattr(item, "fixturenames", ()))
+          or item.nodeid.startswith(SLOW))
 
 
 def pytest_collection_modifyitems(config, items):
-  # xdist hands each worker 2 tests at the start: give each the slowest left and a quick one (from
-  # the end of the middle group), not two slow ones, nor one that waits for a MADE_ONCE fixture.
-  items.sort(key=_rank)  # stable: the rest keep their order
-  slow = [i for i in items if _rank(i) < len(SLOWEST)]
-  middle = [i for i in items if _rank(i) == len(SLOWEST)]
-  last = [i for i in items if _rank(i) > len(SLOWEST)]
-  if len(slow) >= 2 and len(middle) >= 2:
-    items[:] = [slow[0], middle[-1], slow[1], middle[-2]] + slow[2:] + middle[:-2] + last
+  for item in items:
+    if _is_slow(item):
+      item.add_marker(pytest.mark.slow)
+  # The slow tests start first (stable sort: the rest keep their order), so that none of them
+  # starts last and runs alone at the end of a run of both tiers.
+  items.sort(key=lambda item: not _is_slow(item))
 
 
 def pytest_configure(config):
+  config.addinivalue_line(
+      "markers", "slow: what must be slow (doc-command chains, the benchmark, multi-worker "
+      "training, the Inception import, the install check, long training runs); the quick tier "
+      "is `pytest -m 'not slow'`")
   # Hand out tests one at a time (xdist's default hands each worker a quarter of its share up
   # front, which can queue two slow tests on one worker while the other idles).
   if getattr(config.option, "maxschedchunk", "absent") is None:

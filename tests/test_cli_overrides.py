@@ -13,6 +13,7 @@ from absl import flags
 from ml_collections import config_flags
 import pytest
 
+import binaries
 import tiny_sagan
 
 from sagan_tf.cli import flags as cli_flags
@@ -145,13 +146,13 @@ def test_console_script_help_lists_its_own_flags(script, module):
   assert text.split('"""')[1].split("\n")[0].strip() in result.stdout  # the docstring's line 1
 
 
-def test_evaluate_takes_overrides_without_config_and_refuses_a_fixed_one(tiny):
+def test_evaluate_takes_overrides_without_config_and_refuses_a_fixed_one(tiny, capsys):
   """evaluate parses --config.KEY=VALUE without --config (no 'Unknown command line flag') and
   checks it against the recorded config: a fixed key is one line, exit 1, nothing written."""
   before = _snapshot(tiny["workdir"])
-  rc, _, err = tiny_sagan.python("-m", "sagan_tf.cli.evaluate", f"--workdir={tiny['workdir']}",
-                                 "--once", "--config.eval_batch_size=8",
-                                 "--config.seed=3").result()
+  rc = binaries.call("evaluate", f"--workdir={tiny['workdir']}", "--once",
+                     "--config.eval_batch_size=8", "--config.seed=3")  # in process
+  err = capsys.readouterr().err
   errors = [line for line in err.splitlines() if line.startswith("Error: ")]
   assert rc == 1 and len(errors) == 1 and "Traceback" not in err, err[-3000:]
   assert errors[0].startswith("Error: --config.seed=3 (recorded 0): fixed for")

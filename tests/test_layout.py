@@ -3,6 +3,7 @@ and no module imports inside a function except a binary's one `# deferred:` bloc
 
 import ast
 import os
+import re
 import subprocess
 import sys
 
@@ -83,3 +84,14 @@ def test_binary_imports_no_tensorflow_before_main(name):
                           text=True, timeout=120)
   assert result.returncode == 0, result.stderr[-2000:]
   assert result.stdout.strip() == "False"
+
+
+def test_ci_runs_the_readmes_test_command():
+  """.ci/run installs, then runs exactly the README's first test command (the whole suite)."""
+  with open(os.path.join(REPO, "README.md")) as f:
+    readme = f.read()
+  with open(os.path.join(REPO, ".ci", "run")) as f:
+    ci = [line.strip() for line in f if line.strip() and not line.startswith("#")]
+  first = re.search(r"```sh\n(\.venv/bin/python -m pytest [^\n]*)\n```", readme).group(1)
+  assert ci[-1] == first, (ci[-1], first)
+  assert "-m" not in first.split("pytest", 1)[1].split(), first  # not a tier: the whole suite

@@ -14,7 +14,6 @@ with data_dir, split, tfds_name, num_classes, resolution), stores each image as 
 """
 
 import os
-import sys
 import time
 
 from absl import app

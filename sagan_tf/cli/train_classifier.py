@@ -16,7 +16,6 @@ sagan-evaluate --classifier_path=DIR.
 
 import json
 import os
-import sys
 
 from absl import app
 from absl import flags
