@@ -2,8 +2,8 @@
 binaries can offer and check them before TensorFlow loads.
 
 The modules that implement a choice import its names from here (layers.attention, losses,
-data.pipeline, training.strategy, sampling.bn_stats, augment) and config.validate checks a config
-against them.
+data.pipeline, training.strategy, training.schedule, sampling.bn_stats, augment) and
+config.validate checks a config against them.
 """
 
 ATTENTION_IMPLS = ("auto", "naive", "blocked")  # SelfAttention(impl=): same math, memory differs
@@ -11,6 +11,7 @@ BN_STATS_MODES = ("standing", "moving", "batch")  # the BN statistics a generato
 DIFFAUGMENT_OPS = ("color", "translation", "cutout")  # config.diffaugment: DiffAugment's ops
 DATASETS = ("synthetic", "tfds", "folder", "tfrecord")  # config.dataset
 LOSSES = ("hinge", "non_saturating", "wasserstein")  # config.loss
+LR_SCHEDULES = ("constant", "linear_decay")  # config.lr_schedule (authors: constant)
 MIXED_PRECISION = ("", "mixed_bfloat16", "mixed_float16")  # config.mixed_precision ('' = fp32)
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")  # tf.distribute strategies
 SUBSTEP_ORDERS = ("g_then_d", "d_then_g")  # config.substep_order (authors: G step first)

@@ -16,7 +16,9 @@ from sagan_tf import choices
 # The keys that define the networks' variables and outputs: two configs that differ on one of
 # them describe different models (a checkpoint of one does not restore into the other).
 MODEL_KEYS = ("resolution", "g_ch", "d_ch", "z_dim", "num_classes", "g_attention",
-              "d_attention", "sn_power_iterations")
+              "d_attention", "sn_power_iterations", "g_spectral_norm")
+INT64_MAX = 2**63 - 1  # every integer key: the step counter and seeds are int64 tensors
+SEED_MAX = 2**32 - 1  # config.seed also seeds numpy (keras.utils.set_random_seed)
 
 
 def base_config():
@@ -32,6 +34,8 @@ def base_config():
   c.d_attention = (32,)
   c.sn_power_iterations = 1
   c.sn_stop_gradient = False      # authors: gradients flow through u and v; TF-GAN: stopped
+  c.g_spectral_norm = True        # authors' code and paper: SN in G too; False: plain layers in
+                                  # G (paper Figure 3's baseline "SN on D only", SNGAN-projection)
   c.bn_momentum = 0.999
   c.head_bn_momentum = 0.9999
   c.cross_replica_bn = False      # authors: per-replica moments; TF-GAN TPU: cross-replica
@@ -55,6 +59,9 @@ def base_config():
                                   # authors' graph allows it: see training/gan_step.py)
   c.g_lr = 1e-4
   c.d_lr = 4e-4
+  c.lr_schedule = "constant"      # choices.LR_SCHEDULES; authors: constant. "linear_decay": to 0
+                                  # at num_train_steps (SNGAN, pfnet-research/sngan_projection)
+  c.lr_decay_start_step = 0       # linear_decay: the iteration it starts from (SNGAN: 400k/450k)
   c.beta1 = 0.0
   c.beta2 = 0.999                 # paper: 0.9 (experiments/imagenet128.py:paper)
   c.adam_epsilon = 1e-8
@@ -104,7 +111,8 @@ def validate(config):
                        ("mixed_precision", choices.MIXED_PRECISION),
                        ("substep_order", choices.SUBSTEP_ORDERS),
                        ("sample_bn_stats", choices.BN_STATS_MODES),
-                       ("attention_impl", choices.ATTENTION_IMPLS)):
+                       ("attention_impl", choices.ATTENTION_IMPLS),
+                       ("lr_schedule", choices.LR_SCHEDULES)):
     need(config[key] in allowed, f"{key}={config[key]!r}; choose one of {allowed}.")
   try:
     choices.diffaugment_ops(config.diffaugment)
@@ -116,9 +124,23 @@ def validate(config):
               "standing_stats_batches", "standing_stats_batch_size", "attention_query_block",
               "sn_power_iterations"):
     need(int(config[key]) >= 1, f"{key}={config[key]} must be >= 1.")
+  for key, value in config.items():  # steps, seeds, sizes: int64 tensors and step counters
+    if isinstance(value, int) and not isinstance(value, bool):
+      need(abs(value) <= INT64_MAX, f"{key}={value} is out of range: at most {INT64_MAX} "
+           f"(2**63 - 1, TensorFlow's int64).")
+  need(0 <= config.seed <= SEED_MAX, f"seed={config.seed} must be in [0, {SEED_MAX}] "
+       f"(2**32 - 1: keras.utils.set_random_seed seeds numpy with it).")
   need(config.data_seed >= 0, f"data_seed={config.data_seed} must be >= 0 (negative seeds are "
        f"the synthetic data's held-out evaluation stream).")
   need(config.num_classes >= 0, f"num_classes={config.num_classes} must be >= 0.")
+  need(isinstance(config.g_spectral_norm, bool),
+       f"g_spectral_norm={config.g_spectral_norm!r} must be true or false.")
+  need(config.lr_decay_start_step >= 0,
+       f"lr_decay_start_step={config.lr_decay_start_step} must be >= 0.")
+  need(config.lr_schedule != "linear_decay"
+       or config.lr_decay_start_step < config.num_train_steps,
+       f"lr_decay_start_step={config.lr_decay_start_step} must be < num_train_steps="
+       f"{config.num_train_steps} with lr_schedule='linear_decay' (the decay would never start).")
   need(0.0 <= config.ema_decay < 1.0, f"ema_decay={config.ema_decay} must be in [0, 1).")
   need(config.checkpoint_every_steps % config.steps_per_loop == 0,
        f"checkpoint_every_steps={config.checkpoint_every_steps} must be a multiple of "

@@ -3,18 +3,21 @@ the tools and the training summaries. Cells are laid out by sagan_tf.store.image
 
 Layout conventions (so callers and tests can predict pixel sizes):
   sample sheet (draw_sheet; sagan-sample and the training image steps): one row per class, its
-    label (class_label: the id, then the name when the run recorded one) drawn with Pillow's
-    default font in a column of SheetLayout.label_width pixels at the left, then the row's
-    samples, each upscaled without smoothing (nearest) by an integer `scale`, by default the
-    smallest giving a sheet at least SHEET_MIN_WIDTH pixels wide. With P = R * scale:
-    height = rows * P + (rows + 1) * pad, width = label_width + cols * P + (cols + 1) * pad;
-    sample (r, k) has its top-left corner at SheetLayout.cell(r, k).
+    label (class_label: the id, then the name when the run recorded one and label_font can
+    draw it) drawn with label_font in a column of SheetLayout.label_width pixels at the left,
+    then the row's samples, each upscaled without smoothing (nearest) by an integer `scale`,
+    by default the smallest giving a sheet at least SHEET_MIN_WIDTH pixels wide. With
+    P = R * scale: height = rows * P + (rows + 1) * pad,
+    width = label_width + cols * P + (cols + 1) * pad; sample (r, k) has its top-left corner
+    at SheetLayout.cell(r, k).
   attention_figure: one row per attention layer shown; a row is a title strip of TITLE_HEIGHT
     pixels above [the image with the query points marked] + [one overlay per query point], each
     panel P = R * scale pixels square:
     height = rows * (TITLE_HEIGHT + P) + (rows + 1) * pad,
     width = (1 + points) * P + (2 + points) * pad.
 """
+
+import functools
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -27,6 +30,11 @@ TITLE_HEIGHT = 14
 SHEET_MAX_ROWS = 16  # classes (rows) a sample sheet shows by default: 0 .. SHEET_MAX_ROWS - 1
 SHEET_MIN_WIDTH = 512  # pixels: the default upscaling makes a sheet at least this wide
 LABEL_MARGIN = 4  # pixels left and right of a sheet's row labels
+# The row labels' font: DejaVu Sans (Debian's fonts-dejavu-core; Pillow finds it in the system's
+# font directories) has Latin, Greek, Cyrillic and many symbols; without it, Pillow's default
+# font (ASCII). LABEL_FONT_SIZE is the default font's size.
+LABEL_FONT, LABEL_FONT_SIZE = "DejaVuSans.ttf", 10
+_NO_GLYPH = "\U0010FFFF"  # a noncharacter: no font has it, so it draws the font's missing-glyph box
 POINT_COLORS = ((255, 40, 40), (40, 255, 40), (60, 160, 255), (255, 230, 0), (255, 60, 255),
                 (0, 255, 255), (255, 140, 0), (255, 255, 255))
 
@@ -41,11 +49,35 @@ def sheet_classes(num_classes):
   return list(range(min(int(num_classes), SHEET_MAX_ROWS))) or [0]
 
 
-def class_label(class_id, names=None):
+@functools.lru_cache(maxsize=None)
+def label_font():
+  """The font of sample sheets' row labels: LABEL_FONT if installed, else Pillow's default."""
+  try:
+    return ImageFont.truetype(LABEL_FONT, LABEL_FONT_SIZE)
+  except OSError:
+    return ImageFont.load_default()
+
+
+def _glyph(font, char):
+  mask = font.getmask(char)
+  return mask.size, bytes(mask)
+
+
+def can_draw(text, font):
+  """True when `font` has a glyph for every character of `text` (Pillow draws a box, the
+  font's missing glyph, for any other)."""
+  missing = _glyph(font, _NO_GLYPH)
+  return all(_glyph(font, char) != missing for char in set(text))
+
+
+def class_label(class_id, names=None, font=None):
   """A row label: '3' or, when the run recorded class names, '3 diamond' (the name alone is
-  not shown when it is the id)."""
+  not shown when it is the id). With `font` (the one the label is drawn with), a name with a
+  character it cannot draw is left out: the id alone, not boxes."""
   name = names[class_id] if names and 0 <= class_id < len(names) else None
-  return str(class_id) if name in (None, "", str(class_id)) else f"{class_id} {name}"
+  if name in (None, "", str(class_id)) or (font is not None and not can_draw(name, font)):
+    return str(class_id)
+  return f"{class_id} {name}"
 
 
 class SheetLayout:
@@ -57,7 +89,7 @@ class SheetLayout:
     self.labels = [str(s) for s in labels]
     if len(self.labels) != self.rows:
       raise ValueError(f"A sheet of {rows} rows needs {rows} labels, got {len(self.labels)}.")
-    self.font = ImageFont.load_default()
+    self.font = label_font()
     widest = max(self.font.getlength(s) for s in self.labels)
     self.label_width = int(np.ceil(widest)) + 2 * LABEL_MARGIN if widest else 0
     if scale is None:
@@ -106,7 +138,7 @@ def sample_grid(sampler, classes, per_class, seed=0, truncation=0.0, shared_z=Fa
   labels = np.repeat(np.asarray(classes, np.int32), per_class)
   images = to_uint8(sampler.generate(z, labels)).numpy()
   cells = images.reshape([len(classes), per_class] + list(images.shape[1:]))
-  row_labels = [class_label(c, sampler.class_names) if sampler.num_classes else ""
+  row_labels = [class_label(c, sampler.class_names, label_font()) if sampler.num_classes else ""
                 for c in classes]
   return draw_sheet(cells, row_labels, scale=scale, pad=pad)[0]
 

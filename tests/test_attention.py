@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from sagan_tf import config as config_lib
 from sagan_tf import models as models_lib
-from sagan_tf.layers import SelfAttention
+from sagan_tf.layers import PlainConv2D, SelfAttention
 
 B, H, W, C = 2, 4, 6, 16  # H != W checks the row-major flattening of queries and pooled keys
 
@@ -37,12 +37,16 @@ def np_softmax(logits):
 
 
 def np_self_attention(x, convs, gamma):
-  """convs: dict name -> (kernel, u). Returns (y, attention, o, {name: u'})."""
+  """convs: dict name -> (kernel, u), u None for a plain conv (the raw kernel). Returns
+  (y, attention, o, {name: u'})."""
   x = x.astype(np.float64)
   b, h, w, c = x.shape
   mats, new_u = {}, {}
   for name, (kernel, u) in convs.items():
-    mats[name], new_u[name] = np_sn_matrix(kernel, u)
+    if u is None:
+      mats[name], new_u[name] = kernel.astype(np.float64).reshape(-1, kernel.shape[-1]), None
+    else:
+      mats[name], new_u[name] = np_sn_matrix(kernel, u)
   theta = (x @ mats["query"]).reshape(b, h * w, c // 8)
   phi = np_maxpool2(x @ mats["key"]).reshape(b, h * w // 4, c // 8)
   g = np_maxpool2(x @ mats["value"]).reshape(b, h * w // 4, c // 2)
@@ -83,6 +87,34 @@ def test_matches_numpy_reference():
   assert np.max(np.abs(attention.numpy() - att_ref)) < 1e-4
   # Default call returns the output alone.
   assert np.max(np.abs(layer(x).numpy() - y_ref)) < 1e-4
+
+
+def test_without_spectral_norm_the_convs_are_plain_and_match_numpy():
+  rng = np.random.default_rng(5)
+  layer = SelfAttention(spectral_norm=False)
+  layer.build((None, H, W, C))
+  assert layer.get_config()["spectral_norm"] is False
+  assert not layer.non_trainable_weights  # no u
+  assert sorted(w.name for w in layer.trainable_weights) == ["gamma"] + ["kernel"] * 4
+  convs = {}
+  for name, conv in _convs(layer).items():
+    assert type(conv) is PlainConv2D and conv.bias is None
+    kernel = rng.standard_normal(conv.kernel.shape).astype(np.float32)
+    conv.kernel.assign(kernel)
+    convs[name] = (kernel, None)
+  layer.gamma.assign(0.7)
+  x = rng.standard_normal((B, H, W, C)).astype(np.float32)
+  y, attention = layer(x, update_u=True, return_attention=True)
+  y_ref, att_ref, o_ref, _ = np_self_attention(x, convs, 0.7)
+  # The raw kernels have spectral norms far from 1: a normalized block would differ.
+  assert min(np.linalg.svd(k.reshape(-1, k.shape[-1]), compute_uv=False)[0]
+             for k, _ in convs.values()) > 2.0
+  assert np.max(np.abs(o_ref)) > 0.1
+  np.testing.assert_allclose(y.numpy(), y_ref, rtol=1e-4, atol=1e-3)
+  np.testing.assert_allclose(attention.numpy(), att_ref, atol=1e-4)
+  clone = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
+  assert clone.get_config() == layer.get_config()
+  assert [type(c) for c in _convs(clone).values()] == [PlainConv2D] * 4
 
 
 def test_update_u_moves_every_u_as_numpy():

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from sagan_tf import config as config_lib
+from sagan_tf.layers import SNConv2D, SNDense
 from sagan_tf.models import Discriminator, Generator
 from sagan_tf import models as models_lib
 
@@ -33,10 +34,29 @@ def test_base_config_is_the_authors_128_setup_and_valid():
     ("d_attention", (32,), r"attention.*\[8, 16\]"),
     ("loss", "l2", "loss='l2'"),
     ("g_ch", 0, "g_ch=0"),
+    ("g_spectral_norm", None, "g_spectral_norm=None must be true or false"),
+    ("lr_schedule", "cosine", r"lr_schedule='cosine'.*\('constant', 'linear_decay'\)"),
+    ("lr_decay_start_step", -1, "lr_decay_start_step=-1 must be >= 0"),
 ])
 def test_validate_rejects(key, value, match):
   with pytest.raises(ValueError, match=match):
     config_lib.validate(small_config(**{key: value}))
+
+
+def test_linear_decay_must_start_before_the_end():
+  c = small_config(lr_schedule="linear_decay", num_train_steps=100, lr_decay_start_step=99)
+  assert config_lib.validate(c) is c
+  c.lr_decay_start_step = 100
+  with pytest.raises(ValueError, match="lr_decay_start_step=100 must be < num_train_steps=100"):
+    config_lib.validate(c)
+  c.lr_schedule = "constant"  # unused then: no constraint
+  assert config_lib.validate(c) is c
+
+
+def test_defaults_are_the_authors_sn_in_g_and_constant_rates():
+  c = config_lib.base_config()
+  assert c.g_spectral_norm is True and "g_spectral_norm" in config_lib.MODEL_KEYS
+  assert (c.lr_schedule, c.lr_decay_start_step) == ("constant", 0)
 
 
 def test_validate_rejects_bad_resolution_of_base_config():
@@ -80,6 +100,15 @@ def test_build_models_passes_sn_and_bn_settings_to_every_layer():
   assert all(l.power_iterations == 2 and l.stop_gradient for l in sn_layers)
   assert bn_layers and all(l.cross_replica for l in bn_layers)
   assert sorted(l.momentum for l in bn_layers) == [0.9] * (len(bn_layers) - 1) + [0.99]
+
+
+def test_build_generator_passes_g_spectral_norm():
+  for g_sn in (True, False):
+    g, d = models_lib.build_models(small_config(g_spectral_norm=g_sn))
+    g_u = [w for w in g.weights if w.path.endswith("/sn_u")]
+    g_sn_layers = [l for l in g._flatten_layers() if isinstance(l, (SNConv2D, SNDense))]
+    assert g.spectral_norm is g_sn and bool(g_u) is g_sn and bool(g_sn_layers) is g_sn
+    assert any(w.path.endswith("/sn_u") for w in d.weights)  # D keeps spectral norm
 
 
 def test_attention_on_too_narrow_maps_is_a_config_error():

@@ -31,6 +31,7 @@ from sagan_tf.evaluation import real_stats
 from sagan_tf.evaluation import standin
 from sagan_tf.sampling import noise
 from sagan_tf.store import checkpoints as ckpt_lib
+from sagan_tf.store import record as record_lib
 from sagan_tf.store import results as results_lib
 from sagan_tf import models as models_lib
 
@@ -568,6 +569,62 @@ def test_continuous_keeps_up_with_rotation_and_keeps_the_best(tmp_path, classifi
                                 os.path.join(ckpt_lib.checkpoint_dir(workdir), "ckpt-90"),
                                 evaluator=other)
   assert ckpt_lib.read_best(workdir)["step"] == 100
+
+
+def test_only_the_workdirs_own_scoring_keeps_the_best_unless_asked(tmp_path, classifier_dir,
+                                                                  template_workdir, caplog,
+                                                                  monkeypatch):
+  """A smoke test (N=10, eval_allow_small_n) or other sampling settings leave best/ alone;
+  --keep_best makes one the best of its settings; a result of the workdir's own scoring (N above
+  the features, config.json's sampling) then replaces it, whatever the FIDs; --keep_best=false
+  never touches it."""
+  caplog.set_level("INFO", logger="absl")
+  workdir = copy_checkpoints(template_workdir, str(tmp_path / "run"), (10, 20))
+  own = tiny_config(classifier_dir)  # the config the workdir recorded: N=64 > 16 features
+  record_lib.write(workdir, record_lib.resume(None, own, 0, {})[0])
+  monkeypatch.setattr(ckpt_lib, "restore_models",  # the Scripted scores need no models
+                      lambda c, w, pinned: dict(step=pinned.step, path=pinned.source))
+  clf = evaluation.Classifier(classifier_dir)
+  ckpt = lambda step: os.path.join(ckpt_lib.checkpoint_dir(workdir), f"ckpt-{step}")
+
+  def evaluate(config, step, fid, **kwargs):
+    ev = Scripted(config, workdir, clf, fids={step: fid})
+    evaluation.evaluate_and_write(config, workdir, ckpt(step), evaluator=ev, **kwargs)
+    best = ckpt_lib.read_best(workdir)
+    return best and (best["step"], best["default_scoring"])
+
+  # Each call scores a (step, settings) not scored before (a repeat would be skipped).
+  small = tiny_config(classifier_dir, eval_num_samples=10, eval_allow_small_n=True)
+  assert evaluate(small, 20, 1.0) is None
+  assert (f"Step 20 does not compete for {ckpt_lib.best_dir(workdir)}: N=10 is not above the "
+          f"main network's {FEATURE_DIM} features (eval_allow_small_n). --keep_best keeps the "
+          "best of these settings there." in caplog.text)
+  moving = tiny_config(classifier_dir, sample_bn_stats="moving")
+  assert evaluate(moving, 20, 1.0) is None
+  assert "Step 20 does not compete for" in caplog.text and "its bn_stats differ from" in caplog.text
+  asked = tiny_config(classifier_dir, eval_num_samples=11, eval_allow_small_n=True)
+  assert evaluate(asked, 20, 1.0, keep_best=True) == (20, False)  # asked for
+  # The workdir's own scoring replaces it, although its FID is higher (another N: not compared).
+  assert evaluate(own, 10, 5.0) == (10, True)
+  assert ("New best checkpoint: step 10, standin/fid=5 (before: step 20, 1 with other "
+          "settings)" in caplog.text)
+  # Then the smoke test competes no more, and --keep_best=false touches nothing.
+  assert evaluate(tiny_config(classifier_dir, eval_num_samples=12, eval_allow_small_n=True), 20,
+                  0.5) == (10, True)
+  assert evaluate(tiny_config(classifier_dir, eval_use_ema=False), 20, 0.5,
+                  keep_best=False) == (10, True)
+  # A larger N is the workdir's own scoring too (compared with the kept one: another N).
+  assert evaluate(tiny_config(classifier_dir, eval_num_samples=128), 20, 0.5) == (10, True)
+  assert "scored with other settings: step 20 is not compared" in caplog.text
+  # A best.json of an earlier version (no default_scoring) is judged by its settings.
+  evaluate(tiny_config(classifier_dir, eval_num_samples=14, eval_allow_small_n=True), 20, 9.0,
+           keep_best=True)
+  path = os.path.join(ckpt_lib.best_dir(workdir), ckpt_lib.BEST_FILE)
+  with open(path) as f:
+    old = {k: v for k, v in json.load(f).items() if k != "default_scoring"}
+  with open(path, "w") as f:
+    json.dump(old, f)
+  assert evaluate(own, 20, 5.0) == (20, True)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import tiny_sagan
 from tiny_sagan import NUM_CLASSES, RESOLUTION, Z_DIM
 
 from sagan_tf.export import exporter
-from sagan_tf.sampling import noise
+from sagan_tf.sampling import bn_stats, noise
 from sagan_tf import models as models_lib
 from sagan_tf.store import exports
 
@@ -276,6 +276,22 @@ def test_unconditional_model_ignores_labels(tiny):
       truncation=tf.constant(0.0))
   assert seeded["images"].shape == (3, RESOLUTION, RESOLUTION, 3)
   assert exporter.generator_metadata(g)["num_classes"] == 0
+
+
+def test_generator_without_spectral_norm_exports(tiny, tmp_path):
+  # config.g_spectral_norm=False (the paper's Figure 3 baseline): a standing-statistics
+  # sampling copy of it exports, and the SavedModel gives the copy's images.
+  config = copy.deepcopy(tiny["config"])
+  config.g_spectral_norm, config.g_ch = False, 8
+  g = models_lib.build_generator(config)
+  sampling = bn_stats.prepare(g, bn_stats.BNStats("standing", batches=2, batch_size=4))
+  path = exporter.export_generator(sampling.model, str(tmp_path))
+  assert exports.read_metadata(path)["generator_config"]["spectral_norm"] is False
+  fn = tf.saved_model.load(path).signatures["serving_default"]
+  z = np.random.default_rng(1).normal(size=[3, Z_DIM]).astype(np.float32)
+  labels = np.array([0, 1, NUM_CLASSES - 1], np.int32)
+  got = fn(z=tf.constant(z), labels=tf.constant(labels))["images"].numpy()
+  np.testing.assert_allclose(got, sampling(z, labels).numpy(), atol=1e-5)
 
 
 # Tests below wait for the background jobs.

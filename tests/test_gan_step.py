@@ -163,3 +163,81 @@ def test_substeps_see_diffaugmented_images():
   np.testing.assert_allclose(d_real.numpy(), want_real.numpy(), rtol=1e-5, atol=1e-5)
   np.testing.assert_allclose(d_fake.numpy(), want_fake.numpy(), rtol=1e-5, atol=1e-5)
   assert np.max(np.abs(plain_real.numpy() - want_real.numpy())) > 1e-4
+
+
+# Without spectral norm in G (config.g_spectral_norm=False, the paper's Figure 3 baseline): G
+# and the EMA G hold no u, D keeps its own; an iteration trains every G weight.
+
+
+def test_one_iteration_without_spectral_norm_in_g():
+  config = _config("g_then_d")
+  config.g_spectral_norm = False
+  trainer = GANTrainer(config, tf.distribute.get_strategy())
+  g, ema, d = trainer.generator, trainer.ema_generator, trainer.discriminator
+  for model in (g, ema):
+    assert model.spectral_norm is False
+    assert not [w for w in model.weights if w.path.endswith("/sn_u")]
+  assert [w for w in d.weights if w.path.endswith("/sn_u")]
+  before = {w.path: w.numpy().copy() for w in g.trainable_weights}
+  metrics, finite = trainer.train(_real_batches(config), 1)
+  assert finite and int(trainer.step.numpy()) == 1
+  moved = [not np.array_equal(w.numpy(), before[w.path]) for w in g.trainable_weights]
+  assert sum(moved) > len(moved) // 2
+  # Before ema_start_step (cpu_demo's: 500) the EMA G copies G: it holds the new weights.
+  for raw, averaged in trainer.ema_pairs:
+    np.testing.assert_allclose(averaged.numpy(), raw.numpy(), rtol=1e-6, atol=1e-7)
+
+
+# The learning-rate schedule: the rate of iteration s is the base rate times the schedule's
+# factor at s (sagan_tf/training/schedule.py), for G and D, read from the step counter. The
+# expected factor is written here from the formula: linear decay from s0 = 1 to T = 5, at s = 2:
+# (T - s) / (T - s0) = 3 / 4.
+SCHEDULE = dict(lr_schedule="linear_decay", num_train_steps=5, lr_decay_start_step=1)
+STEP, FACTOR = 2, 3 / 4
+
+
+def _updates_at_step(schedule):
+  """A fresh trainer at iteration STEP (same seeded initial weights for every config) and the
+  change of G's trainable weights in its G sub-step and of D's in its D sub-step (float64),
+  each sub-step run from the initial state of both networks (G's weights, u and BN statistics
+  are put back before the D sub-step), so each is the first Adam update of the same gradient.
+  The sub-steps run eagerly, as replica_step calls them."""
+  config = _config("g_then_d")
+  config.update(dict(g_lr=1e-3, d_lr=2e-3, **schedule))
+  trainer = GANTrainer(config, tf.distribute.get_strategy())
+  trainer.step.assign(STEP)
+  g, d, n = trainer.generator, trainer.discriminator, config.global_batch_size
+  step = tf.constant(STEP, tf.int64)
+  initial_g = [w.numpy() for w in g.weights]
+  before = [w.numpy().astype(np.float64) for w in g.trainable_weights]
+  trainer._g_substep(step, n)
+  updates = {"generator": [w.numpy() - b for w, b in zip(g.trainable_weights, before)]}
+  for w, value in zip(g.weights, initial_g):
+    w.assign(value)
+  rng = np.random.RandomState(5)
+  images = tf.constant(rng.uniform(-1, 1, (n, 32, 32, 3)), tf.float32)
+  labels = tf.constant(rng.randint(0, config.num_classes, n), tf.int32)
+  before = [w.numpy().astype(np.float64) for w in d.trainable_weights]
+  trainer._d_substep(images, labels, step, 0, n)
+  updates["discriminator"] = [w.numpy() - b for w, b in zip(d.trainable_weights, before)]
+  return trainer, updates
+
+
+def test_the_rate_of_iteration_s_is_the_base_rate_times_the_schedule():
+  constant, want = _updates_at_step({})
+  decayed, got = _updates_at_step(SCHEDULE)
+  assert constant.learning_rates(STEP) == pytest.approx({"generator": 1e-3,
+                                                         "discriminator": 2e-3})
+  assert decayed.learning_rates(STEP) == pytest.approx({"generator": 1e-3 * FACTOR,
+                                                        "discriminator": 2e-3 * FACTOR})
+  # The optimizers' variables keep the base rates (what checkpoints and resumes hold).
+  assert float(decayed.g_optimizer.learning_rate.numpy()) == pytest.approx(1e-3)
+  assert float(decayed.d_optimizer.learning_rate.numpy()) == pytest.approx(2e-3)
+  for network in ("generator", "discriminator"):
+    big = 0
+    for a, b in zip(want[network], got[network]):
+      # atol: float32 rounding of weights up to ~2 in magnitude (BN gammas start at 1), against
+      # updates of ~1e-3: a wrong factor is off by ~2.5e-4.
+      np.testing.assert_allclose(b, FACTOR * a, rtol=1e-5, atol=2.5e-7, err_msg=network)
+      big += int(np.sum(np.abs(a) > 1e-4))
+    assert big > 100, network  # the comparison covers real updates

@@ -12,9 +12,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from sagan_tf.layers import ConditionalBatchNorm, SelfAttention, SNConv2D, SNDense, SNEmbedding
+import numpy_reference
+from sagan_tf.layers import (ConditionalBatchNorm, PlainConv2D, PlainDense, SelfAttention,
+                             SNConv2D, SNDense, SNEmbedding)
 from sagan_tf.architectures import SUPPORTED_RESOLUTIONS
-from sagan_tf.models import Discriminator, Generator
+from sagan_tf.models import Discriminator, Generator, clone as clone_model
 from sagan_tf.models.discriminator import DBlock
 from sagan_tf.models.generator import GBlock
 
@@ -110,9 +112,12 @@ def l2n(x):
 
 
 def sn(p, prefix, transpose=False):
-  """W / sigma after one power iteration from the stored u (float64), and the new u."""
+  """W / sigma after one power iteration from the stored u (float64), and the new u; for a
+  layer without u (a generator without spectral norm) the raw W and None."""
   w = p[prefix + "/kernel"] if not transpose else p[prefix + "/embeddings"].T
   w = w.astype(np.float64)
+  if prefix + "/sn_u" not in p:
+    return w, None
   m = w.reshape(-1, w.shape[-1])
   u = p[prefix + "/sn_u"].astype(np.float64)
   v = l2n(u @ m.T)
@@ -122,14 +127,7 @@ def sn(p, prefix, transpose=False):
 
 def conv(p, prefix, x):
   w, _ = sn(p, prefix)
-  kh, kw = w.shape[:2]
-  ph, pw = (kh - 1) // 2, (kw - 1) // 2
-  xp = np.pad(x, [(0, 0), (ph, kh - 1 - ph), (pw, kw - 1 - pw), (0, 0)])
-  h, ww = x.shape[1:3]
-  out = np.zeros(x.shape[:3] + (w.shape[3],))
-  for i in range(kh):
-    for j in range(kw):
-      out += np.einsum("bhwc,co->bhwo", xp[:, i:i + h, j:j + ww], w[i, j])
+  out = numpy_reference.conv2d_same(x, w)
   bias = p.get(prefix + "/bias")
   return out if bias is None else out + bias
 
@@ -238,6 +236,78 @@ def test_generator_matches_numpy_reference():
     if name.endswith("/sn_u"):
       np.testing.assert_allclose(after[name], sn(p, name[:-len("/sn_u")])[1], rtol=1e-4,
                                  atol=1e-6, err_msg=name)
+
+
+def test_generator_without_spectral_norm_matches_numpy_reference():
+  # The same reference with every W used as stored (no u, no sigma). Kernels are scaled so
+  # that their spectral norms are far from 1: a normalized layer would give other images.
+  rng = np.random.default_rng(3)
+  keras.utils.set_random_seed(3)
+  g = small_g(32, num_classes=3, attention=(16,), spectral_norm=False).build_weights()
+  _randomize(g, rng)
+  for w in g.weights:
+    if w.path.endswith("/kernel"):
+      w.assign(2.0 * w.numpy())
+  head = g.head_conv.kernel.numpy()
+  assert np.linalg.svd(head.reshape(-1, 3), compute_uv=False)[0] > 2.0
+  z, _, _ = inputs(rng, 4)
+  labels = np.array([1, 0, 2, 2], np.int32)
+  p = state(g)
+  assert not any(name.endswith("/sn_u") for name in p)
+  ref = np_generator_32(p, z.astype(np.float64), labels)
+  out = g(z, labels, training=True).numpy()
+  assert np.std(ref) > 0.05
+  # float32 against float64 through larger pre-tanh values than the SN net's: 2e-4.
+  assert np.max(np.abs(out - ref)) < 2e-4
+
+
+def test_generator_without_spectral_norm_has_the_sn_generators_trainable_weights_only():
+  with_sn = small_g(32, num_classes=3, attention=(16,)).build_weights()
+  plain = small_g(32, num_classes=3, attention=(16,), spectral_norm=False).build_weights()
+  layers = lambda m: m._flatten_layers(include_self=False, recursive=True)
+  sn_layers = [l for l in layers(with_sn) if isinstance(l, (SNConv2D, SNDense, SNEmbedding))]
+  plain_layers = [l for l in layers(plain) if isinstance(l, (PlainConv2D, PlainDense))]
+  assert not [l for l in layers(plain) if isinstance(l, (SNConv2D, SNDense, SNEmbedding))]
+  assert [l.path for l in plain_layers] == [l.path for l in sn_layers]
+  assert len(plain_layers) == 3 * 3 + 4 + 2  # 3 blocks, 4 attention convs, linear and head
+  described = lambda ws: [(w.path, tuple(w.shape)) for w in ws]
+  assert described(plain.trainable_weights) == described(with_sn.trainable_weights)
+  assert n_params(plain) == n_params(with_sn) > 0
+  # Non-trainable: the BN moving statistics, and no u.
+  assert described(plain.non_trainable_weights) == [
+      d for d in described(with_sn.non_trainable_weights) if not d[0].endswith("/sn_u")]
+  assert all(w.path.endswith(("/moving_mean", "/moving_variance"))
+             for w in plain.non_trainable_weights)
+  # A training pass moves only the BN statistics.
+  before = state(plain)
+  plain(np.ones((2, Z), np.float32), np.array([0, 1]), training=True)
+  moved = [k for k, v in state(plain).items() if not np.array_equal(v, before[k])]
+  assert moved and all(k.endswith(("/moving_mean", "/moving_variance")) for k in moved)
+
+
+def test_generator_without_spectral_norm_round_trips_and_clones():
+  g = small_g(32, num_classes=3, attention=(16,), spectral_norm=False).build_weights()
+  assert g.get_config()["spectral_norm"] is False
+  assert small_g(32).get_config()["spectral_norm"] is True  # the authors' default
+  for copy in (Generator.from_config(g.get_config()).build_weights(), clone_model(g),
+               keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(g))):
+    copy.build_weights()
+    assert copy.spectral_norm is False and copy.get_config() == g.get_config()
+    assert [w.path for w in copy.weights] == [w.path for w in g.weights]
+  block = GBlock(16, 4, None, dict(momentum=0.9, cross_replica=False), name="block")
+  rebuilt = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(block))
+  assert rebuilt.get_config() == block.get_config() and rebuilt.get_config()["sn"] is None
+
+
+def test_generator_without_spectral_norm_under_mixed_bfloat16():
+  try:
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    g = small_g(32, num_classes=3, attention=(16,), spectral_norm=False).build_weights()
+  finally:
+    keras.mixed_precision.set_global_policy("float32")
+  images = g(np.zeros((2, Z), np.float32), np.array([0, 2]), training=True)
+  assert images.dtype == tf.float32 and images.shape == (2, 32, 32, 3)
+  assert {w.dtype for w in g.weights} == {"float32"}
 
 
 def test_discriminator_matches_numpy_reference():

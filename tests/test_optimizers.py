@@ -29,14 +29,15 @@ def _initial():
   return [rng.normal(size=s).astype(np.float32) for s in SHAPES]
 
 
-def numpy_adam(initial, gradients):
+def numpy_adam(initial, gradients, scales=None):
   """Adam in float64, written from the formula (bias-corrected step size, epsilon outside the
-  square root)."""
+  square root); scales: the learning rate's factor at each step (default 1)."""
   params = [p.astype(np.float64) for p in initial]
   m = [np.zeros_like(p) for p in params]
   v = [np.zeros_like(p) for p in params]
-  for t, grads in enumerate(gradients, start=1):
-    alpha = LR * np.sqrt(1 - BETA_2 ** t) / (1 - BETA_1 ** t)
+  scales = [1.0] * len(gradients) if scales is None else scales
+  for t, (grads, scale) in enumerate(zip(gradients, scales, strict=True), start=1):
+    alpha = LR * scale * np.sqrt(1 - BETA_2 ** t) / (1 - BETA_1 ** t)
     for i, g in enumerate(grads):
       m[i] = BETA_1 * m[i] + (1 - BETA_1) * g
       v[i] = BETA_2 * v[i] + (1 - BETA_2) * g * g
@@ -147,6 +148,74 @@ def test_checkpoints_are_keras_adams_both_ways(tmp_path):
   for a, b, want in zip(*results, numpy_adam(_initial(), gradients)):
     np.testing.assert_allclose(a, want, rtol=RTOL, atol=1e-7)
     np.testing.assert_allclose(b, want, rtol=RTOL, atol=1e-7)
+
+
+SCALES = [1.0, 0.75, 0.5, 0.25]  # e.g. linear decay over 4 steps: what lr_scale returns
+
+
+def _run_scaled(optimizer_fn, gradients, wrap=tf.function, strategy=None):
+  """Variables after applying `gradients` with an optimizer whose lr_scale reads a variable set
+  to SCALES[k] before step k (as the trainer's step counter drives the schedule)."""
+  strategy = strategy or tf.distribute.get_strategy()
+  with strategy.scope():
+    variables = [keras.Variable(p) for p in _initial()]
+    scale = tf.Variable(1.0)
+    optimizer = optimizer_fn(lambda: tf.convert_to_tensor(scale))
+    optimizer.build(variables)
+
+  def apply(grads):
+    def replica_fn():  # the gradients as each replica's own tensors
+      optimizer.apply_gradients(zip([tf.identity(g) for g in grads], variables))
+    strategy.run(replica_fn)
+
+  step = wrap(apply)
+  for k, grads in enumerate(gradients):
+    scale.assign(SCALES[k])
+    step([tf.constant(g) for g in grads])
+  return variables, optimizer
+
+
+@pytest.mark.parametrize("wrap", [
+    pytest.param(lambda f: f, id="eager"),
+    pytest.param(tf.function, id="function"),
+    pytest.param(lambda f: tf.function(f, jit_compile=True), id="xla"),
+])
+def test_lr_scale_multiplies_the_rate_of_each_step(wrap):
+  gradients = _gradients(6)
+  variables, optimizer = _run_scaled(lambda s: _make(lr_scale=s), gradients, wrap)
+  for var, want, unscaled in zip(variables, numpy_adam(_initial(), gradients, SCALES),
+                                 numpy_adam(_initial(), gradients)):
+    np.testing.assert_allclose(var.numpy(), want, rtol=RTOL, atol=1e-7)
+    assert var.numpy().size == 0 or np.max(np.abs(var.numpy() - unscaled)) > 1e-3
+  # The learning-rate variable (what checkpoints hold) stays the base rate.
+  assert float(optimizer.learning_rate.numpy()) == pytest.approx(LR)
+
+
+def test_lr_scale_under_two_replicas(two_cpu_strategy):
+  # Both replicas apply the same gradients: Keras sums them over replicas.
+  gradients = _gradients(7)
+  variables, _ = _run_scaled(lambda s: _make(lr_scale=s), gradients,
+                             strategy=two_cpu_strategy)
+  summed = [[2 * g for g in grads] for grads in gradients]
+  for var, want in zip(variables, numpy_adam(_initial(), summed, SCALES)):
+    copies = [c.numpy() for c in var.value.values]
+    assert len(copies) == 2
+    np.testing.assert_array_equal(copies[0], copies[1])
+    np.testing.assert_allclose(copies[0], want, rtol=RTOL, atol=1e-7)
+
+
+def test_the_trainers_adam_applies_lr_scale_under_loss_scaling():
+  c = config_lib.base_config()
+  c.update(dict(beta1=BETA_1, beta2=BETA_2, adam_epsilon=EPSILON,
+                mixed_precision="mixed_float16"))
+  gradients = _gradients(8)
+  scale = 2.0 ** 15  # LossScaleOptimizer's initial loss scale
+  scaled = [[g * scale for g in grads] for grads in gradients]
+  variables, optimizer = _run_scaled(lambda s: optimizers.adam(c, LR, lr_scale=s), scaled)
+  assert isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+  assert float(optimizer.dynamic_scale.numpy()) == scale  # no step was skipped
+  for var, want in zip(variables, numpy_adam(_initial(), gradients, SCALES)):
+    np.testing.assert_allclose(var.numpy(), want, rtol=RTOL, atol=1e-7)
 
 
 def test_amsgrad_is_refused_with_the_alternative():

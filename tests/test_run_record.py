@@ -6,6 +6,7 @@ import glob
 import json
 import logging
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from sagan_tf import config as config_lib
 from sagan_tf import hardware
 from sagan_tf.store import checkpoints as ckpt_lib
 from sagan_tf.store import record as run_record
+from sagan_tf.training import loop
 from sagan_tf.training.loop import train
 import test_training
 import tiny_sagan
@@ -120,9 +122,16 @@ def test_changed_learning_rates_take_effect_and_are_recorded(two_step_run, tmp_p
   # TensorBoard shows the rates in effect.
   assert _scalars(workdir, "lr/generator") == pytest.approx({2: 1e-4, 4: 0.0})
   assert _scalars(workdir, "lr/discriminator") == pytest.approx({2: 4e-4, 4: 2e-4})
-  # The log names the change and its step; config.json records what was used from when.
-  assert ("Config changed on resume: beta2 0.999 -> 0.99, d_lr 0.0004 -> 0.0002, g_lr 0.0001 "
-          "-> 0.0, num_train_steps 2 -> 4 from step 2." in caplog.text)
+  # A WARNING per changed key names it, both values, the step and the way back; config.json
+  # records what was used from when.
+  warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING
+            and r.getMessage().startswith("Config changed on resume")]
+  record_path = os.path.join(workdir, "config.json")
+  assert warned == [
+      f"Config changed on resume from step 2: {key} {old} -> {new}. It stays in effect on later "
+      f"resumes (recorded in {record_path}); to undo it, resume with --config.{key}={old}."
+      for key, old, new in (("beta2", 0.999, 0.99), ("d_lr", 0.0004, 0.0002),
+                            ("g_lr", 0.0001, 0.0), ("num_train_steps", 2, 4))]
   with open(os.path.join(workdir, "config.json")) as f:
     record = json.load(f)
   assert record["config"]["g_lr"] == 0.0 and record["config"]["d_lr"] == 2e-4
@@ -159,6 +168,84 @@ def test_flat_config_json_is_upgraded_with_the_rates_the_checkpoint_used(two_ste
   assert record["history"][0]["config"]["g_lr"] == 1e-4
   assert record["history"][1] == {"from_step": 2, "changes": {"g_lr": [1e-4, 5e-5]}}
   assert record["config"]["g_lr"] == 5e-5
+
+
+DIFFAUGMENT = "color,translation,cutout"
+
+
+def test_a_changed_key_sticks_until_the_command_sets_it():
+  """sagan-train --config=F (file_config F) resumed once with --config.diffaugment=... and
+  --config.g_lr=5e-5: both stay on when F is run again; an override or an edited F changes
+  one; a library call trains its config as given."""
+  file = tiny_config()
+  record, _ = run_record.resume(None, file, 0, {}, file)
+  assert record["file_config"]["diffaugment"] == "" and "seed" not in record["file_config"]
+  given = tiny_config(diffaugment=DIFFAUGMENT, g_lr=5e-5)
+  config, kept = run_record.in_effect(record, given, file, {"diffaugment", "g_lr"})
+  assert (config.diffaugment, config.g_lr, kept) == (DIFFAUGMENT, 5e-5, {})
+  record, changes = run_record.resume(record, config, 2, {"g_lr": 1e-4}, file)
+  assert changes == {"diffaugment": ["", DIFFAUGMENT], "g_lr": [1e-4, 5e-5]}
+  assert record["file_config"]["diffaugment"] == ""  # what the file says, not the override
+  # The original command again: both kept, and said so.
+  config, kept = run_record.in_effect(record, file, file, set())
+  assert (config.diffaugment, config.g_lr) == (DIFFAUGMENT, 5e-5)
+  assert kept == {"diffaugment": ["", DIFFAUGMENT], "g_lr": [1e-4, 5e-5]}
+  assert run_record.describe_kept(kept, "/w") == (
+      "Kept from /w/config.json, set by an earlier start: diffaugment='color,translation,"
+      "cutout' (the command's ''), g_lr=5e-05 (the command's 0.0001); --config.KEY=VALUE "
+      "changes one.")
+  # An override given again changes it (back); an edited file changes a key on its own.
+  config, kept = run_record.in_effect(record, file, file, {"diffaugment"})
+  assert (config.diffaugment, config.g_lr, list(kept)) == ("", 5e-5, ["g_lr"])
+  edited = tiny_config(diffaugment="translation")
+  config, _ = run_record.in_effect(record, edited, edited, set())
+  assert (config.diffaugment, config.g_lr) == ("translation", 5e-5)
+  # A library call (no command) trains its config as given.
+  assert run_record.in_effect(record, file) == (file, {})
+  # A record from before file_config: the file is compared with the values in effect.
+  older = {k: v for k, v in record.items() if k != "file_config"}
+  config, kept = run_record.in_effect(older, file, file, set())
+  assert (config.diffaugment, config.g_lr, kept) == ("", 1e-4, {})
+  # The WARNING of a change names the key, both values and how to undo it.
+  assert run_record.describe_changes(changes, 2, "/w") == [
+      "Config changed on resume from step 2: diffaugment '' -> 'color,translation,cutout'. It "
+      "stays in effect on later resumes (recorded in /w/config.json); to undo it, resume with "
+      "--config.diffaugment=''.",
+      "Config changed on resume from step 2: g_lr 0.0001 -> 5e-05. It stays in effect on later "
+      "resumes (recorded in /w/config.json); to undo it, resume with --config.g_lr=0.0001."]
+
+
+def test_a_resume_trains_with_the_kept_keys(two_step_run, tmp_path, monkeypatch, caplog):
+  """The trainer is built with what in_effect keeps (stopped there: nothing trains)."""
+  workdir = _copy(two_step_run, tmp_path)
+  path = os.path.join(workdir, "config.json")
+  with open(path) as f:
+    record = json.load(f)
+  file = tiny_config(num_train_steps=2)  # the two-step run's command, its file
+  record["config"]["diffaugment"] = DIFFAUGMENT  # as a resume with the override left it
+  record.setdefault("file_config", {})["diffaugment"] = ""
+  run_record.write(workdir, record)
+  built = []
+
+  class Built(Exception):
+    pass
+
+  def trainer(config, strategy):
+    built.append(config)
+    raise Built
+
+  monkeypatch.setattr(loop, "GANTrainer", trainer)
+  caplog.set_level(logging.INFO, logger="absl")  # the loop logs through absl
+  with pytest.raises(Built):
+    train(tiny_config(num_train_steps=4), workdir, file_config=file,
+          overridden={"num_train_steps"})
+  assert built[0].diffaugment == DIFFAUGMENT and built[0].num_train_steps == 4
+  assert (f"Kept from {path}, set by an earlier start: diffaugment='{DIFFAUGMENT}' (the "
+          "command's '')" in caplog.text)
+  with pytest.raises(Built):  # given again: the override wins
+    train(tiny_config(num_train_steps=4), workdir, file_config=file,
+          overridden={"num_train_steps", "diffaugment"})
+  assert built[1].diffaugment == ""
 
 
 def test_a_change_that_trained_no_kept_step_is_replaced():
@@ -237,3 +324,47 @@ def test_missing_config_json_with_checkpoints_refuses_resume_until_record_config
     record = json.load(f)
   assert record["history"] == [{"from_step": 2, "config": record["config"]}]
   assert record["config"]["num_train_steps"] == 4
+
+
+def _linear_decay(step, start, total):
+  """The rate factor of iteration `step` (0-based) under SNGAN's linear decay from `start` to 0
+  at `total` (float64)."""
+  return min(1.0, (total - step) / (total - start))
+
+
+def test_linear_decay_continues_exactly_on_resume(tmp_path):
+  # The schedule is a function of the checkpointed step: a run resumed at step 2 trains and
+  # logs the rates of the uninterrupted run. lr/* at step S shows iteration S - 1's rates.
+  base = dict(num_train_steps=4, lr_schedule="linear_decay", lr_decay_start_step=1)
+  config = tiny_config(**base)
+  straight = str(tmp_path / "straight")
+  train(config, straight)
+  resumed = test_training._as_after_a_crash_at(straight, 2, tmp_path / "resumed")
+  shutil.rmtree(os.path.join(resumed, "train"))  # the straight run's summaries
+  train(tiny_config(**base), resumed)
+  a, b = test_training._weights(straight, None), test_training._weights(resumed, None)
+  assert a.keys() == b.keys()
+  for k in a:
+    np.testing.assert_allclose(a[k], b[k], atol=1e-5, rtol=0, err_msg=k)
+  for tag, rate in (("lr/generator", 1e-4), ("lr/discriminator", 4e-4)):
+    want = {s: rate * _linear_decay(s - 1, 1, 4) for s in (2, 4)}
+    assert want[4] == pytest.approx(rate / 3)
+    assert _scalars(straight, tag) == pytest.approx(want, rel=1e-6)
+    assert _scalars(resumed, tag) == pytest.approx({4: want[4]}, rel=1e-6)
+  with open(os.path.join(resumed, "config.json")) as f:
+    assert [h["from_step"] for h in json.load(f)["history"]] == [0]  # nothing changed
+
+
+def test_lr_schedule_may_change_on_resume(two_step_run, tmp_path, caplog):
+  # two_step_run trained 2 constant-rate steps of 2; switching to linear decay over 4 steps
+  # puts iteration 3 at (4 - 3) / 4 of the base rates.
+  workdir = _copy(two_step_run, tmp_path)
+  caplog.set_level(logging.WARNING)
+  train(tiny_config(num_train_steps=4, lr_schedule="linear_decay"), workdir)
+  assert _scalars(workdir, "lr/generator") == pytest.approx({2: 1e-4, 4: 0.25e-4}, rel=1e-6)
+  assert _scalars(workdir, "lr/discriminator") == pytest.approx({2: 4e-4, 4: 1e-4}, rel=1e-6)
+  with open(os.path.join(workdir, "config.json")) as f:
+    record = json.load(f)
+  assert record["history"][-1] == {"from_step": 2, "changes": {
+      "lr_schedule": ["constant", "linear_decay"], "num_train_steps": [2, 4]}}
+  assert "lr_schedule 'constant' -> 'linear_decay'" in caplog.text

@@ -87,10 +87,17 @@ def _recorded_bn_inputs(g, batches, batch_size, truncation):
   return inputs
 
 
-def test_standing_statistics_are_averaged_batch_moments_per_layer(generator):
+@pytest.mark.parametrize("g_spectral_norm", [True, False])
+def test_standing_statistics_are_averaged_batch_moments_per_layer(generator, g_spectral_norm):
+  if not g_spectral_norm:  # G without spectral norm (the paper's Figure 3 baseline)
+    config = _small_config()
+    config.g_spectral_norm = False
+    generator = _perturbed_generator(config)
   before = _weights(generator)
   stats = bn_stats.BNStats("standing", batches=K, batch_size=B, truncation=0.8)
   sampling = bn_stats.prepare(generator, stats)
+  assert sampling.model.spectral_norm is g_spectral_norm  # the sampling copy is the same model
+  assert any(w.path.endswith("/sn_u") for w in sampling.model.weights) is g_spectral_norm
   copy_layers = bn_stats.bn_layers(sampling.model)
   assert len(copy_layers) == 2 * len(generator.blocks) + 1  # two CBNs per block, head BN
   inputs = _recorded_bn_inputs(generator, K, B, 0.8)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import numpy_reference
 from sagan_tf.layers import SNConv2D, SNDense, SNEmbedding
 
 
@@ -29,30 +30,6 @@ def np_power_iteration(w_mat, u, iterations=1):
     u = l2n(v @ w_mat)
   sigma = float((v @ w_mat @ u.T)[0, 0])
   return sigma, u, v
-
-
-def np_conv2d_same(x, k):
-  """Stride-1 SAME 2D convolution (cross-correlation, as tf.nn.conv2d).
-
-  x [B,H,W,C], k [kh,kw,C,O].
-  """
-  kh, kw = k.shape[:2]
-  ph, pw = (kh - 1) // 2, (kw - 1) // 2
-  xp = np.pad(x, [(0, 0), (ph, kh - 1 - ph), (pw, kw - 1 - pw), (0, 0)])
-  h, w = x.shape[1:3]
-  out = np.zeros(x.shape[:3] + (k.shape[3],))
-  for i in range(kh):
-    for j in range(kw):
-      out += np.einsum("bhwc,co->bhwo", xp[:, i:i + h, j:j + w, :], k[i, j])
-  return out
-
-
-def top_singular_value(m):
-  return np.linalg.svd(np.asarray(m, np.float64), compute_uv=False)[0]
-
-
-# ----------------------------------------------------------------------------------------------
-# layer factories: (layer, input, matrix the layer normalizes, kernel variable)
 
 
 def _kernel_var(layer):
@@ -103,7 +80,7 @@ def np_forward(layer, x, sigma):
   if isinstance(layer, SNDense):
     return x.astype(np.float64) @ (w / sigma) + layer.bias.numpy()
   if isinstance(layer, SNConv2D):
-    return np_conv2d_same(x.astype(np.float64), w / sigma) + layer.bias.numpy()
+    return numpy_reference.conv2d_same(x.astype(np.float64), w / sigma) + layer.bias.numpy()
   return (w / sigma)[x]
 
 
@@ -126,7 +103,7 @@ def test_sigma_converges_to_largest_singular_value(kind):
   # The normalized kernel has spectral norm ~1 (computed in numpy on W_bar's matrix form).
   w_bar = w_bar.numpy().astype(np.float64)
   m = w_bar.reshape(-1, w_bar.shape[-1])
-  assert abs(top_singular_value(m) - 1.0) < 1e-3
+  assert abs(numpy_reference.top_singular_value(m) - 1.0) < 1e-3
   # And the forward output uses it.
   np.testing.assert_allclose(layer(x).numpy(), np_forward(layer, x, s[0]), rtol=2e-3, atol=2e-3)
 
@@ -153,7 +130,7 @@ def test_one_call_matches_numpy_power_iteration(kind, iterations):
   assert u0.shape == (1, _matrix(layer).shape[1])  # u is [1, out] ([1, input_dim] for embedding)
   sigma, u1, _ = np_power_iteration(_matrix(layer), u0, iterations)
   # Far from converged, so the test sees the one-step value, not the top singular value.
-  assert abs(sigma - top_singular_value(_matrix(layer))) > 1e-3 or iterations > 1
+  assert abs(sigma - numpy_reference.top_singular_value(_matrix(layer))) > 1e-3 or iterations > 1
 
   y = layer(x, update_u=True).numpy()
   np.testing.assert_allclose(y, np_forward(layer, x, sigma), rtol=1e-4, atol=1e-5)

@@ -8,6 +8,7 @@ import fcntl
 import glob
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -17,6 +18,7 @@ import time
 
 import pytest
 
+import binaries
 from sagan_tf.store import checkpoints as ckpt_lib
 from sagan_tf.store import record as run_record
 
@@ -90,6 +92,34 @@ def test_main_command_trains_quietly_and_resumes(tmp_path, two_step_binary_run):
   assert [ckpt_lib.checkpoint_step(p) for p in ckpt_lib.list_checkpoints(workdir)] == [2, 4]
 
 
+def test_a_change_on_resume_is_loud_and_sticks_and_a_finished_rerun_is_quiet(
+    tmp_path, two_step_binary_run):
+  """Resumed once with --config.diffaugment=...: a WARNING names the key, both values and the
+  way back; the same command without it (the workdir now finished) keeps DiffAugment on, says
+  so, and prints INFO lines only (no TensorFlow note about unrestored checkpoint values)."""
+  workdir = _copy(two_step_binary_run[0], tmp_path / "demo")
+  record = os.path.join(workdir, "config.json")
+  policy = "color,translation,cutout"
+  first = _train(workdir, 4, f"--config.diffaugment={policy}", env=QUIET_ENV)
+  assert first.returncode == 0, first.stderr[-3000:]
+  warned = [line.split("] ", 1)[1] for line in first.stderr.splitlines()
+            if line.startswith("W") and "Config changed on resume" in line]
+  assert warned == [
+      f"Config changed on resume from step 2: diffaugment '' -> '{policy}'. It stays in effect "
+      f"on later resumes (recorded in {record}); to undo it, resume with "
+      "--config.diffaugment=''.",
+      "Config changed on resume from step 2: num_train_steps 2 -> 4. It stays in effect on later "
+      f"resumes (recorded in {record}); to undo it, resume with --config.num_train_steps=2."]
+  again = _train(workdir, 4, env=QUIET_ENV)
+  assert again.returncode == 0, again.stderr[-3000:]
+  assert (f"Kept from {record}, set by an earlier start: diffaugment='{policy}' (the "
+          "command's '')" in again.stderr)
+  assert "Already trained 4 >= num_train_steps=4 steps." in again.stderr
+  assert [line for line in again.stderr.splitlines() if not re.match(r"I\d{4} ", line)] == []
+  with open(record) as f:
+    assert json.load(f)["config"]["diffaugment"] == policy
+
+
 def test_unknown_override_fails_cleanly_before_training(tmp_path):
   result = _train(str(tmp_path / "w"), 2, "--config.num_step=3")
   assert result.returncode != 0
@@ -144,18 +174,22 @@ def test_stop_signal_saves_a_checkpoint_and_exits_with_the_restart_code(tmp_path
                                "task": {"type": "worker", "index": 1}})},
      "Error: TF_CONFIG task index 1 is outside the cluster"),
 ])
-def test_bad_input_is_one_line_before_any_work(tmp_path, args, env, message):
+def test_bad_input_is_one_line_before_any_work(tmp_path, monkeypatch, capsys, args, env,
+                                              message):
+  """In process (tests/binaries.py): what the binary prints and returns, not the process."""
   workdir = tmp_path / "w"
   (tmp_path / "file").write_text("not a directory")
   args = [a.replace("FILE", str(tmp_path / "file")) for a in args]
-  cmd = [sys.executable, "-m", "sagan_tf.cli.train", "--config=experiments/cpu_demo.py",
-         f"--workdir={workdir}"] + TINY + args
-  result = subprocess.run(cmd, cwd=REPO, env=dict(ENV, **env), capture_output=True, text=True,
-                          timeout=600)
-  assert result.returncode == 1
-  errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
-  assert len(errors) == 1 and message in errors[0], result.stderr[-3000:]
-  assert "Traceback" not in result.stderr
+  monkeypatch.chdir(REPO)
+  for key, value in env.items():
+    monkeypatch.setenv(key, value)
+  code = binaries.call("train", "--config=experiments/cpu_demo.py", f"--workdir={workdir}",
+                       *TINY, *args)
+  stderr = capsys.readouterr().err
+  assert code == 1
+  errors = [line for line in stderr.splitlines() if line.startswith("Error: ")]
+  assert len(errors) == 1 and message in errors[0], stderr[-3000:]
+  assert "Traceback" not in stderr
   assert not workdir.exists()
 
 
@@ -204,18 +238,6 @@ def test_checkpoints_without_config_json_are_not_resumed(tmp_path):
                               f"checkpoints")
   assert "Restore config.json (e.g. from a backup), or pass --record_config" in errors[0]
   assert _snapshot(workdir) == before
-
-
-@pytest.fixture
-def small_tmpfs(tmp_path):
-  """A 4 MB tmpfs (needs root; skipped otherwise), unmounted afterwards."""
-  mount = tmp_path / "tmpfs"
-  mount.mkdir()
-  if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)],
-                    capture_output=True).returncode:
-    pytest.skip("cannot mount a tmpfs here (needs root)")
-  yield mount
-  subprocess.run(["umount", str(mount)], check=True)
 
 
 def test_full_disk_during_a_save_is_one_line_and_keeps_the_earlier_checkpoint(

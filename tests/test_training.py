@@ -83,9 +83,10 @@ def test_two_replicas_match_one_replica(tmp_path, two_cpu_strategy):
   # float32 round-off; Adam with epsilon 1e-8 turns that into full-size steps of random sign.
   # epsilon = 1e-3 keeps such noise-level gradients from moving weights, so what is compared
   # is the distribution logic, not round-off amplification.
-  # DiffAugment on: each replica augments with its rows of the global draw.
+  # DiffAugment on: each replica augments with its rows of the global draw. Linear decay of
+  # the rates (1, then 1/2): each replica reads the step counter for the schedule.
   config = tiny_config(num_train_steps=2, cross_replica_bn=True, adam_epsilon=1e-3,
-                       diffaugment=DIFFAUGMENT)
+                       diffaugment=DIFFAUGMENT, lr_schedule="linear_decay")
   one = tf.distribute.OneDeviceStrategy("/cpu:0")
   two = two_cpu_strategy
   train(config, str(tmp_path / "one"), one)
@@ -102,7 +103,8 @@ def test_train_step_lowers_to_xla_with_static_shapes():
   compiles, with no dynamic dimension. Compiling that HLO for the CPU and running it is the
   benchmark's xla mode (tests/test_benchmark.py runs it): over a minute of this suite, so not
   again here."""
-  config = tiny_config(jit_compile=True, diffaugment=DIFFAUGMENT)
+  # Linear decay of the rates: the schedule's read of the step counter compiles too.
+  config = tiny_config(jit_compile=True, diffaugment=DIFFAUGMENT, lr_schedule="linear_decay")
   trainer = gan_step.GANTrainer(config, tf.distribute.get_strategy())
   b, r = config.global_batch_size, config.resolution
   batches = ((tf.zeros([b, r, r, 3]), tf.zeros([b], tf.int32)),) * config.d_steps

@@ -6,7 +6,7 @@ checkpoint kept in DIR/best/ (python -m sagan_tf.cli.evaluate).
       [--classifier_path=P] [--class_classifier_path=S]
       [--use_ema=true|false] [--truncation=X] [--bn_stats=standing|moving|batch]
       [--bn_stats_batches=K] [--bn_stats_batch_size=B] [--timeout_secs=S] [--poll_secs=S]
-      [--config.KEY=VALUE ...]
+      [--keep_best=true|false] [--config.KEY=VALUE ...]
 
 The config is the one DIR recorded (DIR/config.json); a given --config must agree with it on
 the model's keys. Without --once it follows a training run: new checkpoints are evaluated,
@@ -47,6 +47,12 @@ _CLASS_CLASSIFIER = flags.DEFINE_string(
 _TIMEOUT = flags.DEFINE_float("timeout_secs", 3600.0, "Continuous mode: stop after this long "
                               "without a new checkpoint.")
 _POLL = flags.DEFINE_float("poll_secs", 30.0, "Continuous mode: seconds between polls.")
+_KEEP_BEST = flags.DEFINE_bool(
+    "keep_best", None, "Which results may keep the best checkpoint in DIR/best/. Unset: those "
+    "of the workdir's own scoring (N above the main network's features, and the generator, "
+    "truncation and BN statistics DIR/config.json says), which also replace a best/ kept with "
+    "other settings; true: any (the best of this evaluation's settings, replacing a best/ of "
+    "other settings); false: none (best/ is left alone).")
 FLAGS = flags.FLAGS
 INTERRUPTED = 130  # the exit code after Ctrl-C (128 + SIGINT)
 
@@ -87,10 +93,11 @@ def _evaluate(overrides):
                                         classifier_path=_CLASSIFIER.value,
                                         class_classifier_path=_CLASS_CLASSIFIER.value)
     if _ONCE.value or FLAGS.checkpoint:
-      evaluation.evaluate_and_write(config, FLAGS.workdir, checkpoint_path=FLAGS.checkpoint)
+      evaluation.evaluate_and_write(config, FLAGS.workdir, checkpoint_path=FLAGS.checkpoint,
+                                    keep_best=_KEEP_BEST.value)
     else:
       evaluation.run_continuous(config, FLAGS.workdir, timeout_secs=_TIMEOUT.value,
-                                poll_secs=_POLL.value)
+                                poll_secs=_POLL.value, keep_best=_KEEP_BEST.value)
   except (ValueError, OSError, evaluation.ClassifierError) as e:
     logging.debug("Traceback of the error below.", exc_info=True)  # shown with --verbosity=1
     return _fail(e)

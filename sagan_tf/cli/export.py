@@ -51,7 +51,7 @@ def main(argv, overrides):
   version = exports.next_version(base) if FLAGS.version is None else FLAGS.version
   try:
     exports.version_dir(base, version)  # fail fast, before loading anything
-  except (FileExistsError, ValueError) as e:
+  except (FileExistsError, NotADirectoryError, ValueError) as e:
     _fail(e)
   with quiet.startup():  # TensorFlow's start-up noise silenced
     # deferred: TensorFlow loads here, after the flags are parsed (--help stays fast).
@@ -76,7 +76,8 @@ def main(argv, overrides):
     path = exporter.export_generator(prepared.model, base, version, metadata=metadata,
                                      warmup=FLAGS.warmup, model_name=FLAGS.model_name,
                                      max_batch=max_batch)
-  except (FileExistsError, FileNotFoundError, ValueError) as e:
+  except (FileExistsError, FileNotFoundError, NotADirectoryError, ValueError,
+          exporter.DiskFullError) as e:
     _fail(e)
   which = "EMA generator" if config.eval_use_ema else "generator"
   print(f"Exported the {which} of {restored['path']} (step {restored['step']}) with "

@@ -13,6 +13,7 @@ A binary calls the define_* functions of the flags it takes, at import:
                            generator flags
   define_png_flags(out)    --out, --scale, --pad of the tools that write PNGs
   define_classes(help)     --classes
+  given_config()           the --config file's own config and the keys overridden (a resume)
   check_overrides(argv)    one line for a --config file that is missing or does not load, or
                            an unknown config key; argv with a repeated override's last value
                            only (what absl parses)
@@ -54,9 +55,10 @@ def define_workdir():
 
 
 def define_checkpoint():
-  flags.DEFINE_string("checkpoint", None, "A WORKDIR/checkpoints/ckpt-N path, or "
-                      f"'{choices.CHECKPOINT_BEST}': the one the evaluation job scored best "
-                      "(WORKDIR/best/) (default: the latest checkpoint in --workdir).")
+  flags.DEFINE_string("checkpoint", None, "A checkpoint of --workdir by name (ckpt-N) or path "
+                      "(WORKDIR/checkpoints/ckpt-N; its ckpt-N.index or .data-* file names it "
+                      f"too), or '{choices.CHECKPOINT_BEST}': the one the evaluation job scored "
+                      "best (WORKDIR/best/) (default: the latest checkpoint in --workdir).")
 
 
 def define_export_dir(help_text):
@@ -112,10 +114,12 @@ def png_scale(resolution):
 
 
 def define_classes(help_text):
-  """--classes: class ids or recorded class names (comma-separated; Sampler.class_ids)."""
-  flags.DEFINE_list("classes", None, "Classes, comma-separated: ids, or the class names the "
-                    "run recorded (a value equal to a name means that class), e.g. 0,3 or "
-                    f"disk,ring: {help_text}")
+  """--classes: class ids or recorded class names (comma-separated, CSV quoting;
+  sagan_tf.sampling.sampler.class_ids)."""
+  flags.DEFINE_list("classes", None, f"Classes: {help_text} Comma-separated ids, or the class "
+                    "names the run recorded, e.g. 0,3 or disk,ring; id:N and name:X say which "
+                    "(a value that is one class's id and another's name is refused); a name "
+                    "with a comma in double quotes: '\"a, b\",c'.")
 
 
 def bn_flags_given():
@@ -132,6 +136,19 @@ def _config_files(argv, flag="config"):
     if arg.startswith("-") and name == flag:
       found.append(value if eq else (argv[i + 1] if i + 1 < len(argv) else ""))
   return found
+
+
+def given_config(flag="config"):
+  """(the parsed --config file's own config, before its --config.KEY=VALUE overrides; the keys
+  those overrides set): what sagan-train's command sets, which a resume compares with the
+  workdir's record (sagan_tf.store.record.in_effect). The file is loaded again, as
+  ml_collections loads it (FILE or FILE:ARG)."""
+  holder = flags.FLAGS[flag]
+  path, *arg = holder.config_filename.split(":", 1)
+  spec = importlib.util.spec_from_file_location("sagan_given_config", path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config(*arg), set(holder.override_values)
 
 
 def _check_config_file(value, flag="config"):

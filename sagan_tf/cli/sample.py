@@ -11,7 +11,7 @@ The PNG is a sample sheet (sagan_tf/visualization.py, the layout of the training
 one row per class, its id and recorded name at the row's start, upscaled without smoothing,
 by default (--scale=0) to at least 512 px wide. With P = R * scale: rows * P + (rows + 1) * pad
 high, label column + per_class * P + (per_class + 1) * pad wide. --classes takes class ids or
-the names the run recorded (e.g. --classes=disk,ring); a value that is a name means that class.
+the names the run recorded (e.g. --classes=disk,ring; id:N and name:X say which, docs/tools.md).
 """
 
 import sys

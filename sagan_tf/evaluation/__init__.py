@@ -5,6 +5,7 @@ statistics, for one checkpoint or continuously; the best checkpoint kept in WORK
 
   evaluate_and_write(config, workdir, checkpoint_path=None)   one checkpoint (default latest)
   run_continuous(config, workdir, timeout_secs, poll_secs)     new checkpoints, newest first
+    (both: keep_best=None|True|False, which results may keep WORKDIR/best/)
   apply_overrides(config, num_samples=, classifier_path=, class_classifier_path=, use_ema=,
                   truncation=, ...)
   Evaluator(config, workdir)                                   networks + real statistics

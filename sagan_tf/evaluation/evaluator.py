@@ -34,12 +34,16 @@ Outputs in WORKDIR/eval/:
   real_stats/    the cached real-data outputs, a file per network (config.eval_stats_dir
                  overrides).
 
-The best checkpoint (WORKDIR/best/, sagan_tf.store.checkpoints): a result replaces the kept one
+The best checkpoint (WORKDIR/best/, sagan_tf.store.checkpoints): which results may keep it is
+keep_best's: None (default) those of the workdir's own scoring (default_scoring: N above the
+main network's features, and the generator, truncation and BN statistics of WORKDIR/config.json),
+True any (the best of this evaluation's settings), False none. A result replaces the kept one
 when its main network's FID is strictly lower (a tie keeps the earlier), and only among
 results of the same settings (generator, truncation, BN statistics, N, main network) as the
-kept one; the first result with a FID starts it. Delete WORKDIR/best/ to start over with other
-settings. Each checkpoint is pinned (hard-linked) while it is scored, so the trainer's rotation
-cannot take it before it is kept.
+kept one; the first result with a FID starts it. A best/ of other settings is replaced by a
+result with keep_best=True, and by one of the workdir's own scoring when it was not kept with
+its own scoring (best.json "default_scoring"). Each checkpoint is pinned (hard-linked) while it
+is scored, so the trainer's rotation cannot take it before it is kept.
 
 Sampling (sagan_tf.sampling): sample i has z = row i of seeded_noise(config.seed, N, z_dim,
 eval_truncation) (the z generate_from_seed gives for that seed) and label = row i of
@@ -68,6 +72,7 @@ from sagan_tf.sampling import bn_stats as bn_stats_lib
 from sagan_tf.sampling import noise
 from sagan_tf.sampling import settings as settings_lib
 from sagan_tf.store import checkpoints as ckpt_lib
+from sagan_tf.store import record as record_lib
 from sagan_tf.store import results as results_lib
 from sagan_tf.store.results import INCEPTION, STANDIN
 
@@ -286,6 +291,31 @@ class Evaluator:
       self._writer = None
 
 
+SAMPLING = ("generator", "truncation", "bn_stats")  # the settings of how images are drawn
+
+
+def _plain(value):
+  return json.loads(json.dumps(value))
+
+
+def default_scoring(workdir, config, scored, feature_dim):
+  """None when results of settings `scored` (settings() of an evaluation, or a best.json's) are
+  the workdir's own scoring: N above the main network's feature_dim (no eval_allow_small_n),
+  and the generator, truncation and BN statistics of WORKDIR/config.json (config's for a
+  workdir without one). Else why not, a phrase for the log."""
+  n = scored.get("num_samples", 0)
+  if n <= feature_dim:
+    return f"N={n} is not above the main network's {feature_dim} features (eval_allow_small_n)"
+  if tf.io.gfile.exists(record_lib.record_path(workdir)):
+    config = record_lib.recorded_config(workdir)
+  own = _plain(settings(config))
+  other = [k for k in SAMPLING if _plain(scored.get(k)) != own[k]]
+  if other:
+    return (f"its {', '.join(other)} differ from {record_lib.record_path(workdir)}'s "
+            f"({', '.join(f'{k} {own[k]}' for k in other)})")
+  return None
+
+
 def _best_settings(record, metric):
   """What a result must share with the kept best to be compared with it."""
   s = {k: record[k] for k in ("generator", "truncation", "bn_stats", "num_samples",
@@ -293,50 +323,63 @@ def _best_settings(record, metric):
   return json.loads(json.dumps(dict(s, metric=metric)))
 
 
-def _keep_if_best(workdir, record, pinned, metric):
+def _keep_if_best(evaluator, record, pinned, keep_best=None):
   """Keeps the pinned checkpoint in WORKDIR/best/ when `record` is the new best (the module
-  docstring's rule). Returns the kept path or None."""
+  docstring's rule; keep_best: None, True or False). Returns the kept path or None."""
+  workdir, metric = evaluator.workdir, evaluator.main_metric
   value = record["metrics"].get(metric)
-  if value is None:
+  if value is None or keep_best is False:
     return None
   candidate = _best_settings(record, metric)
+  best = ckpt_lib.best_dir(workdir)
+  why_not = default_scoring(workdir, evaluator.config, record, evaluator.feature_dim)
+  if why_not and keep_best is None:
+    logging.info("Step %d does not compete for %s: %s. --keep_best keeps the best of these "
+                 "settings there.", record["step"], best, why_not)
+    return None
   current = ckpt_lib.read_best(workdir)
+  before = "none" if current is None else f"step {current['step']}, {current['value']:.6g}"
   if current is not None:
     if dict(current.get("settings", {}), metric=current.get("metric")) != candidate:
-      logging.info("%s holds step %s, scored with other settings: step %d is not compared "
-                   "with it (delete that directory to keep the best of these settings).",
-                   ckpt_lib.best_dir(workdir), current.get("step"), record["step"])
-      return None
-    if not value < current["value"]:
+      current_own = current.get("default_scoring")
+      if current_own is None:  # a best.json written before the field
+        current_own = default_scoring(workdir, evaluator.config, current.get("settings", {}),
+                                      evaluator.feature_dim) is None
+      if not (keep_best or (why_not is None and not current_own)):
+        logging.info("%s holds step %s, scored with other settings: step %d is not compared "
+                     "with it (--keep_best makes it the best of these settings).", best,
+                     current.get("step"), record["step"])
+        return None
+      before += " with other settings"
+    elif not value < current["value"]:
       return None
   path = ckpt_lib.keep_best(workdir, pinned, dict(
       metric=metric, value=value, metrics=record["metrics"],
       settings={k: v for k, v in candidate.items() if k != "metric"},
-      timestamp=record["timestamp"]))
+      default_scoring=why_not is None, timestamp=record["timestamp"]))
   logging.info("New best checkpoint: step %d, %s=%.6g (before: %s); kept as %s",
-               record["step"], metric, value,
-               "none" if current is None else f"step {current['step']}, {current['value']:.6g}",
-               path)
+               record["step"], metric, value, before, path)
   return path
 
 
-def _evaluate_checkpoint(evaluator, path):
-  """Pins `path`, restores it, scores it, writes its results, keeps it if it is the new best.
-  Raises ckpt_lib.CheckpointGoneError when the checkpoint was deleted first."""
+def _evaluate_checkpoint(evaluator, path, keep_best=None):
+  """Pins `path`, restores it, scores it, writes its results, keeps it if it is the new best
+  (keep_best: _keep_if_best). Raises ckpt_lib.CheckpointGoneError when the checkpoint was
+  deleted first."""
   c, workdir = evaluator.config, evaluator.workdir
   with progress.ctrl_c_as_flag(), ckpt_lib.PinnedCheckpoint(path, workdir) as pinned:
     models = ckpt_lib.restore_models(c, workdir, pinned=pinned)
     record = evaluator.evaluate(models)
     progress.check_ctrl_c()  # pressed during the metrics: nothing is written
     evaluator.write(record)  # a press now waits for the scalars, the line and best/
-    _keep_if_best(workdir, record, pinned, evaluator.main_metric)
+    _keep_if_best(evaluator, record, pinned, keep_best)
   progress.check_ctrl_c()
   return record
 
 
-def evaluate_and_write(config, workdir, checkpoint_path=None, evaluator=None):
+def evaluate_and_write(config, workdir, checkpoint_path=None, evaluator=None, keep_best=None):
   """Evaluates one checkpoint (a --checkpoint value: default the latest, or 'best') once and
-  writes its results.
+  writes its results; keep_best: which results may keep WORKDIR/best/ (module docstring).
 
   Order (errors before work): config checks, checkpoint lookup, skip if already in
   results.jsonl, networks load and sample-size policy, restore (ValueError if it does not
@@ -356,14 +399,16 @@ def evaluate_and_write(config, workdir, checkpoint_path=None, evaluator=None):
   own = evaluator is None
   evaluator = evaluator or Evaluator(config, workdir)
   try:
-    return _evaluate_checkpoint(evaluator, path)
+    return _evaluate_checkpoint(evaluator, path, keep_best)
   finally:
     if own:
       evaluator.close()
 
 
-def run_continuous(config, workdir, timeout_secs=3600.0, poll_secs=30.0, evaluator=None):
-  """Evaluates the checkpoints of a training run as they appear, with one TensorBoard writer.
+def run_continuous(config, workdir, timeout_secs=3600.0, poll_secs=30.0, evaluator=None,
+                   keep_best=None):
+  """Evaluates the checkpoints of a training run as they appear, with one TensorBoard writer;
+  keep_best: which results may keep WORKDIR/best/ (module docstring).
 
   Only checkpoints newer than the newest one evaluated with these settings count. While
   training runs (no checkpoint at config.num_train_steps yet) it takes the newest of them and
@@ -401,7 +446,7 @@ def run_continuous(config, workdir, timeout_secs=3600.0, poll_secs=30.0, evaluat
         record = None
         for path in (pending if finished else pending[::-1]):
           try:
-            record = _evaluate_checkpoint(evaluator, path)
+            record = _evaluate_checkpoint(evaluator, path, keep_best)
             break
           except ckpt_lib.CheckpointGoneError as e:
             logging.info("%s Taking the next one.", e)

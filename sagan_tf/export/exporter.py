@@ -34,6 +34,7 @@ BASE/<version>/assets.extra/ holds sagan_export.json (sagan_tf.store.exports: mo
 tools read) and, with warm-up, tf_serving_warmup_requests.
 """
 
+import errno
 import os
 import shutil
 import tempfile
@@ -49,6 +50,16 @@ from sagan_tf.store import exports
 from sagan_tf.store.images import to_uint8
 
 SIGNATURES = ("serving_default", "generate_from_seed", "generate_with_attention")
+
+
+class DiskFullError(OSError):
+  """Writing an export ran out of disk space (its partial version was removed)."""
+
+
+def _disk_full(error):
+  """True for the errors of a full disk (or quota): TensorFlow's and Python's file writes."""
+  return (isinstance(error, tf.errors.ResourceExhaustedError)
+          or getattr(error, "errno", None) in (errno.ENOSPC, errno.EDQUOT))
 
 
 def _limit(max_batch):
@@ -195,12 +206,13 @@ def export_generator(generator, export_base, version=None, metadata=None, warmup
     The path of the new version directory.
 
   Raises:
-    FileExistsError if export_base/<version> exists.
+    FileExistsError if export_base/<version> exists; NotADirectoryError if export_base is a
+    file; DiskFullError (one line; the partial version removed) if the disk is full.
   """
   export_base = os.path.abspath(export_base)
-  os.makedirs(export_base, exist_ok=True)
   version = exports.next_version(export_base) if version is None else int(version)
   final = exports.version_dir(export_base, version)
+  os.makedirs(export_base, exist_ok=True)
   info = generator_metadata(generator, max_batch)
   info.update(metadata or {})
   info["version"] = version
@@ -217,7 +229,12 @@ def export_generator(generator, export_base, version=None, metadata=None, warmup
           model_name=model_name, z_dim=info["z_dim"], num_classes=info["num_classes"])
     exports.version_dir(export_base, version)  # re-check just before the rename
     os.rename(tmp, final)
-  except BaseException:
+  except BaseException as e:
     shutil.rmtree(tmp, ignore_errors=True)
+    if _disk_full(e):
+      raise DiskFullError(
+          f"No space left in {export_base} while writing export version {version}: the partial "
+          f"export was removed and nothing else changed. Free space there (or pass another "
+          f"--export_dir) and run the same command.") from e
     raise
   return final

@@ -7,7 +7,8 @@
     o = SNConv1x1(C)(reshape(a v, [B, H, W, C/2]))
     y = x + gamma * o,   gamma a trainable scalar initialised to 0.
 
-All four 1x1 convolutions have no bias.
+All four 1x1 convolutions have no bias. With spectral_norm=False they are plain convolutions
+(PlainConv2D: the same variables less u), for a generator without spectral norm.
 
 Two implementations of `a v`, with the same math:
   naive    the whole map `a` at once: N * N/4 float32 per image (256 MiB at 128x128), kept
@@ -25,6 +26,7 @@ import keras
 import tensorflow as tf
 
 from sagan_tf.choices import ATTENTION_IMPLS as IMPLS
+from sagan_tf.layers.plain import PlainConv2D
 from sagan_tf.layers.spectral import SNConv2D
 
 DEFAULT_QUERY_BLOCK = 1024
@@ -108,11 +110,13 @@ class SelfAttention(keras.layers.Layer):
   """Self-attention with 2x2 max-pooled keys and values: y = x + gamma * o (module docstring).
 
   gamma starts at 0 (the block starts as the identity), a fixed part of the algorithm. The four
-  1x1 SN convolutions are created in build(), from the input's channel count.
+  1x1 convolutions (SN by default) are created in build(), from the input's channel count.
 
   Args:
     power_iterations: power iterations per call of each SN convolution, >= 1.
     stop_gradient: stop gradients through the power iterations' u' and v.
+    spectral_norm: True (the authors'): SNConv2D convolutions; False: PlainConv2D (no u;
+      power_iterations and stop_gradient are then unused).
     impl: "naive" | "blocked" | "auto" (blocked when H*W > auto_min_positions); see the module
       docstring.
     query_block_size: queries per block of the blocked path, >= 1.
@@ -121,7 +125,7 @@ class SelfAttention(keras.layers.Layer):
 
   Call arguments:
     inputs: float [B, H, W, C] with H, W even and C divisible by 8 (cast to the compute dtype).
-    update_u: bool; True stores the SN convolutions' new u.
+    update_u: bool; True stores the SN convolutions' new u (ignored without spectral norm).
     return_attention: bool; True also returns the attention map (and so always runs naive).
 
   Returns:
@@ -133,7 +137,7 @@ class SelfAttention(keras.layers.Layer):
 
   def __init__(self, power_iterations=1, stop_gradient=False, impl="auto",
                query_block_size=DEFAULT_QUERY_BLOCK,
-               auto_min_positions=DEFAULT_AUTO_MIN_POSITIONS, **kwargs):
+               auto_min_positions=DEFAULT_AUTO_MIN_POSITIONS, spectral_norm=True, **kwargs):
     super().__init__(**kwargs)
     if impl not in IMPLS:
       raise ValueError(f"SelfAttention impl={impl!r}; choose one of {IMPLS}.")
@@ -143,6 +147,7 @@ class SelfAttention(keras.layers.Layer):
         raise ValueError(f"SelfAttention {key}={value} must be >= 1.")
     self.power_iterations = int(power_iterations)
     self.stop_gradient = bool(stop_gradient)
+    self.spectral_norm = bool(spectral_norm)
     self.impl = impl
     self.query_block_size = int(query_block_size)
     self.auto_min_positions = int(auto_min_positions)
@@ -158,12 +163,16 @@ class SelfAttention(keras.layers.Layer):
       raise ValueError(f"SelfAttention needs channels divisible by 8, got {c}.")
     if h is not None and (h % 2 or w % 2):
       raise ValueError(f"SelfAttention needs even height and width, got {h}x{w}.")
-    sn = {"kernel_size": 1, "use_bias": False, "power_iterations": self.power_iterations,
-          "stop_gradient": self.stop_gradient, "dtype": self.dtype_policy}
-    self.query_conv = SNConv2D(c // 8, name="query", **sn)
-    self.key_conv = SNConv2D(c // 8, name="key", **sn)
-    self.value_conv = SNConv2D(c // 2, name="value", **sn)
-    self.output_conv = SNConv2D(c, name="output", **sn)
+    args = {"kernel_size": 1, "use_bias": False, "dtype": self.dtype_policy}
+    if self.spectral_norm:
+      conv = SNConv2D
+      args.update(power_iterations=self.power_iterations, stop_gradient=self.stop_gradient)
+    else:
+      conv = PlainConv2D
+    self.query_conv = conv(c // 8, name="query", **args)
+    self.key_conv = conv(c // 8, name="key", **args)
+    self.value_conv = conv(c // 2, name="value", **args)
+    self.output_conv = conv(c, name="output", **args)
     self.query_conv.build(input_shape)
     self.key_conv.build(input_shape)
     self.value_conv.build(input_shape)
@@ -194,7 +203,8 @@ class SelfAttention(keras.layers.Layer):
   def get_config(self):
     config = super().get_config()
     config.update({"power_iterations": self.power_iterations,
-                   "stop_gradient": self.stop_gradient, "impl": self.impl,
+                   "stop_gradient": self.stop_gradient, "spectral_norm": self.spectral_norm,
+                   "impl": self.impl,
                    "query_block_size": self.query_block_size,
                    "auto_min_positions": self.auto_min_positions})
     return config

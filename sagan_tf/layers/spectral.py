@@ -11,10 +11,15 @@ into u is decided by the caller (`update_u`): the generator always does when tra
 discriminator does on real data and not on fake data. By default gradients flow through u' and v
 (the authors' code); `stop_gradient=True` stops them (TF-GAN, compare_gan, and the paper's
 Miyato et al. formulation).
+
+SNConv2D and SNDense are sagan_tf.layers.plain's PlainConv2D and PlainDense (same arguments,
+variables and call) with the kernel normalized and u added.
 """
 
 import keras
 import tensorflow as tf
+
+from sagan_tf.layers.plain import PlainConv2D, PlainDense
 
 _EPS = 1e-12
 
@@ -87,10 +92,9 @@ class SpectralNormMixin:
 
 
 @keras.saving.register_keras_serializable(package="sagan_tf")
-class SNConv2D(SpectralNormMixin, keras.layers.Layer):
-  """Spectrally normalized 2D convolution, stride 1, SAME padding.
-
-  The kernel is divided by its spectral norm (the power-iteration estimate) on every call.
+class SNConv2D(SpectralNormMixin, PlainConv2D):
+  """Spectrally normalized 2D convolution, stride 1, SAME padding: PlainConv2D whose kernel is
+  divided by its spectral norm (the power-iteration estimate) on every call.
 
   Args:
     filters: number of output channels.
@@ -115,54 +119,26 @@ class SNConv2D(SpectralNormMixin, keras.layers.Layer):
   def __init__(self, filters, kernel_size=3, use_bias=True, power_iterations=1,
                stop_gradient=False, kernel_initializer="glorot_uniform",
                bias_initializer="zeros", **kwargs):
-    kwargs.setdefault("autocast", False)
-    super().__init__(**kwargs)
-    self.filters = int(filters)
-    self.kernel_size = int(kernel_size)
-    self.use_bias = bool(use_bias)
-    self.kernel_initializer = keras.initializers.get(kernel_initializer)
-    self.bias_initializer = keras.initializers.get(bias_initializer)
+    super().__init__(filters, kernel_size, use_bias, kernel_initializer, bias_initializer,
+                     **kwargs)
     self._init_sn(power_iterations, stop_gradient)
 
   def build(self, input_shape):
-    in_ch = int(input_shape[-1])
-    self.kernel = self.add_weight(
-        name="kernel", shape=(self.kernel_size, self.kernel_size, in_ch, self.filters),
-        initializer=self.kernel_initializer)
-    self.bias = (self.add_weight(name="bias", shape=(self.filters,),
-                                 initializer=self.bias_initializer)
-                 if self.use_bias else None)
+    super().build(input_shape)  # kernel, bias, then u: the order of the seeded draws
     self._build_sn(self.filters)
 
-  def call(self, inputs, update_u=False, output_scale=None):
-    # output_scale scales the kernel and bias: a few hundred multiplies, not one per output.
-    w_bar, _ = self.normalized(self.kernel, update_u)
-    bias = self.bias
-    if output_scale is not None:
-      w_bar = w_bar * output_scale
-      bias = None if bias is None else bias * output_scale
-    x = tf.convert_to_tensor(inputs)
-    out = tf.nn.conv2d(x, tf.cast(w_bar, x.dtype), strides=1, padding="SAME")
-    if bias is not None:
-      out = tf.nn.bias_add(out, tf.cast(bias, x.dtype))
-    return out
-
-  def compute_output_shape(self, input_shape):
-    return tuple(input_shape[:-1]) + (self.filters,)
+  def _call_kernel(self, update_u):
+    """W / sigma in float32; stores u' when update_u is True."""
+    return self.normalized(self.kernel, update_u)[0]
 
   def get_config(self):
-    config = super().get_config()
-    config.update({"filters": self.filters, "kernel_size": self.kernel_size,
-                   "use_bias": self.use_bias,
-                   "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-                   "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-                   **self._sn_config()})
-    return config
+    return {**super().get_config(), **self._sn_config()}
 
 
 @keras.saving.register_keras_serializable(package="sagan_tf")
-class SNDense(SpectralNormMixin, keras.layers.Layer):
-  """Spectrally normalized dense layer.
+class SNDense(SpectralNormMixin, PlainDense):
+  """Spectrally normalized dense layer: PlainDense whose kernel is divided by its spectral norm
+  (the power-iteration estimate) on every call.
 
   Args:
     units: output width.
@@ -183,40 +159,19 @@ class SNDense(SpectralNormMixin, keras.layers.Layer):
 
   def __init__(self, units, use_bias=True, power_iterations=1, stop_gradient=False,
                kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
-    kwargs.setdefault("autocast", False)
-    super().__init__(**kwargs)
-    self.units = int(units)
-    self.use_bias = bool(use_bias)
-    self.kernel_initializer = keras.initializers.get(kernel_initializer)
-    self.bias_initializer = keras.initializers.get(bias_initializer)
+    super().__init__(units, use_bias, kernel_initializer, bias_initializer, **kwargs)
     self._init_sn(power_iterations, stop_gradient)
 
   def build(self, input_shape):
-    self.kernel = self.add_weight(name="kernel", shape=(int(input_shape[-1]), self.units),
-                                  initializer=self.kernel_initializer)
-    self.bias = (self.add_weight(name="bias", shape=(self.units,),
-                                 initializer=self.bias_initializer)
-                 if self.use_bias else None)
+    super().build(input_shape)  # kernel, bias, then u: the order of the seeded draws
     self._build_sn(self.units)
 
-  def call(self, inputs, update_u=False):
-    w_bar, _ = self.normalized(self.kernel, update_u)
-    x = tf.convert_to_tensor(inputs)
-    out = tf.matmul(x, tf.cast(w_bar, x.dtype))
-    if self.bias is not None:
-      out = out + tf.cast(self.bias, x.dtype)
-    return out
-
-  def compute_output_shape(self, input_shape):
-    return tuple(input_shape[:-1]) + (self.units,)
+  def _call_kernel(self, update_u):
+    """W / sigma in float32; stores u' when update_u is True."""
+    return self.normalized(self.kernel, update_u)[0]
 
   def get_config(self):
-    config = super().get_config()
-    config.update({"units": self.units, "use_bias": self.use_bias,
-                   "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-                   "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-                   **self._sn_config()})
-    return config
+    return {**super().get_config(), **self._sn_config()}
 
 
 @keras.saving.register_keras_serializable(package="sagan_tf")

@@ -12,7 +12,8 @@ def build_generator(config, build=True):
                 sn_stop_gradient=config.sn_stop_gradient, bn_momentum=config.bn_momentum,
                 head_bn_momentum=config.head_bn_momentum,
                 cross_replica_bn=config.cross_replica_bn, attention_impl=config.attention_impl,
-                attention_query_block=config.attention_query_block)
+                attention_query_block=config.attention_query_block,
+                spectral_norm=config.g_spectral_norm)
   return g.build_weights() if build else g
 
 

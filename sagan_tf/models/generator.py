@@ -1,9 +1,15 @@
-"""The SAGAN generator: SN linear -> up-blocks (conditional BN) -> BN, ReLU, SN conv, tanh."""
+"""The SAGAN generator: SN linear -> up-blocks (conditional BN) -> BN, ReLU, SN conv, tanh.
+
+Spectral norm in G is the authors' (code and paper); spectral_norm=False builds every layer
+plain instead (PlainDense / PlainConv2D: the same shapes and initialisers, no u), G of the
+paper's Figure 3 baseline ("SN on D only", SNGAN with projection).
+"""
 
 import keras
 import tensorflow as tf
 
-from sagan_tf.layers import ConditionalBatchNorm, SelfAttention, SNConv2D, SNDense
+from sagan_tf.layers import (ConditionalBatchNorm, PlainConv2D, PlainDense, SelfAttention,
+                             SNConv2D, SNDense)
 from sagan_tf.layers.attention import DEFAULT_QUERY_BLOCK
 from sagan_tf import architectures
 from sagan_tf.models.block_stack import BlockStackMixin
@@ -20,6 +26,13 @@ def _upsampled(shape):
   return (b, 2 * h, 2 * w, c)
 
 
+def _conv(filters, kernel_size, sn, **kwargs):
+  """SNConv2D(filters, kernel_size, **sn, **kwargs), or PlainConv2D when sn is None."""
+  if sn is None:
+    return PlainConv2D(filters, kernel_size, **kwargs)
+  return SNConv2D(filters, kernel_size, **sn, **kwargs)
+
+
 @keras.saving.register_keras_serializable(package="sagan_tf")
 class GBlock(keras.layers.Layer):
   """Residual up-block: CBN, ReLU, 2x up, SN conv3, CBN, ReLU, SN conv3; shortcut 2x up, SN conv1
@@ -28,7 +41,8 @@ class GBlock(keras.layers.Layer):
   Args:
     out_channels: output channels.
     num_classes: classes of the conditional BN tables (0: unconditional).
-    sn: dict of SNConv2D arguments (power_iterations, stop_gradient).
+    sn: dict of SNConv2D arguments (power_iterations, stop_gradient), or None: plain
+      convolutions (PlainConv2D, no spectral norm).
     bn: dict of ConditionalBatchNorm arguments (momentum, cross_replica).
     **kwargs: keras.layers.Layer arguments (name, dtype, ...); the dtype policy is passed on to
       the sublayers.
@@ -37,7 +51,7 @@ class GBlock(keras.layers.Layer):
     x: float [B, H, W, C_in].
     labels: int [B] in [0, num_classes) (None when num_classes = 0).
     training: bool; BN with batch moments (and moving statistics updated) when True.
-    update_u: bool; True stores the SN convolutions' new u.
+    update_u: bool; True stores the SN convolutions' new u (ignored when sn is None).
 
   Returns:
     [B, 2H, 2W, out_channels] in the compute dtype.
@@ -46,13 +60,13 @@ class GBlock(keras.layers.Layer):
   def __init__(self, out_channels, num_classes, sn, bn, **kwargs):
     super().__init__(**kwargs)
     self.out_channels, self.num_classes = int(out_channels), int(num_classes)
-    self._sn, self._bn = dict(sn), dict(bn)
+    self._sn, self._bn = (None if sn is None else dict(sn)), dict(bn)
     sub = dict(dtype=self.dtype_policy)
     self.bn1 = ConditionalBatchNorm(num_classes, name="bn1", **bn, **sub)
     self.bn2 = ConditionalBatchNorm(num_classes, name="bn2", **bn, **sub)
-    self.conv1 = SNConv2D(out_channels, 3, name="conv1", **sn, **sub)
-    self.conv2 = SNConv2D(out_channels, 3, name="conv2", **sn, **sub)
-    self.shortcut = SNConv2D(out_channels, 1, name="shortcut", **sn, **sub)
+    self.conv1 = _conv(out_channels, 3, self._sn, name="conv1", **sub)
+    self.conv2 = _conv(out_channels, 3, self._sn, name="conv2", **sub)
+    self.shortcut = _conv(out_channels, 1, self._sn, name="shortcut", **sub)
 
   def build(self, input_shape):
     """Creates the sublayers' variables from x's shape [B, H, W, C_in] in call order (the order
@@ -80,7 +94,7 @@ class GBlock(keras.layers.Layer):
   def get_config(self):
     config = super().get_config()
     config.update({"out_channels": self.out_channels, "num_classes": self.num_classes,
-                   "sn": dict(self._sn), "bn": dict(self._bn)})
+                   "sn": None if self._sn is None else dict(self._sn), "bn": dict(self._bn)})
     return config
 
 
@@ -99,6 +113,8 @@ class Generator(BlockStackMixin, keras.Model):
     attention_resolutions: feature-map sides followed by a SelfAttention layer.
     sn_power_iterations: power iterations of every SN layer, >= 1.
     sn_stop_gradient: stop gradients through the power iterations' u' and v.
+    spectral_norm: True (the authors'): SN linear, convolutions and attention convolutions;
+      False: the same layers plain (no u variables; the two sn_ arguments are then unused).
     bn_momentum: momentum of the blocks' conditional BN moving statistics.
     head_bn_momentum: momentum of the head BN's moving statistics.
     cross_replica_bn: all-reduce the BN batch moments over the strategy's replicas.
@@ -114,7 +130,8 @@ class Generator(BlockStackMixin, keras.Model):
     training: bool; True: BN uses the batch moments and updates the moving statistics; False:
       BN uses the moving statistics.
     update_u: None or bool; True stores every SN layer's new u. None (default): as training
-      (the authors' code moves G's u on every training forward pass).
+      (the authors' code moves G's u on every training forward pass). Without spectral norm
+      there is no u to store.
     return_attention: bool; True also returns the attention maps (computed only then).
 
   Returns:
@@ -125,7 +142,8 @@ class Generator(BlockStackMixin, keras.Model):
   def __init__(self, resolution, ch=64, z_dim=128, num_classes=1000,
                attention_resolutions=(32,), sn_power_iterations=1, sn_stop_gradient=False,
                bn_momentum=0.999, head_bn_momentum=0.9999, cross_replica_bn=False,
-               attention_impl="auto", attention_query_block=DEFAULT_QUERY_BLOCK, **kwargs):
+               attention_impl="auto", attention_query_block=DEFAULT_QUERY_BLOCK,
+               spectral_norm=True, **kwargs):
     kwargs.setdefault("name", "generator")
     super().__init__(**kwargs)
     initial, blocks = architectures.generator_blocks(resolution, ch, attention_resolutions)
@@ -133,23 +151,28 @@ class Generator(BlockStackMixin, keras.Model):
     self.num_classes = int(num_classes)
     self.attention_resolutions = tuple(int(r) for r in attention_resolutions)
     self.sn_power_iterations, self.sn_stop_gradient = sn_power_iterations, sn_stop_gradient
+    self.spectral_norm = bool(spectral_norm)
     self.bn_momentum, self.head_bn_momentum = bn_momentum, head_bn_momentum
     self.cross_replica_bn = cross_replica_bn
     self.attention_impl, self.attention_query_block = attention_impl, attention_query_block
     sub = dict(dtype=self.dtype_policy)
-    sn = dict(power_iterations=sn_power_iterations, stop_gradient=sn_stop_gradient)
+    sn = (dict(power_iterations=sn_power_iterations, stop_gradient=sn_stop_gradient)
+          if self.spectral_norm else None)
     bn = dict(momentum=bn_momentum, cross_replica=cross_replica_bn)
     self.initial_channels = initial
-    self.linear = SNDense(4 * 4 * initial, name="linear", **sn, **sub)
+    self.linear = (SNDense(4 * 4 * initial, name="linear", **sn, **sub) if sn is not None else
+                   PlainDense(4 * 4 * initial, name="linear", **sub))
     self._set_blocks(
         [GBlock(spec.out_channels, self.num_classes, sn, bn, name=f"block{i}", **sub)
          for i, spec in enumerate(blocks)],
         {i: SelfAttention(name=f"attention{spec.resolution}", impl=attention_impl,
-                          query_block_size=attention_query_block, **sn, **sub)
+                          query_block_size=attention_query_block,
+                          power_iterations=sn_power_iterations, stop_gradient=sn_stop_gradient,
+                          spectral_norm=self.spectral_norm, **sub)
          for i, spec in enumerate(blocks) if spec.attention})
     self.head_bn = ConditionalBatchNorm(0, momentum=head_bn_momentum,
                                         cross_replica=cross_replica_bn, name="head_bn", **sub)
-    self.head_conv = SNConv2D(3, 3, name="head_conv", **sn, **sub)
+    self.head_conv = _conv(3, 3, sn, name="head_conv", **sub)
 
   def call(self, z, labels=None, training=False, update_u=None, return_attention=False):
     update_u = bool(training) if update_u is None else update_u
@@ -203,5 +226,6 @@ class Generator(BlockStackMixin, keras.Model):
         "sn_stop_gradient": self.sn_stop_gradient, "bn_momentum": self.bn_momentum,
         "head_bn_momentum": self.head_bn_momentum, "cross_replica_bn": self.cross_replica_bn,
         "attention_impl": self.attention_impl,
-        "attention_query_block": self.attention_query_block})
+        "attention_query_block": self.attention_query_block,
+        "spectral_norm": self.spectral_norm})
     return config

@@ -5,7 +5,8 @@
   bn_stats (the BNStats the images are drawn with), max_batch,
   class_names (class id -> name as the run recorded them: WORKDIR/config.json, or the export's
     sagan_export.json; None when it recorded none, e.g. an older run),
-  class_ids(values)                  -> int32 ids of class names or ids (e.g. --classes)
+  class_ids(values)                  -> int32 ids of class names or ids (e.g. --classes;
+                                        the module function class_ids: name:X, id:N)
   noise(seed, n, truncation)         -> float32 [n, z_dim] (sagan_tf.sampling.noise.seeded_noise)
   generate(z, labels)                -> float32 [B, R, R, 3] in [-1, 1]
   generate_with_attention(z, labels) -> (images, {layer name: float32 [B, N, N/4]})
@@ -58,6 +59,51 @@ def attention_layer_names(generator):
   return [generator.attention[i].name for i in sorted(generator.attention)]
 
 
+def _as_int(text):
+  try:
+    return int(text)
+  except ValueError:
+    return None
+
+
+def class_ids(values, names, num_classes):
+  """Class ids of `values` (e.g. --classes), by the recorded class names `names` (or None):
+  'id:N' is id N, 'name:X' the class named X, and a bare value the class it names, else the
+  id it is. A bare value that is both a valid id and the name of another class (folders `1`,
+  `2`, `10`: '1' is id 1 and the name of id 0) is refused, naming both readings. Returns a list
+  of ints (not range-checked: Sampler.check_labels); ValueError in one line otherwise."""
+  names = [str(n) for n in names or []]
+  listed = f"{', '.join(names[:12])}{', ...' if len(names) > 12 else ''}"
+  ids = []
+  for value in values:
+    text = str(value).strip()
+    kind, _, rest = text.partition(":")
+    if kind in ("id", "name") and rest:
+      if kind == "id" and _as_int(rest) is None:
+        raise ValueError(f"Class {text!r}: after 'id:' give an integer class id.")
+      if kind == "name" and rest not in names:
+        raise ValueError(f"Class {text!r}: no class is named {rest!r} (the names: "
+                         f"{listed or 'none recorded'}).")
+      ids.append(_as_int(rest) if kind == "id" else names.index(rest))
+      continue
+    as_id = _as_int(text)
+    if text in names:
+      if as_id is not None and 0 <= as_id < len(names) and names.index(text) != as_id:
+        raise ValueError(
+            f"Class {text!r} is ambiguous: it is the name of class {names.index(text)} and the "
+            f"id of class {as_id} (named {names[as_id]!r}); write name:{text} or id:{as_id}.")
+      ids.append(names.index(text))
+    elif as_id is not None:
+      ids.append(as_id)
+    else:
+      known = (f"a class name ({listed}) or an id in [0, {num_classes})" if names else
+               f"a class id in [0, {num_classes}) (the run recorded no class names)")
+      comma = (" (a name with a comma: quote it, --classes='\"a, b\",c', or give its id)"
+               if any("," in n for n in names) else "")
+      raise ValueError(f"Unknown class {text!r}: give {known}{comma}.")
+  return ids
+
+
 class Sampler:
   """Common logic; subclasses implement _generate(z, labels, return_attention)."""
 
@@ -94,24 +140,9 @@ class Sampler:
     return labels.astype(np.int32)
 
   def class_ids(self, values):
-    """Class ids of `values` (strings or ints): a value equal to a recorded class name is that
-    class, any other an integer id. Returns int32 ids; ValueError naming a value that is
-    neither a name nor an id of this model."""
-    names = self.class_names or []
-    ids = []
-    for value in values:
-      text = str(value).strip()
-      if text in names:
-        ids.append(names.index(text))
-        continue
-      try:
-        ids.append(int(text))
-      except ValueError:
-        known = (f"a class name ({', '.join(names[:12])}{', ...' if len(names) > 12 else ''}) "
-                 f"or an id in [0, {self.num_classes})" if names else
-                 f"a class id in [0, {self.num_classes}) (the run recorded no class names)")
-        raise ValueError(f"Unknown class {text!r}: give {known}.") from None
-    return self.check_labels(ids)
+    """Class ids of `values` (strings or ints; module function class_ids). Returns int32 ids;
+    ValueError naming a value that is neither a name nor an id of this model, or both."""
+    return self.check_labels(class_ids(values, self.class_names, self.num_classes))
 
   def _inputs(self, z, labels):
     z = np.asarray(z, np.float32)

@@ -20,6 +20,7 @@ import socket
 
 from absl import logging
 import tensorflow as tf
+from tensorflow.core.protobuf import trackable_object_graph_pb2
 
 from sagan_tf import models
 from sagan_tf.choices import CHECKPOINT_BEST
@@ -27,7 +28,9 @@ from sagan_tf.choices import CHECKPOINT_BEST
 CHECKPOINT_SUBDIR = "checkpoints"
 BEST_SUBDIR = "best"
 BEST_FILE = "best.json"
+OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"  # a TF2 checkpoint's object graph
 _PIN_PREFIX = "best.tmp-"  # WORKDIR/best.tmp-<host>-<pid>-<step>/: a pinned checkpoint
+_FILE_SUFFIX = re.compile(r"\.(index|data-\d+-of-\d+)$")  # a checkpoint's files: prefix + it
 
 
 def checkpoint_dir(workdir):
@@ -57,13 +60,32 @@ class DiskFullError(OSError):
   """A checkpoint save ran out of disk space (its partial files were removed)."""
 
 
+def _prune(manager, keep):
+  """Deletes manager's oldest checkpoints (files, then the checkpoint list) until at most
+  `keep` >= 1 remain: the manager's own sweep, at a lower limit (it has no public one)."""
+  # pylint: disable=protected-access
+  limit, manager._max_to_keep = manager._max_to_keep, keep
+  try:
+    manager._sweep()
+    manager._record_state()
+  finally:
+    manager._max_to_keep = limit
+
+
 def save(manager, step):
   """Saves ckpt-<step> with a tf.train.CheckpointManager; returns its path.
 
-  On a full disk (ResourceExhaustedError from the write) it removes what the save left behind
-  (the ckpt-<step>_temp directory, and ckpt-<step> files the checkpoint list does not name),
-  so the previous checkpoint stays the latest, and raises DiskFullError naming the directory.
+  First the oldest checkpoints go, so that with the new one at most the manager's max_to_keep
+  exist, during the save too (a keep_checkpoints lowered on resume frees space before the save
+  needs it); the newest stays until the new one is written, so a failed save always leaves a
+  good checkpoint. On a full disk (ResourceExhaustedError from the write) it removes what the
+  save left behind (the ckpt-<step>_temp directory, and ckpt-<step> files the checkpoint list
+  does not name), so the previous checkpoint stays the latest, and raises DiskFullError naming
+  the directory and, when it holds several checkpoints, the keep_checkpoints that frees one.
   """
+  keep = manager._max_to_keep  # pylint: disable=protected-access
+  if keep and len(manager.checkpoints) > max(keep - 1, 1):
+    _prune(manager, max(keep - 1, 1))
   try:
     return manager.save(checkpoint_number=step)
   except tf.errors.ResourceExhaustedError as e:
@@ -75,10 +97,57 @@ def save(manager, step):
     for path in partial:
       (tf.io.gfile.rmtree if tf.io.gfile.isdir(path) else tf.io.gfile.remove)(path)
     logging.info("Disk full while saving %s (%s); removed %s.", prefix, e.message, partial)
+    kept = [p for p in manager.checkpoints if p != prefix]
+    lower = (f", or add --config.keep_checkpoints={len(kept)} to it (its saves first delete "
+             f"the oldest checkpoint, now {os.path.basename(kept[0])})" if len(kept) > 1 else "")
     raise DiskFullError(
         f"No space left in {manager.directory} while saving checkpoint ckpt-{step}: the "
         f"partial save was removed and the latest checkpoint is still {latest}. Free space "
-        f"there (or lower keep_checkpoints) and run the same command to resume.") from None
+        f"there and run the same command to resume{lower}.") from None
+
+
+def _shape_differences(root, path):
+  """[(path of the variable in root, shape there, shape in root)] of every variable of `root`
+  (a tf.train.Checkpoint) that checkpoint `path` holds with another shape, matched as a
+  restore matches them: along the checkpoint's object graph."""
+  reader = tf.train.load_checkpoint(path)
+  graph = trackable_object_graph_pb2.TrackableObjectGraph()
+  graph.ParseFromString(reader.get_tensor(OBJECT_GRAPH_KEY))
+  shapes = reader.get_variable_to_shape_map()
+  found, stack, seen = [], [(0, root, "")], set()
+  while stack:  # depth first, the optimizers last: a variable is named by its model's path
+    node_id, obj, where = stack.pop()
+    if node_id in seen:
+      continue
+    seen.add(node_id)
+    for attribute in graph.nodes[node_id].attributes:
+      saved = shapes.get(attribute.checkpoint_key)
+      ours = getattr(obj, "shape", None)
+      if attribute.name == "VARIABLE_VALUE" and None not in (saved, ours):
+        if list(saved) != list(ours):
+          found.append((where, list(saved), list(ours)))
+    children = tf.train.TrackableView(obj).children(obj)
+    refs = sorted(graph.nodes[node_id].children, key=lambda r: "optimizer" not in r.local_name)
+    stack += [(r.node_id, children[r.local_name], f"{where}/{r.local_name}".lstrip("/"))
+              for r in refs if r.local_name in children]
+  return sorted(found, key=lambda f: ("optimizer" in f[0], f[0]))
+
+
+def read_checkpoint(root, path):
+  """root.read(path) (a tf.train.Checkpoint of the layout above), returning its load status,
+  with two differences. Every variable's shape is compared first: ValueError naming the
+  first that differ before anything is restored (a restore that fails halfway leaves the rest
+  pending, and TensorFlow lists each pending value as a warning when the objects are deleted).
+  And root.save_counter is made first, so the checkpoint's is restored now instead of pending
+  until a save (a run that saves nothing would be warned about it)."""
+  differ = _shape_differences(root, path)
+  if differ:
+    shown = "; ".join(f"{where} is {saved} there, {ours} here"
+                      for where, saved, ours in differ[:3])
+    more = f" (and {len(differ) - 3} more)" if len(differ) > 3 else ""
+    raise ValueError(f"{len(differ)} variables have other shapes: {shown}{more}")
+  _ = root.save_counter  # made now: restored with the rest
+  return root.read(path)
 
 
 def checkpoint_step(path):
@@ -99,9 +168,23 @@ def read_best(workdir):
     return json.load(f)
 
 
+def _named_checkpoint(workdir, checkpoint):
+  """The checkpoint path `checkpoint` names, or None: a path, or a bare name (ckpt-N) in
+  WORKDIR/checkpoints/, WORKDIR/best/ or the current directory; a file of it (ckpt-N.index,
+  ckpt-N.data-00000-of-00001) names it too."""
+  prefix = _FILE_SUFFIX.sub("", checkpoint)
+  candidates = [prefix]
+  if os.path.basename(prefix) == prefix:
+    candidates = [os.path.join(checkpoint_dir(workdir), prefix),
+                  os.path.join(best_dir(workdir), prefix), prefix]
+  return next((p for p in candidates if tf.io.gfile.exists(p + ".index")), None)
+
+
 def resolve_checkpoint(workdir, checkpoint=None):
   """The checkpoint path a --checkpoint value names: None or '' the latest in workdir,
-  'best' (choices.CHECKPOINT_BEST) WORKDIR/best/ckpt-<N>, anything else itself.
+  'best' (choices.CHECKPOINT_BEST) WORKDIR/best/ckpt-<N>, a bare name ckpt-N the one in
+  WORKDIR/checkpoints/ (or WORKDIR/best/), anything else that path; a checkpoint's file
+  (ckpt-N.index, ckpt-N.data-*) names its checkpoint.
 
   Raises FileNotFoundError (one line naming the fix) when that checkpoint does not exist.
   """
@@ -119,13 +202,15 @@ def resolve_checkpoint(workdir, checkpoint=None):
                               f"names {info['checkpoint']}, but {path}.index is missing.")
     return path
   if checkpoint:
-    if not tf.io.gfile.exists(checkpoint + ".index"):
+    path = _named_checkpoint(workdir, checkpoint)
+    if path is None:
       kept = [os.path.basename(p) for p in list_checkpoints(workdir)]
       raise FileNotFoundError(
-          f"--checkpoint={checkpoint}: no such checkpoint (no {checkpoint}.index); {workdir} "
-          f"holds {', '.join(kept) or 'none'} in {checkpoint_dir(workdir)}: pass one of those, "
-          f"--checkpoint={CHECKPOINT_BEST}, or leave --checkpoint out for the latest.")
-    return checkpoint
+          f"--checkpoint={checkpoint}: no such checkpoint (no {_FILE_SUFFIX.sub('', checkpoint)}"
+          f".index); {workdir} holds {', '.join(kept) or 'none'} in {checkpoint_dir(workdir)}: "
+          f"pass one of those (the name or its path), --checkpoint={CHECKPOINT_BEST}, or leave "
+          f"--checkpoint out for the latest.")
+    return path
   path = latest_checkpoint(workdir)
   if not path:
     raise FileNotFoundError(
@@ -279,7 +364,7 @@ def restore_models(config, workdir, checkpoint_path=None, pinned=None):
   step = tf.Variable(0, dtype=tf.int64, trainable=False)
   ckpt = make_checkpoint(g, ema, d, step=step)
   try:
-    ckpt.read(read_path).expect_partial().assert_existing_objects_matched()
+    read_checkpoint(ckpt, read_path).expect_partial().assert_existing_objects_matched()
   except (AssertionError, ValueError, tf.errors.InvalidArgumentError) as e:
     raise ValueError(
         f"Checkpoint {path} does not match the config (resolution={config.resolution}, "

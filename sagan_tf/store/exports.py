@@ -26,10 +26,23 @@ def next_version(export_base):
   return max(versions, default=0) + 1
 
 
+def _check_base(export_base):
+  """Raises NotADirectoryError if export_base, or the nearest ancestor that exists, is a file."""
+  path = os.path.abspath(export_base)
+  while not os.path.lexists(path):
+    path = os.path.dirname(path)
+  if not os.path.isdir(path):
+    where = "is" if path == os.path.abspath(export_base) else f"is inside {path}, which is"
+    raise NotADirectoryError(f"--export_dir={export_base} {where} a file, not a directory: "
+                             f"pass a directory (the export base; it is created if missing).")
+
+
 def version_dir(export_base, version):
-  """Returns export_base/<version>; raises FileExistsError if it exists, ValueError if bad."""
+  """Returns export_base/<version>; raises FileExistsError if it exists, ValueError if bad,
+  NotADirectoryError if export_base is (or is inside) a file."""
   if int(version) < 1:
     raise ValueError(f"version must be an integer >= 1, got {version}.")
+  _check_base(export_base)
   path = os.path.join(export_base, str(int(version)))
   if os.path.exists(path):
     raise FileExistsError(

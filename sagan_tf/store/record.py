@@ -7,7 +7,8 @@ Format:
                {"from_step": S, "changes": {key: [old, new]}}, ...],
    "class_names": [name of class 0, name of class 1, ...],
    "machines": [{"from_step": S, "tensorflow": version, "cpu": model, "bf16": [...],
-                 "accelerators": [...]}, ...]}
+                 "accelerators": [...]}, ...],
+   "file_config": {changeable key: the value the --config file gave at the latest start}}
 An entry says what was in effect from its step on. "class_names" (sagan_tf.data.class_names,
 written by the trainer; absent in older workdirs and for data without names) maps the
 labels the run trained on to the data's classes; a resume refuses data whose names differ.
@@ -16,7 +17,11 @@ from each step on (sagan_tf.hardware.machine): a seed's run differs between CPUs
 on resume. A resume at the step of the last entry replaces that entry (its values trained no step
 that a checkpoint kept), so the history never holds a value that was not used.
 
-On resume, CHANGEABLE keys may differ from the record: they take effect from the resumed step
+On resume, a CHANGEABLE key keeps the value in effect (the record's "config") unless the
+command sets it (in_effect): a --config.KEY=VALUE override, or a --config file that gives
+another value than it gave at the previous start ("file_config"; absent in older records, then
+the value in effect stands for it). So a change sticks until a command changes it again.
+A change of a CHANGEABLE key takes effect from the resumed step
 (the loop builds optimizers, EMA and schedules from the new config and assigns the learning
 rates, which checkpoints carry, after the restore). Every other key is fixed: a difference is
 refused before any work, naming the keys.
@@ -24,6 +29,7 @@ refused before any work, naming the keys.
 
 import json
 import os
+import shlex
 
 from absl import logging
 import numpy as np
@@ -35,9 +41,14 @@ from sagan_tf import config as config_lib
 # (same math), logging / checkpoint cadence, where the data lives, and evaluation / sampling
 # settings that training does not use. diffaugment too: it changes what D sees, not what any
 # weight or state means (no variable depends on it), like a learning rate; switching it on
-# when D starts to overfit is a use (adaptive augmentation does so by design).
+# when D starts to overfit is a use (adaptive augmentation does so by design). lr_schedule and
+# lr_decay_start_step as the learning rates they scale: the schedule is a function of the
+# checkpointed step and of the config (num_train_steps too), so a change moves the rate from the
+# resumed step on (e.g. constant -> linear_decay at step s jumps to 1 - (s - s0) / (T - s0) of
+# the base rate) and the history records it.
 CHANGEABLE = frozenset({
-    "g_lr", "d_lr", "beta1", "beta2", "adam_epsilon", "ema_decay", "ema_start_step",
+    "g_lr", "d_lr", "lr_schedule", "lr_decay_start_step", "beta1", "beta2", "adam_epsilon",
+    "ema_decay", "ema_start_step",
     "num_train_steps", "steps_per_loop", "jit_compile", "attention_impl", "d_fused_pass",
     "attention_query_block", "diffaugment",
     "checkpoint_every_steps", "keep_checkpoints", "log_every_steps", "image_every_steps",
@@ -57,6 +68,7 @@ FIXED = frozenset(config_lib.MODEL_KEYS) | frozenset({
     "seed", "mixed_precision",
 })
 RECORD_FILE = "config.json"
+FILE_CONFIG = "file_config"  # the record's entry: what the --config file gave (changeable keys)
 
 # Keys a checkpoint also stores (the optimizers' learning-rate variables): the checkpoint is
 # the truth for their old values.
@@ -183,7 +195,56 @@ def _float32_equal(a, b):
   return np.float32(a) == np.float32(b)
 
 
-def resume(record, config, step, checkpointed):
+def in_effect(record, config, file_config=None, overridden=()):
+  """The config a resume trains with: `config`, except that a CHANGEABLE key the command does
+  not set keeps the value in effect (record["config"]). The command sets a key when it is in
+  `overridden` (its --config.KEY=VALUE overrides) or when `file_config` (the --config file's
+  own values) gives another value than the file gave at the previous start (record
+  "file_config", or the value in effect for a record without it).
+
+  Returns (config, kept: {key: [the command's value, the value kept]}). `config` itself, and
+  nothing kept, when record or file_config is None (a library call: config is what to train).
+  """
+  if record is None or file_config is None:
+    return config, {}
+  now, given = _plain(config), _plain(file_config)
+  effect = _plain(config_lib.config_from_dict(record["config"]))
+  before = {**effect, **record.get(FILE_CONFIG, {})}
+  values, kept = dict(now), {}
+  for key in sorted(CHANGEABLE):
+    if key in overridden or given.get(key, now[key]) != before[key]:
+      continue  # the command sets it
+    if effect[key] != now[key]:
+      values[key], kept[key] = effect[key], [now[key], effect[key]]
+  return config_lib.config_from_dict(values), kept
+
+
+def _flag_value(value):
+  """value as a --config.KEY=VALUE override writes it (for a shell)."""
+  if isinstance(value, bool):
+    return str(value).lower()
+  if isinstance(value, str):
+    return shlex.quote(value)
+  return repr(value)
+
+
+def describe_kept(kept, workdir):
+  """The log line naming the changeable keys a resume kept (in_effect's `kept`)."""
+  listed = ", ".join(f"{k}={v!r} (the command's {c!r})" for k, (c, v) in sorted(kept.items()))
+  return (f"Kept from {record_path(workdir)}, set by an earlier start: {listed}; "
+          f"--config.KEY=VALUE changes one.")
+
+
+def describe_changes(changes, step, workdir):
+  """One WARNING line per changed key (resume's `changes`): the key, old and new value, that
+  the change sticks and how to undo it."""
+  return [f"Config changed on resume from step {step}: {key} {old!r} -> {new!r}. It stays in "
+          f"effect on later resumes (recorded in {record_path(workdir)}); to undo it, resume "
+          f"with --config.{key}={_flag_value(old)}."
+          for key, (old, new) in sorted(changes.items())]
+
+
+def resume(record, config, step, checkpointed, file_config=None):
   """Returns (new record, changes {key: [old, new]}) for training config from `step` on.
 
   Args:
@@ -194,10 +255,14 @@ def resume(record, config, step, checkpointed):
     checkpointed: {key in CHECKPOINTED: float} values the restored checkpoint trained with,
       or {} without a checkpoint. Where a record disagrees (a flat file written by older
       versions, which kept the checkpoint's learning rates on resume), the checkpoint wins.
+    file_config: the --config file's own values (in_effect), recorded as "file_config";
+      None: config's.
   """
   values = _plain(config)
+  given = _plain(config if file_config is None else file_config)
+  given = {FILE_CONFIG: {k: given.get(k, values[k]) for k in sorted(CHANGEABLE)}}
   if record is None:
-    return {"config": values, "history": [{"from_step": step, "config": values}]}, {}
+    return {"config": values, "history": [{"from_step": step, "config": values}], **given}, {}
   record = json.loads(json.dumps(record))  # a copy
   history = record["history"]
   if history[-1]["from_step"] == step and "changes" in history[-1]:
@@ -216,7 +281,7 @@ def resume(record, config, step, checkpointed):
     history[-1]["config"] = values
   elif changes:
     history.append({"from_step": step, "changes": changes})
-  return {"config": values, "history": history}, changes
+  return {"config": values, "history": history, **given}, changes
 
 
 def write(workdir, record):
@@ -227,12 +292,6 @@ def write(workdir, record):
   with tf.io.gfile.GFile(tmp, "w") as f:
     f.write(json.dumps(record, indent=2))
   tf.io.gfile.rename(tmp, path, overwrite=True)
-
-
-def describe(changes, step):
-  """'g_lr 0.0001 -> 5e-05, d_lr ... from step S' for the log."""
-  listed = ", ".join(f"{k} {old} -> {new}" for k, (old, new) in sorted(changes.items()))
-  return f"{listed} from step {step}"
 
 
 def recorded_config(workdir):

@@ -18,6 +18,10 @@ Randomness is stateless: the noise of sub-step k of iteration s is drawn for the
 batch from seed (config.seed, s * (d_steps + 1) + k) and each replica takes its slice, so a run
 is reproducible, resumes exactly from `step`, and gives the same batch on 1 or N replicas.
 
+Learning rates: each optimizer applies its base rate (config.g_lr / d_lr, the checkpointed
+learning-rate variable) times the factor config.lr_schedule gives for iteration s, read from the
+step counter (sagan_tf/training/schedule.py; constant by default, the authors').
+
 DiffAugment (config.diffaugment, sagan_tf/augment.py; off by default): every image D sees is
 augmented first, the real and the fake batch of each D sub-step and the fake batch of the G
 sub-step (differentiably: G's gradient flows through it). The parameters are drawn for the
@@ -34,6 +38,7 @@ from sagan_tf import models
 from sagan_tf.store import checkpoints
 from sagan_tf.training import ema as ema_lib
 from sagan_tf.training import optimizers
+from sagan_tf.training import schedule
 
 METRICS = ("d_loss", "g_loss", "d_real", "d_fake")
 _LABELS, _AUGMENT_REAL, _AUGMENT_FAKE = 1, 2, 3  # seed streams beside the noise: [0, k * 2**40]
@@ -62,11 +67,13 @@ class GANTrainer:
     finally:
       keras.mixed_precision.set_global_policy(previous_policy)
     with strategy.scope():
-      self.g_optimizer = optimizers.adam(config, config.g_lr)
-      self.d_optimizer = optimizers.adam(config, config.d_lr)
+      self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+      # The schedule's factor of the iteration being run (step is advanced after it).
+      lr_scale = lambda: schedule.lr_factor(self.step, config)
+      self.g_optimizer = optimizers.adam(config, config.g_lr, lr_scale)
+      self.d_optimizer = optimizers.adam(config, config.d_lr, lr_scale)
       self.g_optimizer.build(self.generator.trainable_variables)
       self.d_optimizer.build(self.discriminator.trainable_variables)
-      self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
     self.ema_pairs = ema_lib.ema_pairs(self.generator, self.ema_generator)
     ema_lib.update_ema(self.ema_pairs, tf.constant(0.0))  # EMA starts as a copy of G
     self._replica_step_fn = tf.function(self.replica_step, jit_compile=config.jit_compile)
@@ -193,6 +200,14 @@ class GANTrainer:
       decay = tf.where(self.step > c.ema_start_step, tf.constant(c.ema_decay, tf.float32), 0.0)
       ema_lib.update_ema(self.ema_pairs, decay)
     return metrics, finite
+
+  def learning_rates(self, step):
+    """{"generator": float, "discriminator": float}: the rates the optimizers apply in training
+    iteration `step` (0-based): their base learning rates times the schedule's factor
+    (config.lr_schedule, sagan_tf/training/schedule.py)."""
+    factor = float(schedule.lr_factor(step, self.config))
+    return {"generator": float(self.g_optimizer.learning_rate.numpy()) * factor,
+            "discriminator": float(self.d_optimizer.learning_rate.numpy()) * factor}
 
   def train(self, iterator, num_steps):
     """Runs num_steps iterations; returns ({metric: float}, all losses finite: bool)."""

@@ -3,8 +3,9 @@
 Data flow: config -> validated; strategy.distribute_datasets_from_function(build_dataset)
 -> iterator -> GANTrainer.train(iterator, steps_per_loop) -> metrics -> console line,
 TensorBoard (workdir/train), checkpoints (workdir/checkpoints, CheckpointManager, keep-N).
-Resumes automatically from the latest checkpoint in workdir, with the config's changeable keys
-taking effect and recorded in workdir/config.json (sagan_tf.store.record). The chief holds the
+Resumes automatically from the latest checkpoint in workdir: a changeable key keeps the value
+recorded in workdir/config.json unless the command sets it, and a change takes effect, is
+warned about and recorded (sagan_tf.store.record). The chief holds the
 workdir's lock (workdir.WorkdirLock) while it trains. SIGTERM or Ctrl-C stops after the current
 loop with a checkpoint (a second Ctrl-C aborts at once); a non-finite loss stops with
 FloatingPointError and saves nothing, so the last good checkpoint stays the latest; diverging
@@ -107,7 +108,7 @@ def _restore(ckpt, directory):
   if not path:
     return None
   try:
-    ckpt.read(path).assert_existing_objects_matched()
+    ckpt_lib.read_checkpoint(ckpt, path).assert_existing_objects_matched()
   except (AssertionError, ValueError, tf.errors.InvalidArgumentError) as e:
     raise ValueError(f"The checkpoint {path} does not match this config: it was trained with "
                      f"another architecture. Use another --workdir or the config it was "
@@ -141,6 +142,19 @@ class _Speed:
     return rate
 
 
+def format_eta(seconds):
+  """A time left as the console shows it: 'HH:MM:SS' under a day, 'Nd HH:MM' from a day on
+  (e.g. '2d 23:22'), '--:--:--' for None."""
+  if seconds is None:
+    return "--:--:--"
+  minutes, secs = divmod(max(int(seconds), 0), 60)
+  hours, minutes = divmod(minutes, 60)
+  days, hours = divmod(hours, 24)
+  if days:
+    return f"{days}d {hours:02d}:{minutes:02d}"
+  return f"{hours:02d}:{minutes:02d}:{secs:02d}"
+
+
 class _Reporter:
   """Console lines and TensorBoard summaries."""
 
@@ -157,12 +171,11 @@ class _Reporter:
     rate = self.speed.rate(step)
     if rate is None:
       speed = (f"first call {self.speed.first_call_secs:.1f} s (tracing; the speed is timed "
-               f"from the next call) | ETA --:--:--")
+               f"from the next call) | ETA {format_eta(None)}")
     else:
       images_per_sec = rate * c.global_batch_size * c.d_steps
       eta = (c.num_train_steps - step) / max(rate, 1e-9)
-      speed = (f"{rate:.2f} steps/s {images_per_sec:.1f} img/s | ETA "
-               f"{time.strftime('%H:%M:%S', time.gmtime(eta))}")
+      speed = f"{rate:.2f} steps/s {images_per_sec:.1f} img/s | ETA {format_eta(eta)}"
     logging.info("step %d/%d | d_loss %.4f g_loss %.4f | D(real) %.3f D(fake) %.3f | %s",
                  step, c.num_train_steps, metrics["d_loss"], metrics["g_loss"],
                  metrics["d_real"], metrics["d_fake"], speed)
@@ -172,8 +185,9 @@ class _Reporter:
       for k, v in {**summaries.attention_gammas(tr.generator),
                    **summaries.attention_gammas(tr.discriminator)}.items():
         tf.summary.scalar(f"gamma/{k}", v)
-      tf.summary.scalar("lr/generator", float(tr.g_optimizer.learning_rate.numpy()))
-      tf.summary.scalar("lr/discriminator", float(tr.d_optimizer.learning_rate.numpy()))
+      # The rates the iteration just run applied (config.lr_schedule included).
+      for network, lr in tr.learning_rates(step - 1).items():
+        tf.summary.scalar(f"lr/{network}", lr)
       if rate is not None:
         tf.summary.scalar("speed/steps_per_sec", rate)
         tf.summary.scalar("speed/images_per_sec", images_per_sec)
@@ -186,7 +200,8 @@ class _Reporter:
                                 "raw": self.trainer.generator})
 
 
-def train(config, workdir, strategy=None, record_config=False):
+def train(config, workdir, strategy=None, record_config=False, file_config=None,
+          overridden=()):
   """Trains SAGAN as config says, in workdir, resuming from its latest checkpoint.
 
   Args:
@@ -196,6 +211,10 @@ def train(config, workdir, strategy=None, record_config=False):
     strategy: a tf.distribute.Strategy (default: the default strategy).
     record_config: resume checkpoints whose workdir lost its config.json, recording config as
       theirs (sagan-train --record_config); without it such a resume is refused.
+    file_config, overridden: what the command gave (sagan-train): the --config file's own
+      config and the keys of its --config.KEY=VALUE overrides. On resume a changeable key the
+      command does not set keeps the value in effect (store.record.in_effect). None (a
+      library call): config is trained as given.
 
   Returns:
     dict(step=final step, metrics=last metrics (None if nothing ran), stopped=True when SIGTERM
@@ -212,13 +231,19 @@ def train(config, workdir, strategy=None, record_config=False):
   """
   workdir_lib.check_usable(workdir)
   strategy = strategy or tf.distribute.get_strategy()
+  resuming = bool(ckpt_lib.latest_checkpoint(workdir))
+  if resuming:
+    config, kept = record_lib.in_effect(record_lib.read(workdir), config, file_config,
+                                        overridden)
+    if kept:
+      logging.info("%s", record_lib.describe_kept(kept, workdir))
   _check_inputs(config, strategy)
   names = data_lib.class_names(config)
-  if ckpt_lib.latest_checkpoint(workdir):
+  if resuming:
     _check_record(workdir, config, names, record_config)
   chief = is_chief(strategy)  # workers share the workdir: the chief locks it for all
   with workdir_lib.WorkdirLock(workdir) if chief else contextlib.nullcontext():
-    return _train(config, workdir, strategy, chief, names, record_config)
+    return _train(config, workdir, strategy, chief, names, record_config, file_config)
 
 
 def _check_record(workdir, config, names, record_config):
@@ -230,7 +255,7 @@ def _check_record(workdir, config, names, record_config):
 
 
 def _apply_config(config, workdir, trainer, restored, chief, names, record_config,
-                  accelerators):
+                  accelerators, file_config):
   """Puts config in effect from the restored step: the optimizers' learning rates (which the
   checkpoint restored) are assigned, the changes logged and config.json updated (with the
   data's class names and, per start, the machine that trains from this step: an entry at the
@@ -249,11 +274,11 @@ def _apply_config(config, workdir, trainer, restored, chief, names, record_confi
   trainer.g_optimizer.learning_rate = config.g_lr
   trainer.d_optimizer.learning_rate = config.d_lr
   machines = [m for m in (record or {}).get("machines", []) if m["from_step"] < step]
-  record, changes = record_lib.resume(record, config, step, used)
+  record, changes = record_lib.resume(record, config, step, used, file_config)
   record["machines"] = machines + [dict(from_step=step, tensorflow=tf.__version__,
                                         **hardware.machine(accelerators))]
-  if changes:
-    logging.warning("Config changed on resume: %s.", record_lib.describe(changes, step))
+  for line in record_lib.describe_changes(changes, step, workdir):
+    logging.warning("%s", line)
   if names:
     record["class_names"] = names
     shown = ", ".join(f"{i} {n}" for i, n in enumerate(names[:12]))
@@ -263,7 +288,7 @@ def _apply_config(config, workdir, trainer, restored, chief, names, record_confi
     record_lib.write(workdir, record)
 
 
-def _train(config, workdir, strategy, chief, names, record_config):
+def _train(config, workdir, strategy, chief, names, record_config, file_config):
   ckpt_dir = ckpt_lib.checkpoint_dir(workdir)
   if not chief:  # other workers take part in the (collective) save into a scratch dir
     ckpt_dir = os.path.join(workdir, "tmp_worker", str(strategy.cluster_resolver.task_id))
@@ -281,7 +306,7 @@ def _train(config, workdir, strategy, chief, names, record_config):
                  config.num_train_steps)
     return {"step": step, "metrics": None, "stopped": False}
   _apply_config(config, workdir, trainer, restored, chief, names, record_config,
-                [d.device_type for d in accelerators])
+                [d.device_type for d in accelerators], file_config)
   writer = (tf.summary.create_file_writer(os.path.join(workdir, "train")) if chief
             else tf.summary.create_noop_writer())
   iterator = _distributed_iterator(config, strategy, step)

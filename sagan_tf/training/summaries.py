@@ -62,8 +62,9 @@ class SampleImages:
     self.z = noise.seeded_noise(config.seed, n, config.z_dim)
     self.labels = (tf.constant(np.repeat(self.classes, self.columns), tf.int32)
                    if config.num_classes else None)
-    self.row_labels = [visualization.class_label(c, class_names) if config.num_classes else ""
-                       for c in self.classes]
+    font = visualization.label_font()
+    self.row_labels = [visualization.class_label(c, class_names, font) if config.num_classes
+                       else "" for c in self.classes]
     self.stats = bn_stats_lib.BNStats.from_config(config)
     self.points = visualization.default_points(config.resolution, 3)
     self.workdir = workdir
