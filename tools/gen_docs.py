@@ -140,6 +140,7 @@ RESULT_TABLES = {
               "--compare=attn16_da,attn16"],
     "demo_long": ["--metrics=inception/fid,inception/kid"],  # one run: a row per checkpoint
     "emoji_long": ["--metrics=inception/fid,inception/kid"],
+    "emoji_da_long": ["--metrics=inception/fid,inception/kid"],
 }
 
 
