@@ -16,7 +16,6 @@ import importlib
 import sys
 
 from absl import flags
-from absl import logging as absl_logging
 from absl.testing import flagsaver
 
 CLI = "sagan_tf.cli."
@@ -28,7 +27,6 @@ def _binary(argv):
   (sys.argv = argv meanwhile); forgotten after."""
   module_name, saved_argv = argv[0], sys.argv
   before = set(flags.FLAGS)
-  level = absl_logging.get_absl_logger().level
   sys.modules.pop(module_name, None)
   sys.argv = list(argv)
   try:
@@ -39,9 +37,6 @@ def _binary(argv):
       delattr(flags.FLAGS, flag)
     sys.modules.pop(module_name, None)
     sys.argv = saved_argv
-    # flagsaver puts --verbosity back to its unparsed -1, which sets absl's logger to WARNING:
-    # the level it had before the call comes back (later tests' INFO records reach caplog).
-    absl_logging.get_absl_logger().setLevel(level)
 
 
 def call(name, *args):
